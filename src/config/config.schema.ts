@@ -1,0 +1,289 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Every setting RiverFS understands, in one table: its flag, its environment variable, its YAML key,
+ * how it is parsed and checked, and whether it is a secret. The loader, the CLI flags and the README's
+ * configuration table are all derived from this list, so they cannot drift apart.
+ */
+export type SettingKind = 'string' | 'path' | 'url' | 'int' | 'number' | 'bytes' | 'boolean' | 'enum' | 'listen';
+
+export interface SettingSpec<K extends keyof RiverFsConfig = keyof RiverFsConfig> {
+  key: K;
+  flag: string;
+  kind: SettingKind;
+  description: string;
+  /** Shown in --help and the README. A function when the default depends on other settings. */
+  defaultText: string;
+  secret?: boolean;
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+export const MODES = ['writeback', 'writethrough'] as const;
+export type SyncMode = (typeof MODES)[number];
+export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface RiverFsConfig {
+  dataDir: string;
+  db: string;
+  redis: string | undefined;
+  tahoeUrl: string | undefined;
+  rootCap: string | undefined;
+  listen: ListenAddress;
+  cacheDir: string;
+  cacheSize: number;
+  cacheMinFreeRatio: number;
+  cacheBlockSize: number;
+  mode: SyncMode;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  adminToken: string | undefined;
+  gridDir: string;
+  gridStorageNodes: number;
+  gridSharesNeeded: number;
+  gridSharesHappy: number;
+  gridSharesTotal: number;
+  tahoeVenv: string;
+  python: string | undefined;
+  tahoeConnectTimeout: number;
+  tahoeHeadersTimeout: number;
+  tahoeBodyTimeout: number;
+  tahoeConcurrency: number;
+  tahoeRetries: number;
+}
+
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    kind: 'path',
+    description: 'Where RiverFS keeps its database (SQLite), cache, local grid and generated secrets',
+    defaultText: '$XDG_DATA_HOME/riverfs (~/.local/share/riverfs)',
+  },
+  {
+    key: 'db',
+    flag: 'db',
+    kind: 'url',
+    description: 'Metadata database: sqlite:PATH, or mysql://user:password@host:port/database (MariaDB/MySQL)',
+    defaultText: 'sqlite:<data-dir>/riverfs.sqlite',
+    secret: true,
+  },
+  {
+    key: 'redis',
+    flag: 'redis',
+    kind: 'url',
+    description: 'State store: redis://[user:password@]host:port[/db]; in-process when unset (one gateway only)',
+    defaultText: '(in-process)',
+    secret: true,
+  },
+  {
+    key: 'tahoeUrl',
+    flag: 'tahoe-url',
+    kind: 'url',
+    description: "Web-API URL of an existing Tahoe client node; when unset RiverFS runs its own local grid",
+    defaultText: '(local grid)',
+  },
+  {
+    key: 'rootCap',
+    flag: 'root-cap',
+    kind: 'string',
+    description: 'Write cap of the root directory (URI:DIR2:… or URI:DIR2-MDMF:…); created on first start when unset',
+    defaultText: '(created, stored in <data-dir>)',
+    secret: true,
+  },
+  {
+    key: 'listen',
+    flag: 'listen',
+    kind: 'listen',
+    description: 'Address of the admin HTTP server (host:port)',
+    defaultText: '127.0.0.1:7878',
+  },
+  {
+    key: 'cacheDir',
+    flag: 'cache-dir',
+    kind: 'path',
+    description: 'Block cache directory',
+    defaultText: '<data-dir>/cache',
+  },
+  {
+    key: 'cacheSize',
+    flag: 'cache-size',
+    kind: 'bytes',
+    description: 'Maximum bytes of the block cache (e.g. 512MiB, 20GiB)',
+    defaultText: '10GiB',
+    min: 16 * 1024 * 1024,
+  },
+  {
+    key: 'cacheMinFreeRatio',
+    flag: 'cache-min-free-ratio',
+    kind: 'number',
+    description: 'Keep at least this fraction of the cache disk free',
+    defaultText: '0.1',
+    min: 0,
+    max: 0.9,
+  },
+  {
+    key: 'cacheBlockSize',
+    flag: 'cache-block-size',
+    kind: 'bytes',
+    description: "Cache block size; Tahoe's immutable segment size is 1 MiB",
+    defaultText: '1MiB',
+    min: 64 * 1024,
+    max: 64 * 1024 * 1024,
+  },
+  {
+    key: 'mode',
+    flag: 'mode',
+    kind: 'enum',
+    choices: MODES,
+    description: 'writeback: close/fsync return once data is durable locally; writethrough: once it is in Tahoe',
+    defaultText: 'writeback',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    kind: 'enum',
+    choices: LOG_LEVELS,
+    description: 'Least severe level logged',
+    defaultText: 'log',
+  },
+  {
+    key: 'logFormat',
+    flag: 'log-format',
+    kind: 'enum',
+    choices: LOG_FORMATS,
+    description: 'json, pretty, or auto (pretty on a terminal, JSON otherwise)',
+    defaultText: 'auto',
+  },
+  {
+    key: 'adminToken',
+    flag: 'admin-token',
+    kind: 'string',
+    description: 'Bearer token of the admin API; generated into <data-dir>/admin-token (mode 0600) when unset',
+    defaultText: '(generated)',
+    secret: true,
+  },
+  {
+    key: 'gridDir',
+    flag: 'grid-dir',
+    kind: 'path',
+    description: 'Directory of the local grid (introducer, storage nodes, client node)',
+    defaultText: '<data-dir>/grid',
+  },
+  {
+    key: 'gridStorageNodes',
+    flag: 'grid-storage-nodes',
+    kind: 'int',
+    description: 'Storage nodes of the local grid',
+    defaultText: '3',
+    min: 1,
+    max: 32,
+  },
+  {
+    key: 'gridSharesNeeded',
+    flag: 'grid-shares-needed',
+    kind: 'int',
+    description: 'Shares needed to read a file (k)',
+    defaultText: '2',
+    min: 1,
+    max: 256,
+  },
+  {
+    key: 'gridSharesHappy',
+    flag: 'grid-shares-happy',
+    kind: 'int',
+    description: 'Servers an upload must reach (happy)',
+    defaultText: '3',
+    min: 1,
+    max: 256,
+  },
+  {
+    key: 'gridSharesTotal',
+    flag: 'grid-shares-total',
+    kind: 'int',
+    description: 'Shares written per file (N)',
+    defaultText: '3',
+    min: 1,
+    max: 256,
+  },
+  {
+    key: 'tahoeVenv',
+    flag: 'tahoe-venv',
+    kind: 'path',
+    description: 'Python virtual environment holding tahoe-lafs 1.20.0 (created when missing)',
+    defaultText: '$XDG_CACHE_HOME/riverfs/tahoe-lafs-1.20.0',
+  },
+  {
+    key: 'python',
+    flag: 'python',
+    kind: 'path',
+    description: 'Python interpreter used to create the venv (3.11 or 3.12)',
+    defaultText: '(python3.11, python3.12, python3 from PATH)',
+  },
+  {
+    key: 'tahoeConnectTimeout',
+    flag: 'tahoe-connect-timeout',
+    kind: 'int',
+    description: 'Milliseconds to open a connection to the Tahoe client node',
+    defaultText: '10000',
+    min: 100,
+  },
+  {
+    key: 'tahoeHeadersTimeout',
+    flag: 'tahoe-headers-timeout',
+    kind: 'int',
+    description: 'Milliseconds to wait for response headers (uploads wait for the whole encode)',
+    defaultText: '300000',
+    min: 100,
+  },
+  {
+    key: 'tahoeBodyTimeout',
+    flag: 'tahoe-body-timeout',
+    kind: 'int',
+    description: 'Milliseconds of silence allowed while a response body streams',
+    defaultText: '60000',
+    min: 100,
+  },
+  {
+    key: 'tahoeConcurrency',
+    flag: 'tahoe-concurrency',
+    kind: 'int',
+    description: 'Requests in flight to the Tahoe client node at once',
+    defaultText: '8',
+    min: 1,
+    max: 256,
+  },
+  {
+    key: 'tahoeRetries',
+    flag: 'tahoe-retries',
+    kind: 'int',
+    description: 'Retries of idempotent Tahoe reads that failed for a transient reason',
+    defaultText: '3',
+    min: 0,
+    max: 20,
+  },
+];
+
+export function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'riverfs');
+}
+
+export function defaultTahoeVenv(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(base, 'riverfs', 'tahoe-lafs-1.20.0');
+}
+
+export function envName(spec: Pick<SettingSpec, 'flag'>): string {
+  return 'RIVERFS_' + spec.flag.replace(/-/g, '_').toUpperCase();
+}

@@ -1,0 +1,37 @@
+import { request } from 'undici';
+
+/**
+ * The grid of this test run is started once by global-setup.ts, which publishes its web-API URL in
+ * RIVERFS_TEST_TAHOE_URL and its directory in RIVERFS_TEST_GRID_DIR for every worker.
+ */
+export function testTahoeUrl(): string {
+  const url = process.env.RIVERFS_TEST_TAHOE_URL;
+  if (!url) {
+    throw new Error(
+      'No test grid: RIVERFS_TEST_TAHOE_URL is unset. Run tests through jest.config.js (its global setup starts ' +
+        'the grid), and do not set RIVERFS_TEST_GRID=off for suites that need Tahoe.',
+    );
+  }
+  return url;
+}
+
+export function testGridDir(): string {
+  const dir = process.env.RIVERFS_TEST_GRID_DIR;
+  if (!dir) {
+    throw new Error('No test grid directory: RIVERFS_TEST_GRID_DIR is unset (see testTahoeUrl).');
+  }
+  return dir;
+}
+
+/** A new, empty, unlinked mutable directory: each test gets its own root. */
+export async function freshRootDircap(): Promise<string> {
+  const response = await request(`${testTahoeUrl()}/uri?t=mkdir`, {
+    method: 'POST',
+    headers: { accept: 'text/plain' },
+  });
+  const body = await response.body.text();
+  if (response.statusCode !== 200 || !body.startsWith('URI:DIR2')) {
+    throw new Error(`mkdir on the test grid failed: HTTP ${response.statusCode}: ${body.slice(0, 300)}`);
+  }
+  return body.trim();
+}
