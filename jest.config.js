@@ -20,6 +20,8 @@ const common = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // The global setup and teardown are TypeScript too; the root needs the transform for them.
+  transform: common.transform,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   maxWorkers: process.env.RIVERFS_TEST_WORKERS ?? 2,
@@ -31,6 +33,13 @@ module.exports = {
       displayName: 'integration',
       rootDir: __dirname,
       testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts', '<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+    },
+    {
+      // Suites that stop or kill grid nodes: scripts/run-tests.js runs them after the others, one at a time.
+      ...common,
+      displayName: 'fault',
+      rootDir: __dirname,
+      testMatch: ['<rootDir>/test/fault/**/*.fault-spec.ts'],
     },
   ],
 };

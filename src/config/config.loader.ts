@@ -47,7 +47,7 @@ export function parseBytes(text: string): number | undefined {
   if (!match) {
     return undefined;
   }
-  const unit = BYTE_UNITS[match[2]!.toLowerCase()];
+  const unit = BYTE_UNITS[match[2].toLowerCase()];
   if (unit === undefined) {
     return undefined;
   }
@@ -64,7 +64,7 @@ export function parseListen(text: string): ListenAddress | undefined {
   if (port > 65535) {
     return undefined;
   }
-  return { host: match[1] ?? match[2]!, port };
+  return { host: match[1] ?? match[2], port };
 }
 
 /** Shows a URL with any password replaced, for logs and error messages. */
@@ -101,7 +101,8 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
   const problems: string[] = [];
   const raw = new Map<keyof RiverFsConfig, RawValue>();
 
-  const configFile = sources.configFile ?? (env.RIVERFS_CONFIG && env.RIVERFS_CONFIG !== '' ? env.RIVERFS_CONFIG : undefined);
+  const configFile =
+    sources.configFile ?? (env.RIVERFS_CONFIG && env.RIVERFS_CONFIG !== '' ? env.RIVERFS_CONFIG : undefined);
   if (configFile !== undefined) {
     const fromFile = readYaml(path.resolve(cwd, configFile), problems);
     for (const [name, value] of Object.entries(fromFile)) {
@@ -214,7 +215,12 @@ type ParseResult = unknown;
 
 function parseSetting(spec: SettingSpec, value: unknown, cwd: string): ParseResult {
   const shown = spec.secret ? '(value hidden)' : JSON.stringify(value);
-  const text = typeof value === 'string' ? value.trim() : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+  const text =
+    typeof value === 'string'
+      ? value.trim()
+      : typeof value === 'number' || typeof value === 'boolean'
+        ? String(value)
+        : undefined;
   if (text === undefined) {
     return { problem: `expected a ${spec.kind}, got ${typeof value}` };
   }
@@ -339,7 +345,7 @@ export function redactConfig(config: RiverFsConfig): Record<string, unknown> {
     if (value === undefined) {
       shown[spec.key] = undefined;
     } else if (spec.key === 'db' || spec.key === 'redis') {
-      shown[spec.key] = typeof value === 'string' && value.startsWith('sqlite:') ? value : redactUrl(String(value));
+      shown[spec.key] = typeof value === 'string' && !value.startsWith('sqlite:') ? redactUrl(value) : value;
     } else if (spec.secret) {
       shown[spec.key] = '<redacted>';
     } else {

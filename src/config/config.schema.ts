@@ -90,7 +90,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'tahoeUrl',
     flag: 'tahoe-url',
     kind: 'url',
-    description: "Web-API URL of an existing Tahoe client node; when unset RiverFS runs its own local grid",
+    description: 'Web-API URL of an existing Tahoe client node; when unset RiverFS runs its own local grid',
     defaultText: '(local grid)',
   },
   {
@@ -274,13 +274,18 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
 ];
 
+function homeOf(env: NodeJS.ProcessEnv): string {
+  return env.HOME && env.HOME !== '' ? env.HOME : os.homedir();
+}
+
 export function defaultDataDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : path.join(os.homedir(), '.local', 'share');
+  const base =
+    env.XDG_DATA_HOME && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : path.join(homeOf(env), '.local', 'share');
   return path.join(base, 'riverfs');
 }
 
 export function defaultTahoeVenv(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : path.join(homeOf(env), '.cache');
   return path.join(base, 'riverfs', 'tahoe-lafs-1.20.0');
 }
 

@@ -13,7 +13,10 @@ async function connectAdmin(): Promise<mysql.Connection> {
   try {
     return await mysql.createConnection({ uri: TEST_MARIADB_URL, connectTimeout: 5000 });
   } catch (error) {
-    throw new Error(`MariaDB is not reachable at ${TEST_MARIADB_URL} (${(error as Error).message}); ${HOW_TO_START_MARIADB}`);
+    throw new Error(
+      `MariaDB is not reachable at ${TEST_MARIADB_URL} (${(error as Error).message}); ${HOW_TO_START_MARIADB}`,
+      { cause: error },
+    );
   }
 }
 
@@ -25,7 +28,10 @@ export async function assertMariaDbReachable(): Promise<void> {
 
 /** Creates a uniquely named, empty database; `drop()` removes it (call it in afterAll). */
 export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
-  const safeLabel = label.replace(/[^a-z0-9]/gi, '').slice(0, 20).toLowerCase();
+  const safeLabel = label
+    .replace(/[^a-z0-9]/gi, '')
+    .slice(0, 20)
+    .toLowerCase();
   const name = `riverfs_${safeLabel}_${process.pid}_${randomBytes(4).toString('hex')}`;
   const connection = await connectAdmin();
   try {

@@ -16,7 +16,10 @@ async function withClient<T>(work: (client: Redis) => Promise<T>): Promise<T> {
     await client.connect();
   } catch (error) {
     client.disconnect();
-    throw new Error(`Redis is not reachable at ${TEST_REDIS_URL} (${(error as Error).message}); ${HOW_TO_START_REDIS}`);
+    throw new Error(
+      `Redis is not reachable at ${TEST_REDIS_URL} (${(error as Error).message}); ${HOW_TO_START_REDIS}`,
+      { cause: error },
+    );
   }
   try {
     return await work(client);

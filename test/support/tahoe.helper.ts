@@ -1,4 +1,6 @@
 import { request } from 'undici';
+import type { LocalGrid } from '../../src/grid/local-grid';
+import { createTestGrid } from './test-grid';
 
 /**
  * The grid of this test run is started once by global-setup.ts, which publishes its web-API URL in
@@ -34,4 +36,12 @@ export async function freshRootDircap(): Promise<string> {
     throw new Error(`mkdir on the test grid failed: HTTP ${response.statusCode}: ${body.slice(0, 300)}`);
   }
   return body.trim();
+}
+
+/**
+ * The running test grid, for tests that stop and start storage nodes. Stopping a node affects every suite that
+ * runs at the same time, so such tests must restart it in `finally` and wait until the grid is happy again.
+ */
+export function testGrid(): LocalGrid {
+  return createTestGrid(testGridDir());
 }
