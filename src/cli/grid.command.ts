@@ -1,21 +1,8 @@
 import { Command } from 'commander';
-import type { RiverFsConfig } from '../config/config.schema';
-import { LocalGrid, type LocalGridStatus } from '../grid/local-grid';
+import { type LocalGridStatus } from '../grid/local-grid';
+import { localGridFromConfig } from '../grid/local-grid.service';
 import { addSettingOptions, configFromCommand } from './settings-options';
 import { EXIT } from './exit-codes';
-
-export function localGridFromConfig(config: RiverFsConfig, log?: (message: string) => void): LocalGrid {
-  return new LocalGrid({
-    gridDir: config.gridDir,
-    venvDir: config.tahoeVenv,
-    python: config.python,
-    storageNodes: config.gridStorageNodes,
-    sharesNeeded: config.gridSharesNeeded,
-    sharesHappy: config.gridSharesHappy,
-    sharesTotal: config.gridSharesTotal,
-    log,
-  });
-}
 
 function printStatus(status: LocalGridStatus): void {
   const lines = [
