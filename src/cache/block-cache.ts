@@ -1,0 +1,498 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { FsError } from '../common/errors/fs-error';
+import { HandlePool } from './handle-pool';
+import { KeyedMutex } from './keyed-mutex';
+
+export interface BlockCacheOptions {
+  dir: string;
+  blockSize: number;
+  /** Most bytes the cache may hold, clean and dirty together. */
+  maxBytes: number;
+  /** Keep at least this fraction of the cache's disk free. */
+  minFreeRatio: number;
+  /** How long a writer waits for dirty data to drain (uploads) before it gets ENOSPC. */
+  dirtyWaitMs?: number;
+  now?: () => number;
+  /** Free and total bytes of the disk holding `dir`; fs.statfs by default (tests may shrink the disk). */
+  diskSpace?: () => Promise<{ free: number; total: number }>;
+}
+
+export interface BlockCacheStats {
+  usedBytes: number;
+  dirtyBytes: number;
+  cleanBytes: number;
+  files: number;
+  blocks: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+  maxBytes: number;
+  blockSize: number;
+}
+
+/** Supplies a block the cache lacks (from Tahoe, once sync exists); undefined when the block is a hole. */
+export type BlockFetcher = (blockIndex: number) => Promise<Buffer | undefined>;
+
+interface BlockState {
+  dirty: boolean;
+  /** Bytes held in the block file (its length; a sparse block may have holes below it). */
+  length: number;
+}
+
+/**
+ * The block cache on local disk. Every file's data is cut into fixed-size blocks, each kept in a file of its own
+ * under `files/<ino>/`: `<index>` for a clean block, `<index>.d` for a dirty one. The name is the persisted
+ * dirty map: a rename is atomic, so after a crash the directory listing says exactly which blocks must still be
+ * uploaded, with no separate map to keep consistent. One file per block (rather than one sparse file per file)
+ * because Node has no fallocate(PUNCH_HOLE): evicting a clean block is then an unlink.
+ *
+ * Dirty blocks are never evicted. When dirty data alone reaches the limit, writers wait for uploads to clean
+ * some, then get ENOSPC; nothing acknowledged is ever dropped.
+ */
+export class BlockCache {
+  readonly blockSize: number;
+  private readonly filesDir: string;
+  private readonly files = new Map<number, Map<number, BlockState>>();
+  /** Clean blocks in least-recently-used order (a Map keeps insertion order; touching re-inserts). */
+  private readonly lru = new Map<string, { ino: number; index: number }>();
+  private readonly locks = new KeyedMutex();
+  private readonly pool = new HandlePool();
+  private readonly dirtyWaiters = new Set<() => void>();
+  private usedBytes = 0;
+  private dirtyBytes = 0;
+  private hits = 0;
+  private misses = 0;
+  private evictions = 0;
+
+  constructor(private readonly options: BlockCacheOptions) {
+    this.blockSize = options.blockSize;
+    this.filesDir = path.join(options.dir, 'files');
+  }
+
+  /** Rebuilds the in-memory index from disk: the cache, dirty blocks included, survives a restart. */
+  async init(): Promise<void> {
+    await fsp.mkdir(this.filesDir, { recursive: true, mode: 0o700 });
+    const entries = await fsp.readdir(this.filesDir);
+    const found: { key: string; ino: number; index: number; mtimeMs: number }[] = [];
+    for (const entry of entries) {
+      const ino = Number(entry);
+      if (!Number.isSafeInteger(ino) || ino <= 0) {
+        continue;
+      }
+      const blocks = new Map<number, BlockState>();
+      for (const name of await fsp.readdir(path.join(this.filesDir, entry))) {
+        const match = /^(\d+)(\.d)?$/.exec(name);
+        if (!match) {
+          continue;
+        }
+        const index = Number(match[1]);
+        const stat = await fsp.stat(path.join(this.filesDir, entry, name));
+        const dirty = match[2] !== undefined;
+        const existing = blocks.get(index);
+        if (existing?.dirty) {
+          // A crash between writing a dirty copy and removing the clean one: the dirty one is newer.
+          await fsp.rm(path.join(this.filesDir, entry, String(index)), { force: true });
+          continue;
+        }
+        blocks.set(index, { dirty, length: stat.size });
+        this.usedBytes += stat.size;
+        if (dirty) {
+          this.dirtyBytes += stat.size;
+        } else {
+          found.push({ key: `${ino}:${index}`, ino, index, mtimeMs: stat.mtimeMs });
+        }
+      }
+      if (blocks.size > 0) {
+        this.files.set(ino, blocks);
+      }
+    }
+    found.sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const block of found) {
+      this.lru.set(block.key, { ino: block.ino, index: block.index });
+    }
+  }
+
+  private blockPath(ino: number, index: number, dirty: boolean): string {
+    return path.join(this.filesDir, String(ino), dirty ? `${index}.d` : String(index));
+  }
+
+  private lockKey(ino: number, index: number): string {
+    return `${ino}:${index}`;
+  }
+
+  private blocksOf(ino: number): Map<number, BlockState> {
+    let blocks = this.files.get(ino);
+    if (!blocks) {
+      blocks = new Map();
+      this.files.set(ino, blocks);
+    }
+    return blocks;
+  }
+
+  private touch(ino: number, index: number): void {
+    const key = this.lockKey(ino, index);
+    const entry = this.lru.get(key);
+    if (entry) {
+      this.lru.delete(key);
+      this.lru.set(key, entry);
+    }
+  }
+
+  /**
+   * Reads `length` bytes at `offset` of a file whose size is `fileSize`. Blocks the cache lacks come from
+   * `fetch` (and are kept, clean); without a fetcher, or when it has nothing, they read as zeros (holes).
+   */
+  async read(ino: number, offset: number, length: number, fileSize: number, fetch?: BlockFetcher): Promise<Buffer> {
+    const end = Math.min(offset + length, fileSize);
+    if (end <= offset) {
+      return Buffer.alloc(0);
+    }
+    const result = Buffer.alloc(end - offset);
+    for (let position = offset; position < end;) {
+      const index = Math.floor(position / this.blockSize);
+      const inBlock = position - index * this.blockSize;
+      const take = Math.min(this.blockSize - inBlock, end - position);
+      await this.locks.run(this.lockKey(ino, index), async () => {
+        let state = this.files.get(ino)?.get(index);
+        if (!state && fetch) {
+          this.misses++;
+          const data = await fetch(index);
+          if (data) {
+            await this.storeCleanBlock(ino, index, data);
+            state = this.files.get(ino)?.get(index);
+          }
+        } else if (state) {
+          this.hits++;
+        }
+        if (!state) {
+          return; // A hole: `result` is already zero-filled.
+        }
+        this.touch(ino, index);
+        const file = this.blockPath(ino, index, state.dirty);
+        await this.pool.use(file, (handle) => handle.readInto(result, position - offset, take, inBlock));
+      });
+      position += take;
+    }
+    return result;
+  }
+
+  private async storeCleanBlock(ino: number, index: number, data: Buffer): Promise<void> {
+    await this.makeRoom(data.length, false);
+    await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
+    const file = this.blockPath(ino, index, false);
+    await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
+    this.blocksOf(ino).set(index, { dirty: false, length: data.length });
+    this.usedBytes += data.length;
+    this.lru.set(this.lockKey(ino, index), { ino, index });
+  }
+
+  /**
+   * Writes `data` at `offset`. The caller must already own `data` (FUSE reuses its buffer once the callback
+   * returns, so FsOps copies it before the first await). A block the cache lacks but the file has remotely is
+   * fetched first, so a partial write never loses the rest of the block.
+   */
+  async write(ino: number, offset: number, data: Buffer, fetch?: BlockFetcher): Promise<void> {
+    const end = offset + data.length;
+    for (let position = offset; position < end;) {
+      const index = Math.floor(position / this.blockSize);
+      const inBlock = position - index * this.blockSize;
+      const take = Math.min(this.blockSize - inBlock, end - position);
+      await this.locks.run(this.lockKey(ino, index), async () => {
+        let state = this.files.get(ino)?.get(index);
+        if (!state && fetch && (inBlock > 0 || take < this.blockSize)) {
+          const existing = await fetch(index);
+          if (existing) {
+            await this.storeCleanBlock(ino, index, existing);
+            state = this.files.get(ino)?.get(index);
+          }
+        }
+        const grows = Math.max(0, inBlock + take - (state?.length ?? 0));
+        const newlyDirty = state?.dirty ? grows : (state?.length ?? 0) + grows;
+        await this.makeRoom(grows, true, newlyDirty);
+        state = await this.markDirty(ino, index, state);
+        const file = this.blockPath(ino, index, true);
+        await this.pool.use(file, (handle) => handle.write(data, position - offset, take, inBlock));
+        state.length += grows;
+        this.usedBytes += grows;
+        this.dirtyBytes += grows;
+      });
+      position += take;
+    }
+  }
+
+  /** Makes a block dirty (renaming its clean file), creating an empty one when the cache lacks it. */
+  private async markDirty(ino: number, index: number, state: BlockState | undefined): Promise<BlockState> {
+    if (state?.dirty) {
+      return state;
+    }
+    if (state) {
+      const clean = this.blockPath(ino, index, false);
+      await this.pool.forget(clean);
+      await fsp.rename(clean, this.blockPath(ino, index, true));
+      this.lru.delete(this.lockKey(ino, index));
+      state.dirty = true;
+      this.dirtyBytes += state.length;
+      return state;
+    }
+    await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
+    const created: BlockState = { dirty: true, length: 0 };
+    this.blocksOf(ino).set(index, created);
+    return created;
+  }
+
+  /**
+   * Changes the cached length of a file from `oldSize` to `newSize`: blocks past the end are dropped, the new
+   * last block is cut and becomes dirty. Growing needs nothing: the new range is a hole until written.
+   */
+  async truncate(ino: number, oldSize: number, newSize: number, fetch?: BlockFetcher): Promise<void> {
+    if (newSize >= oldSize) {
+      return;
+    }
+    const blocks = this.files.get(ino);
+    const lastIndex = Math.floor(newSize / this.blockSize);
+    const keepInLast = newSize - lastIndex * this.blockSize;
+    for (const index of [...(blocks?.keys() ?? [])].filter(
+      (i) => i > lastIndex || (i === lastIndex && keepInLast === 0),
+    )) {
+      await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
+    }
+    if (keepInLast > 0) {
+      await this.locks.run(this.lockKey(ino, lastIndex), async () => {
+        let state = this.files.get(ino)?.get(lastIndex);
+        if (!state && fetch) {
+          const existing = await fetch(lastIndex);
+          if (existing) {
+            await this.storeCleanBlock(ino, lastIndex, existing);
+            state = this.files.get(ino)?.get(lastIndex);
+          }
+        }
+        if (!state || state.length <= keepInLast) {
+          return;
+        }
+        state = await this.markDirty(ino, lastIndex, state);
+        const file = this.blockPath(ino, lastIndex, true);
+        await this.pool.use(file, (handle) => handle.truncate(keepInLast));
+        const cut = state.length - keepInLast;
+        state.length = keepInLast;
+        this.usedBytes -= cut;
+        this.dirtyBytes -= cut;
+        this.notifyDirtyDrained();
+      });
+    }
+  }
+
+  private async dropBlock(ino: number, index: number): Promise<void> {
+    const blocks = this.files.get(ino);
+    const state = blocks?.get(index);
+    if (!blocks || !state) {
+      return;
+    }
+    const file = this.blockPath(ino, index, state.dirty);
+    await this.pool.forget(file);
+    await fsp.rm(file, { force: true });
+    blocks.delete(index);
+    this.usedBytes -= state.length;
+    if (state.dirty) {
+      this.dirtyBytes -= state.length;
+      this.notifyDirtyDrained();
+    } else {
+      this.lru.delete(this.lockKey(ino, index));
+    }
+    if (blocks.size === 0) {
+      this.files.delete(ino);
+    }
+  }
+
+  /** Makes the file's dirty blocks durable: data first, then the directory holding their names. */
+  async fsync(ino: number): Promise<void> {
+    const blocks = this.files.get(ino);
+    if (!blocks) {
+      return;
+    }
+    for (const [index, state] of blocks) {
+      if (state.dirty) {
+        await this.locks.run(this.lockKey(ino, index), () => this.pool.datasync(this.blockPath(ino, index, true)));
+      }
+    }
+    const dir = await fsp.open(path.join(this.filesDir, String(ino)), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** Drops everything cached for a freed inode (its last name and last open handle are gone). */
+  async drop(ino: number): Promise<void> {
+    for (const index of [...(this.files.get(ino)?.keys() ?? [])]) {
+      await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
+    }
+    await fsp.rm(path.join(this.filesDir, String(ino)), { recursive: true, force: true });
+  }
+
+  /** Indexes of the file's dirty blocks, ascending (what an upload must take from the cache). */
+  dirtyBlocks(ino: number): number[] {
+    return [...(this.files.get(ino)?.entries() ?? [])]
+      .filter(([, state]) => state.dirty)
+      .map(([index]) => index)
+      .sort((a, b) => a - b);
+  }
+
+  hasDirtyData(ino: number): boolean {
+    return this.dirtyBlocks(ino).length > 0;
+  }
+
+  /** Inodes with dirty blocks: after a restart, the files whose data must still reach Tahoe. */
+  dirtyInodes(): number[] {
+    return [...this.files.entries()]
+      .filter(([, blocks]) => [...blocks.values()].some((b) => b.dirty))
+      .map(([ino]) => ino);
+  }
+
+  /** After an upload: the blocks become clean (evictable). Only blocks not rewritten since are passed here. */
+  async markClean(ino: number, indexes: number[]): Promise<void> {
+    for (const index of indexes) {
+      await this.locks.run(this.lockKey(ino, index), async () => {
+        const state = this.files.get(ino)?.get(index);
+        if (!state?.dirty) {
+          return;
+        }
+        const dirtyPath = this.blockPath(ino, index, true);
+        await this.pool.forget(dirtyPath);
+        await fsp.rename(dirtyPath, this.blockPath(ino, index, false));
+        state.dirty = false;
+        this.dirtyBytes -= state.length;
+        this.lru.set(this.lockKey(ino, index), { ino, index });
+      });
+    }
+    this.notifyDirtyDrained();
+  }
+
+  /** Drops clean blocks (all, or one file's); dirty blocks stay. Returns the bytes freed. */
+  async evictClean(ino?: number): Promise<number> {
+    let freed = 0;
+    for (const [key, block] of [...this.lru]) {
+      if (ino !== undefined && block.ino !== ino) {
+        continue;
+      }
+      freed += await this.evictOne(key, block);
+    }
+    return freed;
+  }
+
+  private async evictOne(key: string, block: { ino: number; index: number }): Promise<number> {
+    return this.locks.run(key, async () => {
+      const state = this.files.get(block.ino)?.get(block.index);
+      if (!state || state.dirty) {
+        this.lru.delete(key);
+        return 0;
+      }
+      const length = state.length;
+      await this.dropBlock(block.ino, block.index);
+      this.evictions++;
+      return length;
+    });
+  }
+
+  private async diskSpace(): Promise<{ free: number; total: number }> {
+    if (this.options.diskSpace) {
+      return this.options.diskSpace();
+    }
+    const stat = await fsp.statfs(this.filesDir);
+    return { free: stat.bavail * stat.bsize, total: stat.blocks * stat.bsize };
+  }
+
+  /**
+   * Frees room for `incoming` more bytes: evicts least-recently-used clean blocks while the cache is over its
+   * size or the disk under its free ratio. For dirty data (`dirty`), waits for uploads when dirty bytes alone
+   * would pass the limit, then fails with ENOSPC.
+   */
+  private async makeRoom(incoming: number, dirty: boolean, newlyDirty = incoming): Promise<void> {
+    if (incoming <= 0 && newlyDirty <= 0) {
+      return;
+    }
+    const { maxBytes, minFreeRatio } = this.options;
+    const now = this.options.now ?? Date.now;
+    const overLimit = async (): Promise<boolean> => {
+      if (this.usedBytes + incoming > maxBytes) {
+        return true;
+      }
+      const disk = await this.diskSpace();
+      return disk.free - incoming < disk.total * minFreeRatio;
+    };
+    const deadline = now() + (this.options.dirtyWaitMs ?? 30_000);
+    for (;;) {
+      while (await overLimit()) {
+        if (!(await this.evictLeastRecentlyUsed())) {
+          break;
+        }
+      }
+      if (!dirty) {
+        return;
+      }
+      if (this.dirtyBytes + newlyDirty <= maxBytes && !(await overLimit())) {
+        return;
+      }
+      const remaining = deadline - now();
+      if (remaining <= 0) {
+        throw new FsError('ENOSPC', `the cache holds ${this.dirtyBytes} dirty bytes, its limit is ${maxBytes}`);
+      }
+      // Uploads (markClean) and truncates wake us; the timer re-checks the disk in case another program freed it.
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.dirtyWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(remaining, 1000));
+        this.dirtyWaiters.add(wake);
+      });
+    }
+  }
+
+  /**
+   * Evicts the least recently used clean block that nobody is working on. Blocks whose lock is held are skipped:
+   * their holder may itself be waiting here for room, and waiting for it would deadlock.
+   */
+  private async evictLeastRecentlyUsed(): Promise<boolean> {
+    for (const [key, block] of this.lru) {
+      if (this.locks.isLocked(key)) {
+        continue;
+      }
+      await this.evictOne(key, block);
+      return true;
+    }
+    return false;
+  }
+
+  private notifyDirtyDrained(): void {
+    for (const wake of [...this.dirtyWaiters]) {
+      wake();
+    }
+  }
+
+  stats(): BlockCacheStats {
+    let blocks = 0;
+    for (const file of this.files.values()) {
+      blocks += file.size;
+    }
+    return {
+      usedBytes: this.usedBytes,
+      dirtyBytes: this.dirtyBytes,
+      cleanBytes: this.usedBytes - this.dirtyBytes,
+      files: this.files.size,
+      blocks,
+      hits: this.hits,
+      misses: this.misses,
+      evictions: this.evictions,
+      maxBytes: this.options.maxBytes,
+      blockSize: this.blockSize,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.closeAll();
+  }
+}

@@ -1,0 +1,188 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BlockCache, type BlockCacheOptions } from '../../src/cache/block-cache';
+import { isFsError } from '../../src/common/errors/fs-error';
+
+const BS = 4096;
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function pattern(length: number, seed: number): Buffer {
+  const random = seeded(seed);
+  return Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
+}
+
+describe('BlockCache on a real disk', () => {
+  let dir: string;
+  const caches: BlockCache[] = [];
+
+  async function open(options: Partial<BlockCacheOptions> = {}): Promise<BlockCache> {
+    const cache = new BlockCache({
+      dir,
+      blockSize: BS,
+      maxBytes: 1024 * BS,
+      minFreeRatio: 0,
+      dirtyWaitMs: 200,
+      ...options,
+    });
+    await cache.init();
+    caches.push(cache);
+    return cache;
+  }
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-cache-'));
+  });
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((cache) => cache.close()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should read back writes that span blocks, with holes as zeros', async () => {
+    const cache = await open();
+    const data = pattern(3 * BS + 100, 1);
+    await cache.write(7, BS / 2, data);
+    const size = BS / 2 + data.length;
+    const all = await cache.read(7, 0, size + 500, size);
+    expect(all.length).toBe(size);
+    expect(all.subarray(0, BS / 2).equals(Buffer.alloc(BS / 2))).toBe(true);
+    expect(all.subarray(BS / 2).equals(data)).toBe(true);
+    // A block never written inside the file reads as zeros.
+    await cache.write(8, 5 * BS, Buffer.from('tail'));
+    const hole = await cache.read(8, 2 * BS, BS, 5 * BS + 4);
+    expect(hole.equals(Buffer.alloc(BS))).toBe(true);
+    expect(cache.dirtyBlocks(8)).toEqual([5]);
+  });
+
+  it('should keep dirty blocks and their contents across a restart', async () => {
+    const first = await open();
+    const data = pattern(2 * BS + 17, 2);
+    await first.write(3, 10, data);
+    await first.fsync(3);
+    await first.close();
+    const second = await open();
+    expect(second.dirtyBlocks(3)).toEqual([0, 1, 2]);
+    expect(second.dirtyInodes()).toEqual([3]);
+    expect((await second.read(3, 10, data.length, 10 + data.length)).equals(data)).toBe(true);
+    expect(second.stats()).toMatchObject({ dirtyBytes: 2 * BS + 27, usedBytes: 2 * BS + 27 });
+  });
+
+  it('should cut the last block and drop later ones when a file shrinks', async () => {
+    const cache = await open();
+    await cache.write(4, 0, pattern(4 * BS, 3));
+    await cache.truncate(4, 4 * BS, BS + 10);
+    expect(cache.dirtyBlocks(4)).toEqual([0, 1]);
+    expect(cache.stats().usedBytes).toBe(BS + 10);
+    // Growing again exposes zeros, not the old bytes.
+    const regrown = await cache.read(4, BS, 3 * BS, 4 * BS);
+    expect(regrown.subarray(10).equals(Buffer.alloc(3 * BS - 10))).toBe(true);
+    await cache.truncate(4, BS + 10, 0);
+    expect(cache.stats()).toMatchObject({ usedBytes: 0, dirtyBytes: 0, files: 0 });
+  });
+
+  it('should fetch a block it lacks before a partial write, keeping the rest of that block', async () => {
+    const cache = await open();
+    const remote = pattern(2 * BS, 4);
+    const fetched: number[] = [];
+    const fetch = (index: number): Promise<Buffer> => {
+      fetched.push(index);
+      return Promise.resolve(remote.subarray(index * BS, (index + 1) * BS));
+    };
+    await cache.write(5, BS + 100, Buffer.from('patch'), fetch);
+    expect(fetched).toEqual([1]);
+    const expected = Buffer.from(remote);
+    Buffer.from('patch').copy(expected, BS + 100);
+    expect((await cache.read(5, 0, 2 * BS, 2 * BS, fetch)).equals(expected)).toBe(true);
+    expect(fetched).toEqual([1, 0]);
+    expect(cache.dirtyBlocks(5)).toEqual([1]);
+  });
+
+  it('should evict least recently used clean blocks only, staying within its size', async () => {
+    const cache = await open({ maxBytes: 4 * BS });
+    const remote = pattern(10 * BS, 5);
+    const fetch = (index: number): Promise<Buffer> => Promise.resolve(remote.subarray(index * BS, (index + 1) * BS));
+    await cache.write(1, 0, pattern(BS, 6)); // dirty: pinned
+    for (let index = 0; index < 10; index++) {
+      expect(
+        (await cache.read(2, index * BS, BS, 10 * BS, fetch)).equals(remote.subarray(index * BS, (index + 1) * BS)),
+      ).toBe(true);
+    }
+    const stats = cache.stats();
+    expect(stats.usedBytes).toBeLessThanOrEqual(4 * BS);
+    expect(stats.evictions).toBe(7);
+    expect(cache.dirtyBlocks(1)).toEqual([0]);
+    // The most recent blocks survived, the oldest went.
+    expect(stats.misses).toBe(10);
+    await cache.read(2, 9 * BS, BS, 10 * BS, fetch);
+    expect(cache.stats().hits).toBe(1);
+    expect(await cache.evictClean()).toBe(3 * BS);
+    expect(cache.stats()).toMatchObject({ usedBytes: BS, dirtyBytes: BS });
+  });
+
+  it('should make writers wait for dirty data to drain, then fail with ENOSPC', async () => {
+    const cache = await open({ maxBytes: 2 * BS, dirtyWaitMs: 2000 });
+    await cache.write(1, 0, pattern(2 * BS, 7));
+    const waiting = cache.write(1, 2 * BS, pattern(BS, 8));
+    await cache.markClean(1, [0]);
+    await expect(waiting).resolves.toBeUndefined();
+    expect(cache.dirtyBlocks(1)).toEqual([1, 2]);
+
+    const quick = await open({ dir: path.join(dir, 'second'), maxBytes: BS, dirtyWaitMs: 50 });
+    await quick.write(9, 0, pattern(BS, 9));
+    const error: unknown = await quick.write(9, BS, Buffer.from('x')).catch((e: unknown) => e);
+    expect(isFsError(error, 'ENOSPC')).toBe(true);
+    // Nothing acknowledged was dropped.
+    expect((await quick.read(9, 0, BS, BS)).equals(pattern(BS, 9))).toBe(true);
+  });
+
+  it('should refuse dirty data when the disk would fall under the free ratio', async () => {
+    const cache = await open({
+      minFreeRatio: 0.5,
+      dirtyWaitMs: 50,
+      diskSpace: () => Promise.resolve({ free: 10 * BS, total: 21 * BS }),
+    });
+    const error: unknown = await cache.write(1, 0, pattern(BS, 10)).catch((e: unknown) => e);
+    expect(isFsError(error, 'ENOSPC')).toBe(true);
+  });
+
+  it('should match an in-memory model over a random sequence of writes, truncates and reads', async () => {
+    const cache = await open();
+    const random = seeded(42);
+    let model = Buffer.alloc(0);
+    for (let step = 0; step < 300; step++) {
+      const choice = random();
+      if (choice < 0.6) {
+        const offset = Math.floor(random() * 6 * BS);
+        const data = pattern(1 + Math.floor(random() * 2 * BS), step);
+        await cache.write(11, offset, data);
+        if (offset + data.length > model.length) {
+          model = Buffer.concat([model, Buffer.alloc(offset + data.length - model.length)]);
+        }
+        data.copy(model, offset);
+      } else if (choice < 0.75) {
+        const size = Math.floor(random() * 7 * BS);
+        await cache.truncate(11, model.length, size);
+        model =
+          size <= model.length
+            ? Buffer.from(model.subarray(0, size))
+            : Buffer.concat([model, Buffer.alloc(size - model.length)]);
+      } else {
+        const offset = Math.floor(random() * (model.length + 1));
+        const length = Math.floor(random() * 3 * BS);
+        const got = await cache.read(11, offset, length, model.length);
+        expect(got.equals(model.subarray(offset, offset + length))).toBe(true);
+      }
+    }
+    expect((await cache.read(11, 0, model.length, model.length)).equals(model)).toBe(true);
+  });
+});
