@@ -1,0 +1,5 @@
+import type { MigrationInterface } from 'typeorm';
+import { CreateMetadataSchema1795523550965 } from './1795523550965-CreateMetadataSchema';
+
+/** Every MySQL/MariaDB migration, oldest first; scripts/generate-migrations.ts rewrites this list. */
+export const mysqlMigrations: (new () => MigrationInterface)[] = [CreateMetadataSchema1795523550965];

@@ -1,0 +1,79 @@
+import { EntitySchema } from 'typeorm';
+import type { InodeType, SyncState } from '../metadata.types';
+import { bigint, columnTypes, type SqlDialect } from './column-types';
+
+/** One row of `inode`: POSIX attributes plus the bookkeeping of the Tahoe sync (DESIGN.md §3). */
+export class InodeModel {
+  ino!: number;
+  type!: InodeType;
+  mode!: number;
+  uid!: number;
+  gid!: number;
+  size!: number;
+  nlink!: number;
+  rdev!: number;
+  /** Directories only; see InodeRecord.parent. */
+  parent!: number | null;
+  atimeSec!: number;
+  atimeNsec!: number;
+  mtimeSec!: number;
+  mtimeNsec!: number;
+  ctimeSec!: number;
+  ctimeNsec!: number;
+  contentVersion!: number;
+  writeCap!: string | null;
+  readCap!: string | null;
+  syncedContentVersion!: number | null;
+  syncState!: SyncState;
+  dataDirty!: boolean;
+  attrDirty!: boolean;
+  entriesDirty!: boolean;
+  dirtySince!: number | null;
+  listedAt!: number | null;
+}
+
+/** Long enough for any Tahoe cap, including MDMF caps with extension fields. */
+export const CAP_LENGTH = 512;
+
+export function inodeEntity(dialect: SqlDialect): EntitySchema<InodeModel> {
+  const types = columnTypes(dialect);
+  return new EntitySchema<InodeModel>({
+    name: 'InodeModel',
+    target: InodeModel,
+    tableName: 'inode',
+    columns: {
+      ino: bigint({ ...types.serial(), primary: true, generated: 'increment' }),
+      type: { ...types.ascii(8) },
+      mode: { type: 'int' },
+      // uid_t/gid_t/dev_t are unsigned 32-bit: too large for a signed INT, and UNSIGNED is MySQL-only.
+      uid: bigint(),
+      gid: bigint(),
+      size: bigint({ default: 0 }),
+      nlink: { type: 'int' },
+      rdev: bigint({ default: 0 }),
+      parent: bigint({ nullable: true }),
+      atimeSec: bigint({ name: 'atime_sec' }),
+      atimeNsec: { type: 'int', name: 'atime_nsec' },
+      mtimeSec: bigint({ name: 'mtime_sec' }),
+      mtimeNsec: { type: 'int', name: 'mtime_nsec' },
+      ctimeSec: bigint({ name: 'ctime_sec' }),
+      ctimeNsec: { type: 'int', name: 'ctime_nsec' },
+      contentVersion: bigint({ name: 'content_version', default: 0 }),
+      writeCap: { ...types.ascii(CAP_LENGTH), name: 'write_cap', nullable: true },
+      readCap: { ...types.ascii(CAP_LENGTH), name: 'read_cap', nullable: true },
+      syncedContentVersion: bigint({ name: 'synced_content_version', nullable: true }),
+      syncState: { ...types.ascii(8), name: 'sync_state', default: 'dirty' },
+      dataDirty: { type: 'boolean', name: 'data_dirty', default: false },
+      attrDirty: { type: 'boolean', name: 'attr_dirty', default: false },
+      entriesDirty: { type: 'boolean', name: 'entries_dirty', default: false },
+      dirtySince: bigint({ name: 'dirty_since', nullable: true }),
+      listedAt: bigint({ name: 'listed_at', nullable: true }),
+    },
+    indices: [
+      // The sync worker's queue: dirty inodes, oldest first.
+      { name: 'IDX_inode_sync_state_dirty_since', columns: ['syncState', 'dirtySince'] },
+      // Start-up cleanup of unlinked inodes whose last holder died.
+      { name: 'IDX_inode_nlink', columns: ['nlink'] },
+    ],
+  });
+}

@@ -1,0 +1,76 @@
+import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { redactUrl } from '../config/config.loader';
+import type { RiverFsConfig } from '../config/config.schema';
+import { type DataSourceTuning, openDataSource, runMigrations } from './data-source';
+import type { MetadataClock } from './metadata-txn.util';
+import { MetadataStore } from './metadata.store';
+import { SqlMetadataStore, type TransactionEvent } from './sql-metadata.store';
+
+export interface MetadataModuleOptions extends DataSourceTuning {
+  /**
+   * Apply pending migrations while starting (default true). Turn it off where migrations are a
+   * separate deploy step (`riverfs migrate`); the store then expects an up-to-date schema.
+   */
+  runMigrations?: boolean;
+  clock?: MetadataClock;
+  onTransaction?: (event: TransactionEvent) => void;
+}
+
+/** Injection token of the module's own TypeORM DataSource; not exported (DESIGN.md §1: ports only). */
+const METADATA_DATA_SOURCE = Symbol('METADATA_DATA_SOURCE');
+
+/**
+ * Owns the metadata database: opens it from the `db` setting, migrates it, and exports only the
+ * MetadataStore port. The connection is closed at application shutdown, after every other module's
+ * destroy hooks have run.
+ */
+@Module({})
+export class MetadataModule implements OnApplicationShutdown {
+  private readonly logger = new Logger(MetadataModule.name);
+
+  constructor(@Inject(MetadataStore) private readonly store: MetadataStore) {}
+
+  static forRoot(config: Pick<RiverFsConfig, 'db'>, options: MetadataModuleOptions = {}): DynamicModule {
+    const logger = new Logger(MetadataModule.name);
+    return {
+      module: MetadataModule,
+      providers: [
+        {
+          provide: METADATA_DATA_SOURCE,
+          useFactory: async (): Promise<DataSource> => {
+            const where = config.db.startsWith('sqlite:') ? config.db : redactUrl(config.db);
+            const dataSource = await openDataSource(config.db, options);
+            if (options.runMigrations !== false) {
+              try {
+                const applied = await runMigrations(dataSource);
+                if (applied.length > 0) {
+                  logger.log(`Applied ${applied.length} migration(s) to ${where}: ${applied.join(', ')}`);
+                }
+              } catch (error) {
+                await dataSource.destroy();
+                throw error;
+              }
+            }
+            return dataSource;
+          },
+        },
+        {
+          provide: MetadataStore,
+          inject: [METADATA_DATA_SOURCE],
+          useFactory: (dataSource: DataSource): MetadataStore =>
+            new SqlMetadataStore(dataSource, { clock: options.clock, onTransaction: options.onTransaction }),
+        },
+      ],
+      exports: [MetadataStore],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    try {
+      await this.store.close();
+    } catch (error) {
+      this.logger.error(`Closing the metadata database failed: ${(error as Error).message}`);
+    }
+  }
+}
