@@ -1,0 +1,51 @@
+import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { RIVERFS_CONFIG } from '../config/config.module';
+import type { RiverFsConfig } from '../config/config.schema';
+import { TahoeClient } from './tahoe.client';
+import type { TahoeClientLogger, TahoeClientOptions } from './tahoe.types';
+
+/**
+ * Web-API URL of the Tahoe client node when it is not configured (`tahoeUrl` unset): the module that runs the
+ * embedded local grid provides it (globally, or exported to the importer of TahoeModule) once the grid is up.
+ */
+export const TAHOE_NODE_URL = Symbol('TAHOE_NODE_URL');
+
+export function tahoeClientOptions(config: RiverFsConfig, url: string, logger?: TahoeClientLogger): TahoeClientOptions {
+  return {
+    url,
+    connectTimeout: config.tahoeConnectTimeout,
+    headersTimeout: config.tahoeHeadersTimeout,
+    bodyTimeout: config.tahoeBodyTimeout,
+    concurrency: config.tahoeConcurrency,
+    retries: config.tahoeRetries,
+    logger,
+  };
+}
+
+/** Exports TahoeClient only; undici stays an implementation detail of this module. */
+@Module({
+  providers: [
+    {
+      provide: TahoeClient,
+      inject: [RIVERFS_CONFIG, { token: TAHOE_NODE_URL, optional: true }],
+      useFactory: (config: RiverFsConfig, nodeUrl: string | undefined): TahoeClient => {
+        const url = config.tahoeUrl ?? nodeUrl;
+        if (url === undefined) {
+          throw new Error(
+            'TahoeModule: no Tahoe web-API URL (tahoeUrl is unset and no local grid provides TAHOE_NODE_URL)',
+          );
+        }
+        return new TahoeClient(tahoeClientOptions(config, url, new Logger(TahoeClient.name)));
+      },
+    },
+  ],
+  exports: [TahoeClient],
+})
+export class TahoeModule implements OnApplicationShutdown {
+  constructor(@Inject(TahoeClient) private readonly client: TahoeClient) {}
+
+  // At application shutdown, not module destroy: services may still flush to Tahoe in their own destroy hooks.
+  async onApplicationShutdown(): Promise<void> {
+    await this.client.close();
+  }
+}
