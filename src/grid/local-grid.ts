@@ -131,6 +131,17 @@ export class LocalGrid {
     return isProcessAlive(pid, dir) ? pid : undefined;
   }
 
+  /**
+   * Tahoe refuses to start while its pid file names a process that exists, and a node killed with -9 stays a
+   * zombie until its parent reaps it (or is a recycled pid): neither is our node, so the file is stale.
+   */
+  private removeStalePidFile(name: string): void {
+    const pidFile = path.join(this.nodeDir(name), 'running.process');
+    if (fs.existsSync(pidFile) && this.nodePid(name) === undefined) {
+      fs.rmSync(pidFile, { force: true });
+    }
+  }
+
   private readConfig(name: string): string {
     return fs.readFileSync(path.join(this.nodeDir(name), 'tahoe.cfg'), 'utf8');
   }
@@ -313,6 +324,7 @@ export class LocalGrid {
       return running;
     }
     this.tahoe ??= await ensureTahoeVenv({ venvDir: this.options.venvDir, python: this.options.python, log: this.log });
+    this.removeStalePidFile(name);
     await this.movePortsInTheWay(name);
     fs.mkdirSync(path.dirname(this.logFile(name)), { recursive: true });
     const logFd = fs.openSync(this.logFile(name), 'a');

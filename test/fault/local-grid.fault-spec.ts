@@ -39,6 +39,10 @@ describe('stopping and restarting nodes of the shared test grid', () => {
     const storageDir = path.join(testGridDir(), 'storage1', 'storage');
     const pid = grid.nodePid('storage1')!;
     process.kill(pid, 'SIGKILL');
+    await pollUntil(() => (isProcessAlive(pid) ? undefined : true), {
+      timeoutMs: 10_000,
+      describeTimeout: () => `storage1 (pid ${pid}) survived SIGKILL`,
+    });
     // Tahoe's pid file still names the dead process: start must see through it.
     expect(fs.existsSync(path.join(testGridDir(), 'storage1', 'running.process'))).toBe(true);
     await grid.startNode('storage1');
