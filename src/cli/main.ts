@@ -5,6 +5,7 @@ import { GridError } from '../grid/grid.errors';
 import { gridCommand } from './grid.command';
 import { configCommand } from './config.command';
 import { EXIT } from './exit-codes';
+import { migrateCommand } from './migrate.command';
 import { packageVersion } from './package-version';
 
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(gridCommand());
   program.addCommand(configCommand());
+  program.addCommand(migrateCommand());
   return program;
 }
 

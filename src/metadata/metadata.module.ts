@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { redactUrl } from '../config/config.loader';
 import type { RiverFsConfig } from '../config/config.schema';
 import { type DataSourceTuning, openDataSource, runMigrations } from './data-source';
+import { MetadataSessionService, type MetadataSessionOptions } from './metadata-session.service';
 import type { MetadataClock } from './metadata-txn.util';
 import { MetadataStore } from './metadata.store';
 import { SqlMetadataStore, type TransactionEvent } from './sql-metadata.store';
@@ -15,6 +16,11 @@ export interface MetadataModuleOptions extends DataSourceTuning {
   runMigrations?: boolean;
   clock?: MetadataClock;
   onTransaction?: (event: TransactionEvent) => void;
+  /**
+   * This gateway's session (default: kept, with default options). `false` for tools that open no files
+   * and must not register as a gateway (`riverfs migrate`, fsck); the store then refuses open().
+   */
+  session?: false | MetadataSessionOptions;
 }
 
 /** Injection token of the module's own TypeORM DataSource; not exported (DESIGN.md §1: ports only). */
@@ -22,8 +28,9 @@ const METADATA_DATA_SOURCE = Symbol('METADATA_DATA_SOURCE');
 
 /**
  * Owns the metadata database: opens it from the `db` setting, migrates it, and exports only the
- * MetadataStore port. The connection is closed at application shutdown, after every other module's
- * destroy hooks have run.
+ * MetadataStore port. Unless told otherwise it keeps this gateway's session (MetadataSessionService)
+ * from bootstrap to shutdown. The connection is closed at application shutdown, after every other
+ * module's destroy hooks have run.
  */
 @Module({})
 export class MetadataModule implements OnApplicationShutdown {
@@ -33,6 +40,7 @@ export class MetadataModule implements OnApplicationShutdown {
 
   static forRoot(config: Pick<RiverFsConfig, 'db'>, options: MetadataModuleOptions = {}): DynamicModule {
     const logger = new Logger(MetadataModule.name);
+    const session = options.session ?? {};
     return {
       module: MetadataModule,
       providers: [
@@ -61,6 +69,16 @@ export class MetadataModule implements OnApplicationShutdown {
           useFactory: (dataSource: DataSource): MetadataStore =>
             new SqlMetadataStore(dataSource, { clock: options.clock, onTransaction: options.onTransaction }),
         },
+        ...(session === false
+          ? []
+          : [
+              {
+                provide: MetadataSessionService,
+                inject: [MetadataStore],
+                useFactory: (store: MetadataStore): MetadataSessionService =>
+                  new MetadataSessionService(store, session),
+              },
+            ]),
       ],
       exports: [MetadataStore],
     };

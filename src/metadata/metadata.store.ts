@@ -1,4 +1,5 @@
 import type {
+  ContentChange,
   DirEntryRecord,
   DirPage,
   FilesystemSettings,
@@ -87,8 +88,19 @@ export abstract class MetadataStore {
 
   // ---- attributes ------------------------------------------------------------------------------
 
-  /** chmod, chown, truncate, utimens in one; ctime becomes now. Returns the updated inode. */
+  /**
+   * chmod, chown, truncate, utimens in one; ctime becomes now. Returns the updated inode. A size that
+   * differs from the stored one marks the data dirty and bumps contentVersion; the same size leaves the
+   * content alone. A write path that holds a newer size in memory persists it with recordContentChange.
+   */
   abstract setattr(ino: number, changes: SetAttrChanges): Promise<InodeRecord>;
+  /**
+   * Persists what the write path kept in memory for an open regular file (at flush, fsync, release): the
+   * size exactly, mtime, ctime = now; marks the data dirty and bumps contentVersion, even when the size is
+   * unchanged (the bytes changed). Locks only this inode's row, so it may be called on every flush. Works
+   * on an unlinked inode that is still open. ENOENT, EISDIR; EINVAL for another type or a bad size or time.
+   */
+  abstract recordContentChange(ino: number, change: ContentChange): Promise<InodeRecord>;
   /** flags: 0, XATTR_CREATE (EEXIST if present) or XATTR_REPLACE (ENODATA if absent). */
   abstract setXattr(ino: number, name: Name, value: Buffer, flags?: number): Promise<void>;
   abstract removeXattr(ino: number, name: Name): Promise<void>;

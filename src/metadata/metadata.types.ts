@@ -175,6 +175,16 @@ export interface SetAttrChanges {
   mtime?: TimeChange;
 }
 
+/**
+ * What the write path persists when an open file's cached bytes changed: at flush, fsync and release it
+ * hands over the size and mtime it kept in memory. Not a truncate: the cache already holds the bytes, so
+ * the size is taken as it is, larger or smaller.
+ */
+export interface ContentChange {
+  size: number;
+  mtime: TimeChange;
+}
+
 export interface ReleaseResult {
   /** True when this was the last handle of an unlinked inode and its rows were deleted. */
   freed: boolean;
@@ -199,6 +209,9 @@ export interface SessionInfo {
   mountpoint?: string;
   version?: string;
 }
+
+/** How long a session stays alive without a heartbeat, unless openSession() is told otherwise. */
+export const DEFAULT_SESSION_TTL_MS = 60_000;
 
 export interface SessionOptions {
   /** How long the session stays alive without a heartbeat (default 60 s, 5 × a 12 s heartbeat). */

@@ -25,7 +25,9 @@ import {
 } from './metadata-txn.util';
 import { MetadataStore } from './metadata.store';
 import {
+  type ContentChange,
   type Credentials,
+  DEFAULT_SESSION_TTL_MS,
   type DirEntryRecord,
   type DirPage,
   type FilesystemSettings,
@@ -57,7 +59,6 @@ const S_ISGID = 0o2000;
 const PERMISSION_BITS = 0o7777;
 const DEFAULT_PAGE = 1000;
 const MAX_PAGE = 10_000;
-const DEFAULT_SESSION_TTL_MS = 60_000;
 /** Deeper than any real tree; stops an ancestry walk that a corrupt database would make endless. */
 const MAX_DEPTH = 100_000;
 
@@ -1078,6 +1079,35 @@ export class SqlMetadataStore extends MetadataStore {
       }
       setCtime(row, tx.now);
       this.markChanged(tx, row, ...flags);
+      return toRecord(row);
+    });
+  }
+
+  async recordContentChange(ino: number, change: ContentChange): Promise<InodeRecord> {
+    // Checked before the transaction: a bad argument is the caller's bug and needs no database round trip.
+    if (!Number.isSafeInteger(change.size) || change.size < 0) {
+      throw new FsError('EINVAL', `invalid size ${change.size}`);
+    }
+    const mtime = change.mtime === 'now' ? null : checkTimespec(change.mtime);
+    return await this.write('recordContentChange', async (tx) => {
+      // Only the file's own row: no directory changes, so flushes of files in one directory never wait
+      // on each other or on namespace operations there.
+      const row = (await this.lockInodes(tx, [ino])).get(ino);
+      if (row === undefined) {
+        throw new FsError('ENOENT', `no inode ${ino}`);
+      }
+      if (row.type === 'dir') {
+        throw new FsError('EISDIR', `inode ${ino} is a directory`);
+      }
+      if (row.type !== 'file') {
+        throw new FsError('EINVAL', `inode ${ino} is a ${row.type}, not a regular file`);
+      }
+      row.size = change.size;
+      row.contentVersion += 1;
+      setMtime(row, mtime ?? tx.now);
+      setCtime(row, tx.now);
+      // attrDirty too: mtime and ctime travel in the edge metadata, which must be republished with the link.
+      this.markChanged(tx, row, 'dataDirty', 'attrDirty');
       return toRecord(row);
     });
   }

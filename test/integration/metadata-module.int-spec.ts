@@ -30,7 +30,7 @@ describe('MetadataModule', () => {
   it('should leave the schema alone when start-up migrations are turned off', async () => {
     const db = `sqlite:${path.join(directory, 'unmigrated', 'metadata.sqlite')}`;
     const app = await Test.createTestingModule({
-      imports: [MetadataModule.forRoot({ db }, { runMigrations: false })],
+      imports: [MetadataModule.forRoot({ db }, { runMigrations: false, session: false })],
     }).compile();
     await app.init();
 

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { type ErrnoName, FsError } from '../../src/common/errors/fs-error';
 import { openDataSource, runMigrations } from '../../src/metadata/data-source';
-import type { MetadataClock } from '../../src/metadata/metadata-txn.util';
+import { type MetadataClock, toMs } from '../../src/metadata/metadata-txn.util';
 import type { MetadataStore } from '../../src/metadata/metadata.store';
 import {
   type InodeRecord,
@@ -112,6 +112,19 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
         ino,
       ]);
       return Number(rows[0].n);
+    }
+
+    /**
+     * Does what the sync worker will do once Tahoe holds the inode: clears every dirty flag. Without it a new
+     * file is dirty from its creation, and a test could not tell whether a change marked it dirty.
+     */
+    async function markSynced(ino: number): Promise<void> {
+      await handle.dataSource.query(
+        'UPDATE inode SET data_dirty = 0, attr_dirty = 0, entries_dirty = 0, ' +
+          "sync_state = 'synced', dirty_since = NULL WHERE ino = ?",
+        [ino],
+      );
+      expect(await store.getInode(ino)).toMatchObject({ dataDirty: false, syncState: 'synced', dirtySince: null });
     }
 
     describe('filesystem', () => {
@@ -591,6 +604,50 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
         expect(same).toMatchObject({ size: 5_000_000_000, contentVersion: 1, mtime: later, ctime: later });
       });
 
+      it('should mark a clean file dirty again when truncate changes its size, keeping the first dirty time', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        await store.setattr(file.ino, { size: 10 });
+        await markSynced(file.ino);
+        const now = clock.tick();
+
+        const shrunk = await store.setattr(file.ino, { size: 3 });
+        const later = clock.tick();
+        const emptied = await store.setattr(file.ino, { size: 0 });
+
+        expect(shrunk).toMatchObject({
+          size: 3,
+          contentVersion: 2,
+          dataDirty: true,
+          attrDirty: true,
+          syncState: 'dirty',
+          dirtySince: toMs(now),
+          mtime: now,
+          ctime: now,
+        });
+        expect(emptied).toMatchObject({
+          size: 0,
+          contentVersion: 3,
+          dataDirty: true,
+          dirtySince: toMs(now),
+          mtime: later,
+        });
+        expect(await store.getInode(file.ino)).toEqual(emptied);
+      });
+
+      it('should leave the data of a clean file clean when truncate keeps its size', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        await store.setattr(file.ino, { size: 10 });
+        await markSynced(file.ino);
+        const now = clock.tick();
+
+        const same = await store.setattr(file.ino, { size: 10 });
+
+        expect(same).toMatchObject({ size: 10, contentVersion: 1, dataDirty: false, attrDirty: true, mtime: now });
+        expect(same).toMatchObject({ syncState: 'dirty', dirtySince: toMs(now) });
+      });
+
       it('should refuse to truncate a directory, a symlink or to a negative size', async () => {
         const dir = await freshDir();
         const link = await store.symlink(dir.ino, 'l', 'target', owner);
@@ -612,6 +669,86 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
 
         expect([changed.atime, changed.mtime, changed.ctime]).toEqual([{ sec: -5, nsec: 999_999_999 }, now, now]);
         await expectErrno(store.setattr(file.ino, { mtime: { sec: 1, nsec: 1e9 } }), 'EINVAL');
+      });
+    });
+
+    describe('recordContentChange', () => {
+      it('should set the size, an exact mtime and ctime now, mark the data dirty and bump the version', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        await markSynced(file.ino);
+        const parentBefore = await store.getInode(dir.ino);
+        const now = clock.tick();
+        const mtime = { sec: 1_650_000_000, nsec: 987_654_321 };
+
+        const recorded = await store.recordContentChange(file.ino, { size: 5_000_000_123, mtime });
+
+        expect(recorded).toMatchObject({
+          size: 5_000_000_123,
+          mtime,
+          ctime: now,
+          atime: file.atime,
+          nlink: 1,
+          contentVersion: 1,
+          dataDirty: true,
+          attrDirty: true,
+          syncState: 'dirty',
+          dirtySince: toMs(now),
+        });
+        expect(await store.getInode(file.ino)).toEqual(recorded);
+        expect(await store.getInode(dir.ino)).toEqual(parentBefore);
+      });
+
+      it('should bump the version on every call, even at the same size, and keep the first dirty time', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        await markSynced(file.ino);
+        const first = clock.tick();
+        await store.recordContentChange(file.ino, { size: 100, mtime: 'now' });
+        const second = clock.tick();
+
+        const same = await store.recordContentChange(file.ino, { size: 100, mtime: 'now' });
+        const third = clock.tick();
+        const shrunk = await store.recordContentChange(file.ino, { size: 7, mtime: 'now' });
+
+        expect(same).toMatchObject({ size: 100, contentVersion: 2, mtime: second, ctime: second });
+        expect(shrunk).toMatchObject({ size: 7, contentVersion: 3, mtime: third, ctime: third });
+        expect([same.dirtySince, shrunk.dirtySince]).toEqual([toMs(first), toMs(first)]);
+      });
+
+      it('should accept the change of an unlinked file that is still open', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        await store.open(file.ino);
+        await store.unlink(dir.ino, 'f');
+        const now = clock.tick();
+
+        const recorded = await store.recordContentChange(file.ino, { size: 4096, mtime: 'now' });
+
+        expect(recorded).toMatchObject({ nlink: 0, size: 4096, contentVersion: 1, mtime: now, ctime: now });
+        expect(await store.getInode(file.ino)).toEqual(recorded);
+        expect(await store.release(file.ino)).toEqual({ freed: true });
+        await expectErrno(store.getInode(file.ino), 'ENOENT');
+      });
+
+      it('should refuse a missing inode, a directory, other types and a bad size or time, changing nothing', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        const link = await store.symlink(dir.ino, 'l', 'f', owner);
+        const fifo = await store.mknod(dir.ino, 'p', { ...FILE, type: 'fifo' });
+        const before = await Promise.all([dir, file, link, fifo].map((inode) => store.getInode(inode.ino)));
+        clock.tick();
+
+        await expectErrno(store.recordContentChange(987_654_321, { size: 1, mtime: 'now' }), 'ENOENT');
+        await expectErrno(store.recordContentChange(dir.ino, { size: 1, mtime: 'now' }), 'EISDIR');
+        await expectErrno(store.recordContentChange(link.ino, { size: 1, mtime: 'now' }), 'EINVAL');
+        await expectErrno(store.recordContentChange(fifo.ino, { size: 1, mtime: 'now' }), 'EINVAL');
+        for (const size of [-1, 1.5, Number.NaN, 2 ** 53]) {
+          await expectErrno(store.recordContentChange(file.ino, { size, mtime: 'now' }), 'EINVAL');
+        }
+        await expectErrno(store.recordContentChange(file.ino, { size: 1, mtime: { sec: 1, nsec: 1e9 } }), 'EINVAL');
+
+        expect(await Promise.all([dir, file, link, fifo].map((inode) => store.getInode(inode.ino)))).toEqual(before);
       });
     });
 

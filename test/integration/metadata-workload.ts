@@ -41,7 +41,7 @@ function generator(seed: number): () => number {
 
 /**
  * Many workers doing random creates, mkdirs, renames (files and directories, across directories, onto
- * existing names), links, unlinks and rmdirs on a handful of shared directories and names, so that they
+ * existing names), links, unlinks, content changes and rmdirs on a handful of shared directories and names, so that they
  * collide on the same rows all the time.
  */
 export async function runRandomWorkload(stores: MetadataStore[], options: WorkloadOptions): Promise<WorkloadResult> {
@@ -69,8 +69,12 @@ export async function runRandomWorkload(stores: MetadataStore[], options: Worklo
     } else if (roll < 0.77) {
       const target = await store.lookup(dir, name);
       await store.link(target.ino, pick(dirs), pick(names));
-    } else if (roll < 0.9) {
+    } else if (roll < 0.86) {
       await store.unlink(dir, name);
+    } else if (roll < 0.92) {
+      // A flush racing with renames and unlinks of the same file.
+      const target = await store.lookup(dir, name);
+      await store.recordContentChange(target.ino, { size: Math.floor(random() * 1e6), mtime: 'now' });
     } else {
       await store.rmdir(dir, name);
     }
