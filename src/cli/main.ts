@@ -4,6 +4,7 @@ import { ConfigValidationError } from '../config/config.errors';
 import { GridError } from '../grid/grid.errors';
 import { gridCommand } from './grid.command';
 import { configCommand } from './config.command';
+import { mountCommand } from './mount.command';
 import { EXIT } from './exit-codes';
 import { migrateCommand } from './migrate.command';
 import { packageVersion } from './package-version';
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
     .exitOverride();
+  program.addCommand(mountCommand());
   program.addCommand(gridCommand());
   program.addCommand(configCommand());
   program.addCommand(migrateCommand());

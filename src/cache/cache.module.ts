@@ -1,0 +1,31 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { RiverFsConfig } from '../config/config.schema';
+import { BlockCache } from './block-cache';
+
+/** Provides the block cache, indexed from disk before anything uses it and closed at shutdown. */
+@Module({})
+export class CacheModule {
+  static forRoot(
+    config: Pick<RiverFsConfig, 'cacheDir' | 'cacheBlockSize' | 'cacheSize' | 'cacheMinFreeRatio'>,
+  ): DynamicModule {
+    return {
+      module: CacheModule,
+      providers: [
+        {
+          provide: BlockCache,
+          useFactory: async (): Promise<BlockCache> => {
+            const cache = new BlockCache({
+              dir: config.cacheDir,
+              blockSize: config.cacheBlockSize,
+              maxBytes: config.cacheSize,
+              minFreeRatio: config.cacheMinFreeRatio,
+            });
+            await cache.init();
+            return cache;
+          },
+        },
+      ],
+      exports: [BlockCache],
+    };
+  }
+}

@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import { Command } from 'commander';
+import { MountAppModule } from '../app.module';
+import { RiverFsLogger } from '../common/logging/riverfs-logger';
+import type { RiverFsConfig } from '../config/config.schema';
+import { FuseService } from '../fs-ops/fuse.service';
+import { MountpointError, prepareMountpoint } from '../fs-ops/mountpoint';
+import { EXIT } from './exit-codes';
+import { addSettingOptions, configFromCommand } from './settings-options';
+
+interface MountFlags {
+  allowOther?: boolean;
+}
+
+/** Runs RiverFS mounted at `mountpoint` until SIGINT/SIGTERM; returns the exit code. */
+export async function runMount(config: RiverFsConfig, mountpoint: string, flags: MountFlags = {}): Promise<number> {
+  const target = path.resolve(mountpoint);
+  const logger = new RiverFsLogger({ level: config.logLevel, format: config.logFormat });
+  try {
+    const { recoveredStaleMount } = await prepareMountpoint(target);
+    if (recoveredStaleMount) {
+      logger.warn(
+        `${target} held a dead mount of an earlier process (transport endpoint not connected); cleaned it up`,
+        'Mount',
+      );
+    }
+  } catch (error) {
+    if (error instanceof MountpointError) {
+      process.stderr.write(`riverfs: ${error.message}\n`);
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const app = await NestFactory.createApplicationContext(
+    MountAppModule.forRoot(config, { mountpoint: target, allowOther: flags.allowOther ?? false }),
+    { logger, abortOnError: false },
+  );
+  await app.init();
+  const fuse = app.get(FuseService);
+  process.stdout.write(
+    [
+      `RiverFS mounted on ${target}`,
+      `  data directory: ${config.dataDir}`,
+      `  metadata:       ${config.db.startsWith('sqlite:') ? config.db : 'MariaDB/MySQL'}`,
+      `  state:          ${config.redis === undefined ? 'in-process' : 'Redis'}`,
+      `  tahoe:          ${config.tahoeUrl ?? 'embedded local grid in ' + config.gridDir}`,
+      `  mode:           ${config.mode}`,
+      'Stop with Ctrl-C or SIGTERM (a second signal forces the unmount).',
+      '',
+    ].join('\n'),
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn(`${signal} again: forcing the unmount`, 'Mount');
+        fuse.stopAccepting();
+        execFile('fusermount3', ['-uz', target], () => resolve(EXIT.FAILURE));
+        return;
+      }
+      stopping = true;
+      logger.log(`${signal}: flushing and unmounting ${target}`, 'Mount');
+      app.close().then(
+        () => resolve(EXIT.OK),
+        (error: unknown) => {
+          logger.error(`shutdown failed: ${String(error)}`, 'Mount');
+          resolve(EXIT.FAILURE);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export function mountCommand(): Command {
+  return addSettingOptions(
+    new Command('mount')
+      .description('Mount RiverFS on an empty directory and serve it until SIGINT/SIGTERM')
+      .argument('<mountpoint>', 'an existing, empty directory')
+      .option(
+        '--allow-other',
+        'let other users use the mount (needs user_allow_other in /etc/fuse.conf when not root)',
+      ),
+  ).action(async (mountpoint: string, flags: MountFlags, command: Command) => {
+    const config = configFromCommand(command);
+    process.exitCode = await runMount(config, mountpoint, flags);
+  });
+}

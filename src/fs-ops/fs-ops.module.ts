@@ -1,0 +1,99 @@
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { BlockCache } from '../cache/block-cache';
+import type { RiverFsConfig } from '../config/config.schema';
+import { MetadataStore } from '../metadata/metadata.store';
+import { FuseService } from './fuse.service';
+import { RiverFs } from './river-fs';
+
+export interface FsOpsModuleOptions {
+  mountpoint: string;
+  allowOther?: boolean;
+  attrTimeoutSeconds?: number;
+  entryTimeoutSeconds?: number;
+}
+
+/** Owner of the root directory and, until callers' credentials are known, of new inodes: the mounting user. */
+function mountingUser(): { uid: number; gid: number } {
+  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
+/**
+ * The mount: RiverFs (the executor) over the metadata store and the block cache, and the FuseService that mounts
+ * it when the application has started and unmounts it (after flushing) when it stops.
+ */
+@Module({})
+export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('FuseService');
+
+  constructor(
+    @Inject(FuseService) private readonly fuse: FuseService,
+    @Inject(MetadataStore) private readonly meta: MetadataStore,
+    @Inject(BlockCache) private readonly cache: BlockCache,
+  ) {}
+
+  static forRoot(config: RiverFsConfig, options: FsOpsModuleOptions): DynamicModule {
+    const logger = new Logger('FuseService');
+    return {
+      module: FsOpsModule,
+      providers: [
+        {
+          provide: RiverFs,
+          inject: [MetadataStore, BlockCache],
+          useFactory: (meta: MetadataStore, cache: BlockCache): RiverFs =>
+            new RiverFs(meta, cache, {
+              defaultOwner: mountingUser(),
+              capacity: () => {
+                const stats = cache.stats();
+                return Promise.resolve({
+                  totalBytes: config.cacheSize,
+                  freeBytes: Math.max(0, config.cacheSize - stats.dirtyBytes),
+                });
+              },
+            }),
+        },
+        {
+          provide: FuseService,
+          inject: [RiverFs],
+          useFactory: (riverFs: RiverFs): FuseService =>
+            new FuseService(riverFs, {
+              mountpoint: options.mountpoint,
+              allowOther: options.allowOther ?? false,
+              attrTimeoutSeconds: options.attrTimeoutSeconds ?? 1,
+              entryTimeoutSeconds: options.entryTimeoutSeconds ?? 1,
+              log: {
+                warn: (message) => logger.warn(message),
+                error: (message) => logger.error(message),
+                debug: (message) => logger.debug(message),
+              },
+            }),
+        },
+      ],
+      exports: [RiverFs, FuseService],
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.meta.initFilesystem({ ...mountingUser(), mode: 0o755 });
+    await this.fuse.mount();
+    this.logger.log(`mounted on ${this.fuse.mountpoint}`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.fuse.mounted) {
+      await this.fuse.unmount();
+      this.logger.log(`unmounted ${this.fuse.mountpoint}`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.cache.close();
+  }
+}

@@ -1,0 +1,556 @@
+import { FsError } from '../common/errors/fs-error';
+import type { BlockCache } from '../cache/block-cache';
+import type { MetadataStore } from '../metadata/metadata.store';
+import {
+  type Credentials,
+  type DirEntryRecord,
+  type InodeRecord,
+  type InodeType,
+  ROOT_INO,
+  type SetAttrChanges,
+  type TimeChange,
+  type Timespec,
+} from '../metadata/metadata.types';
+import { pathComponents, splitParent } from './fs-path';
+
+/** File type bits of st_mode (S_IFMT and friends), as Linux defines them. */
+const S_IFMT = 0o170000;
+const TYPE_BITS: Record<InodeType, number> = {
+  file: 0o100000,
+  dir: 0o040000,
+  symlink: 0o120000,
+  fifo: 0o010000,
+  socket: 0o140000,
+  char: 0o020000,
+  block: 0o060000,
+};
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_APPEND = 0o2000;
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+
+/** What getattr answers; times carry nanoseconds. */
+export interface FsStat {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blksize: number;
+  blocks: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+}
+
+export interface FsStatfs {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  namemax: number;
+}
+
+/** A time as utimens hands it over: exact, now (UTIME_NOW), or left alone (UTIME_OMIT). */
+export type UtimeArg = Timespec | 'now' | 'omit';
+
+/**
+ * Per open regular file: the size and mtime writes have produced but not yet persisted. Writes never touch SQL
+ * (a transaction per 128 KiB write would cap throughput at the database's commit rate); flush, fsync and the
+ * last release persist the attributes with one `recordContentChange`.
+ */
+export class CachedFileInode {
+  openHandles = 0;
+  /** Unpersisted size/mtime, when writes happened since the last persist. */
+  pending: { size: number; mtime: Timespec } | undefined;
+
+  constructor(
+    readonly ino: number,
+    public size: number,
+  ) {}
+}
+
+/** One open() of a regular file. */
+export class CachedFileHandle {
+  constructor(
+    readonly fh: number,
+    readonly inode: CachedFileInode,
+    readonly flags: number,
+  ) {}
+
+  get writable(): boolean {
+    const access = this.flags & O_ACCMODE;
+    return access === O_WRONLY || access === O_RDWR;
+  }
+
+  get append(): boolean {
+    return (this.flags & O_APPEND) !== 0;
+  }
+}
+
+export interface RiverFsOptions {
+  /** Owner of new inodes when the caller's credentials are not known. */
+  defaultOwner: Credentials;
+  /** Capacity figures for statfs: the cache's limit and what is in use. */
+  capacity: () => Promise<{ totalBytes: number; freeBytes: number }>;
+  now?: () => Timespec;
+  /** Called for inodes whose content changed and was persisted (sync queues them). */
+  onContentPersisted?: (ino: number) => void;
+}
+
+function nowTimespec(): Timespec {
+  const ns = process.hrtime.bigint() - HR_ORIGIN + EPOCH_ORIGIN_NS;
+  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
+}
+const HR_ORIGIN = process.hrtime.bigint();
+const EPOCH_ORIGIN_NS = BigInt(Date.now()) * 1_000_000n;
+
+/**
+ * The executor: one place that carries out a filesystem call across the metadata store and the block cache.
+ * FsOps translate FUSE calls into these methods; errors are FsError with the errno Linux would give.
+ */
+export class RiverFs {
+  private readonly handles = new Map<number, CachedFileHandle>();
+  private readonly openInodes = new Map<number, CachedFileInode>();
+  private nextFh = 1;
+  private readonly now: () => Timespec;
+
+  constructor(
+    private readonly meta: MetadataStore,
+    private readonly cache: BlockCache,
+    private readonly options: RiverFsOptions,
+  ) {
+    this.now = options.now ?? nowTimespec;
+  }
+
+  // ---- paths ---------------------------------------------------------------------------------------------
+
+  /** Walks a path from the root (the kernel has already resolved symlinks and checked search permission). */
+  async resolve(path: string): Promise<InodeRecord> {
+    let inode = await this.meta.getInode(ROOT_INO);
+    for (const name of pathComponents(path)) {
+      inode = await this.meta.lookup(inode.ino, name);
+    }
+    return inode;
+  }
+
+  private async resolveIno(path: string): Promise<number> {
+    if (path === '/') {
+      return ROOT_INO;
+    }
+    return (await this.resolve(path)).ino;
+  }
+
+  private async parentOf(path: string): Promise<{ parent: number; name: Buffer }> {
+    const { parentPath, name } = splitParent(path);
+    return { parent: await this.resolveIno(parentPath), name };
+  }
+
+  // ---- attributes ------------------------------------------------------------------------------------------
+
+  toStat(inode: InodeRecord): FsStat {
+    const open = this.openInodes.get(inode.ino);
+    const size = open?.pending?.size ?? open?.size ?? inode.size;
+    const mtime = open?.pending?.mtime ?? inode.mtime;
+    const ctime = open?.pending && compareTime(open.pending.mtime, inode.ctime) > 0 ? open.pending.mtime : inode.ctime;
+    return {
+      ino: inode.ino,
+      mode: TYPE_BITS[inode.type] | (inode.mode & 0o7777),
+      nlink: inode.nlink,
+      uid: inode.uid,
+      gid: inode.gid,
+      rdev: inode.rdev,
+      size: inode.type === 'symlink' ? inode.size : size,
+      blksize: this.cache.blockSize,
+      blocks: Math.ceil(size / 512),
+      atime: inode.atime,
+      mtime,
+      ctime,
+    };
+  }
+
+  async getattr(path: string): Promise<FsStat> {
+    return this.toStat(await this.resolve(path));
+  }
+
+  /** fstat: through the handle, so an open file that lost its last name still answers. */
+  async fgetattr(path: string, fh: number): Promise<FsStat> {
+    const handle = this.handles.get(fh);
+    if (handle === undefined) {
+      return this.getattr(path);
+    }
+    return this.toStat(await this.meta.getInode(handle.inode.ino));
+  }
+
+  async statfs(): Promise<FsStatfs> {
+    const bsize = this.cache.blockSize;
+    const { totalBytes, freeBytes } = await this.options.capacity();
+    const files = 1 << 30;
+    return {
+      bsize,
+      frsize: bsize,
+      blocks: Math.floor(totalBytes / bsize),
+      bfree: Math.floor(freeBytes / bsize),
+      bavail: Math.floor(freeBytes / bsize),
+      files,
+      ffree: files,
+      favail: files,
+      namemax: 255,
+    };
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    await this.meta.setattr(await this.resolveIno(path), { mode: mode & 0o7777 });
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    const changes: SetAttrChanges = {};
+    // -1 (as an unsigned 32-bit value) means "leave unchanged".
+    if (uid !== -1 && uid !== 0xffffffff) {
+      changes.uid = uid;
+    }
+    if (gid !== -1 && gid !== 0xffffffff) {
+      changes.gid = gid;
+    }
+    await this.meta.setattr(await this.resolveIno(path), changes);
+  }
+
+  async utimens(path: string, atime: UtimeArg, mtime: UtimeArg): Promise<void> {
+    const ino = await this.resolveIno(path);
+    const changes: SetAttrChanges = {};
+    const toChange = (time: UtimeArg): TimeChange | undefined => (time === 'omit' ? undefined : time);
+    changes.atime = toChange(atime);
+    changes.mtime = toChange(mtime);
+    if (changes.mtime !== undefined) {
+      // An explicit mtime overrides what pending writes would persist later.
+      const open = this.openInodes.get(ino);
+      if (open?.pending) {
+        await this.persist(open);
+      }
+    }
+    await this.meta.setattr(ino, changes);
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    await this.truncateInode(await this.resolve(path), size);
+  }
+
+  async ftruncate(path: string, fh: number, size: number): Promise<void> {
+    const handle = this.handles.get(fh);
+    if (handle === undefined) {
+      return this.truncate(path, size);
+    }
+    await this.truncateInode(await this.meta.getInode(handle.inode.ino), size);
+  }
+
+  private async truncateInode(inode: InodeRecord, size: number): Promise<void> {
+    if (inode.type === 'dir') {
+      throw new FsError('EISDIR');
+    }
+    if (inode.type !== 'file') {
+      throw new FsError('EINVAL');
+    }
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new FsError('EINVAL', `invalid size ${size}`);
+    }
+    const open = this.openInodes.get(inode.ino);
+    if (open?.pending) {
+      await this.persist(open);
+    }
+    const oldSize = open?.size ?? inode.size;
+    await this.cache.truncate(inode.ino, oldSize, size);
+    await this.meta.setattr(inode.ino, { size });
+    if (open) {
+      open.size = size;
+    }
+  }
+
+  // ---- namespace -------------------------------------------------------------------------------------------
+
+  async mkdir(path: string, mode: number, owner: Credentials = this.options.defaultOwner): Promise<void> {
+    const { parent, name } = await this.parentOf(path);
+    await this.meta.mkdir(parent, name, { mode: mode & 0o7777, ...owner });
+  }
+
+  async mknod(path: string, mode: number, rdev: number, owner: Credentials = this.options.defaultOwner): Promise<void> {
+    const { parent, name } = await this.parentOf(path);
+    const type = typeFromMode(mode);
+    if (type === 'dir' || type === 'symlink') {
+      throw new FsError('EINVAL', 'mknod cannot create directories or symlinks');
+    }
+    await this.meta.mknod(parent, name, { type: type, mode: mode & 0o7777, rdev, ...owner });
+  }
+
+  async symlink(target: string, path: string, owner: Credentials = this.options.defaultOwner): Promise<void> {
+    const { parent, name } = await this.parentOf(path);
+    await this.meta.symlink(parent, name, Buffer.from(target, 'latin1'), owner);
+  }
+
+  async readlink(path: string): Promise<Buffer> {
+    return this.meta.readlink(await this.resolveIno(path));
+  }
+
+  async link(existing: string, path: string): Promise<void> {
+    const ino = await this.resolveIno(existing);
+    const { parent, name } = await this.parentOf(path);
+    await this.meta.link(ino, parent, name);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const { parent, name } = await this.parentOf(path);
+    const removed = await this.meta.unlink(parent, name);
+    if (removed.freed) {
+      await this.cache.drop(removed.ino);
+    }
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const { parent, name } = await this.parentOf(path);
+    await this.meta.rmdir(parent, name);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const source = await this.parentOf(from);
+    const target = await this.parentOf(to);
+    const result = await this.meta.rename(source.parent, source.name, target.parent, target.name);
+    if (result.replaced?.freed) {
+      await this.cache.drop(result.replaced.ino);
+    }
+  }
+
+  async readdir(path: string): Promise<{ names: Buffer[]; stats: FsStat[] }> {
+    const dir = await this.resolve(path);
+    if (dir.type !== 'dir') {
+      throw new FsError('ENOTDIR');
+    }
+    const names: Buffer[] = [Buffer.from('.'), Buffer.from('..')];
+    const parent = dir.parent !== null && dir.parent !== dir.ino ? await this.meta.getInode(dir.parent) : dir;
+    const stats: FsStat[] = [this.toStat(dir), this.toStat(parent)];
+    for await (const entry of this.meta.entries(dir.ino, { plus: true, pageSize: 1000 })) {
+      names.push(entry.name);
+      stats.push(this.toStat(inodeOf(entry)));
+    }
+    return { names, stats };
+  }
+
+  // ---- extended attributes ---------------------------------------------------------------------------------
+
+  async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
+    await this.meta.setXattr(await this.resolveIno(path), Buffer.from(name, 'latin1'), Buffer.from(value), flags);
+  }
+
+  async getxattr(path: string, name: string): Promise<Buffer> {
+    return this.meta.getXattr(await this.resolveIno(path), Buffer.from(name, 'latin1'));
+  }
+
+  async listxattr(path: string): Promise<Buffer[]> {
+    return this.meta.listXattr(await this.resolveIno(path));
+  }
+
+  async removexattr(path: string, name: string): Promise<void> {
+    await this.meta.removeXattr(await this.resolveIno(path), Buffer.from(name, 'latin1'));
+  }
+
+  // ---- files -------------------------------------------------------------------------------------------------
+
+  async create(
+    path: string,
+    mode: number,
+    flags: number,
+    owner: Credentials = this.options.defaultOwner,
+  ): Promise<number> {
+    const { parent, name } = await this.parentOf(path);
+    const inode = await this.meta.create(parent, name, { mode: mode & 0o7777, ...owner });
+    return this.openInode(inode, flags);
+  }
+
+  async open(path: string, flags: number): Promise<number> {
+    const inode = await this.resolve(path);
+    if (inode.type === 'dir') {
+      const access = flags & O_ACCMODE;
+      if (access === O_WRONLY || access === O_RDWR) {
+        throw new FsError('EISDIR');
+      }
+    }
+    return this.openInode(inode, flags);
+  }
+
+  private async openInode(inode: InodeRecord, flags: number): Promise<number> {
+    const opened = await this.meta.open(inode.ino);
+    let cached = this.openInodes.get(inode.ino);
+    if (cached === undefined) {
+      cached = new CachedFileInode(inode.ino, opened.size);
+      this.openInodes.set(inode.ino, cached);
+    }
+    cached.openHandles++;
+    const fh = this.nextFh++;
+    this.handles.set(fh, new CachedFileHandle(fh, cached, flags));
+    return fh;
+  }
+
+  private handle(fh: number): CachedFileHandle {
+    const handle = this.handles.get(fh);
+    if (handle === undefined) {
+      throw new FsError('EBADF', `no open file ${fh}`);
+    }
+    return handle;
+  }
+
+  async read(fh: number, length: number, position: number): Promise<Buffer> {
+    const { inode } = this.handle(fh);
+    return this.cache.read(inode.ino, position, length, inode.pending?.size ?? inode.size);
+  }
+
+  /** `data` must be owned by the caller already (FsOps copies the kernel's buffer before any await). */
+  async write(fh: number, data: Buffer, position: number): Promise<number> {
+    const handle = this.handle(fh);
+    const inode = handle.inode;
+    const offset = handle.append ? (inode.pending?.size ?? inode.size) : position;
+    if (!Number.isSafeInteger(offset + data.length)) {
+      throw new FsError('EFBIG');
+    }
+    await this.cache.write(inode.ino, offset, data);
+    const size = Math.max(inode.pending?.size ?? inode.size, offset + data.length);
+    inode.size = size;
+    inode.pending = { size, mtime: this.now() };
+    return data.length;
+  }
+
+  /** close(2) of one descriptor: in writeback mode, data and size are durable on local disk when it returns. */
+  async flush(fh: number): Promise<void> {
+    const { inode } = this.handle(fh);
+    if (inode.pending) {
+      await this.cache.fsync(inode.ino);
+      await this.persist(inode);
+    }
+  }
+
+  async fsync(fh: number): Promise<void> {
+    const { inode } = this.handle(fh);
+    await this.cache.fsync(inode.ino);
+    if (inode.pending) {
+      await this.persist(inode);
+    }
+  }
+
+  private async persist(inode: CachedFileInode): Promise<void> {
+    const pending = inode.pending;
+    if (!pending) {
+      return;
+    }
+    inode.pending = undefined;
+    try {
+      await this.meta.recordContentChange(inode.ino, { size: pending.size, mtime: pending.mtime });
+    } catch (error) {
+      // Keep it pending so a later flush retries; writes made meanwhile may have set a newer value.
+      inode.pending ??= pending;
+      throw error;
+    }
+    this.options.onContentPersisted?.(inode.ino);
+  }
+
+  async release(fh: number): Promise<void> {
+    const handle = this.handle(fh);
+    this.handles.delete(fh);
+    const inode = handle.inode;
+    inode.openHandles--;
+    try {
+      if (inode.pending) {
+        await this.cache.fsync(inode.ino);
+        await this.persist(inode);
+      }
+    } finally {
+      if (inode.openHandles === 0) {
+        this.openInodes.delete(inode.ino);
+      }
+      const released = await this.meta.release(inode.ino);
+      if (released.freed) {
+        await this.cache.drop(inode.ino);
+      }
+    }
+  }
+
+  async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    const handle = this.handle(fh);
+    const inode = handle.inode;
+    if (!handle.writable) {
+      throw new FsError('EBADF');
+    }
+    const size = inode.pending?.size ?? inode.size;
+    if (mode === 0) {
+      if (offset + length > size) {
+        // Reserving space is meaningless for a cache that evicts: extend the file, which reads as zeros.
+        inode.size = offset + length;
+        inode.pending = { size: inode.size, mtime: inode.pending?.mtime ?? this.now() };
+      }
+      return;
+    }
+    if (mode === FALLOC_FL_KEEP_SIZE) {
+      return;
+    }
+    if (mode === (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+      const end = Math.min(offset + length, size);
+      if (end > offset) {
+        await this.cache.write(inode.ino, offset, Buffer.alloc(end - offset));
+        inode.pending = { size, mtime: this.now() };
+      }
+      return;
+    }
+    throw new FsError('ENOTSUP', `fallocate mode ${mode}`);
+  }
+
+  /** Persists every open file's pending attributes (at unmount). */
+  async flushAll(): Promise<void> {
+    for (const inode of this.openInodes.values()) {
+      if (inode.pending) {
+        await this.cache.fsync(inode.ino);
+        await this.persist(inode);
+      }
+    }
+  }
+
+  openFileCount(): number {
+    return this.handles.size;
+  }
+}
+
+function inodeOf(entry: DirEntryRecord): InodeRecord {
+  if (!entry.inode) {
+    throw new Error('readdir was asked for attributes but returned none');
+  }
+  return entry.inode;
+}
+
+export function typeFromMode(mode: number): InodeType {
+  switch (mode & S_IFMT) {
+    case 0:
+    case TYPE_BITS.file:
+      return 'file';
+    case TYPE_BITS.dir:
+      return 'dir';
+    case TYPE_BITS.symlink:
+      return 'symlink';
+    case TYPE_BITS.fifo:
+      return 'fifo';
+    case TYPE_BITS.socket:
+      return 'socket';
+    case TYPE_BITS.char:
+      return 'char';
+    case TYPE_BITS.block:
+      return 'block';
+    default:
+      throw new FsError('EINVAL', `unknown file type in mode ${mode.toString(8)}`);
+  }
+}
+
+function compareTime(a: Timespec, b: Timespec): number {
+  return a.sec !== b.sec ? a.sec - b.sec : a.nsec - b.nsec;
+}
