@@ -5,6 +5,9 @@ import { FsError } from '../common/errors/fs-error';
 import { HandlePool } from './handle-pool';
 import { KeyedMutex } from './keyed-mutex';
 
+/** How long a statfs reading of the cache disk is trusted (adjusted for our own writes meanwhile). */
+const DISK_READING_TTL_MS = 500;
+
 export interface BlockCacheOptions {
   dir: string;
   blockSize: number;
@@ -37,6 +40,8 @@ export type BlockFetcher = (blockIndex: number) => Promise<Buffer | undefined>;
 
 interface BlockState {
   dirty: boolean;
+  /** Written since the last fsync of its file (fsync skips the others). */
+  unsynced?: boolean;
   /** Bytes held in the block file (its length; a sparse block may have holes below it). */
   length: number;
 }
@@ -65,6 +70,7 @@ export class BlockCache {
   private hits = 0;
   private misses = 0;
   private evictions = 0;
+  private diskReading: { free: number; total: number; at: number; usedBytes: number } | undefined;
 
   constructor(private readonly options: BlockCacheOptions) {
     this.blockSize = options.blockSize;
@@ -214,6 +220,7 @@ export class BlockCache {
         state = await this.markDirty(ino, index, state);
         const file = this.blockPath(ino, index, true);
         await this.pool.use(file, (handle) => handle.write(data, position - offset, take, inBlock));
+        state.unsynced = true;
         state.length += grows;
         this.usedBytes += grows;
         this.dirtyBytes += grows;
@@ -274,6 +281,7 @@ export class BlockCache {
         state = await this.markDirty(ino, lastIndex, state);
         const file = this.blockPath(ino, lastIndex, true);
         await this.pool.use(file, (handle) => handle.truncate(keepInLast));
+        state.unsynced = true;
         const cut = state.length - keepInLast;
         state.length = keepInLast;
         this.usedBytes -= cut;
@@ -312,8 +320,13 @@ export class BlockCache {
       return;
     }
     for (const [index, state] of blocks) {
-      if (state.dirty) {
-        await this.locks.run(this.lockKey(ino, index), () => this.pool.datasync(this.blockPath(ino, index, true)));
+      if (state.dirty && state.unsynced) {
+        await this.locks.run(this.lockKey(ino, index), async () => {
+          if (state.dirty && state.unsynced) {
+            state.unsynced = false;
+            await this.pool.datasync(this.blockPath(ino, index, true));
+          }
+        });
       }
     }
     const dir = await fsp.open(path.join(this.filesDir, String(ino)), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
@@ -396,12 +409,27 @@ export class BlockCache {
     });
   }
 
+  /**
+   * Free and total bytes of the cache's disk. statfs costs a thread-pool round trip, which a sequential writer
+   * would pay on every 128 KiB request: a reading is reused for a short while, minus what we wrote since.
+   */
   private async diskSpace(): Promise<{ free: number; total: number }> {
-    if (this.options.diskSpace) {
-      return this.options.diskSpace();
+    const now = (this.options.now ?? Date.now)();
+    if (this.diskReading && now - this.diskReading.at < DISK_READING_TTL_MS) {
+      return {
+        free: this.diskReading.free - (this.usedBytes - this.diskReading.usedBytes),
+        total: this.diskReading.total,
+      };
     }
-    const stat = await fsp.statfs(this.filesDir);
-    return { free: stat.bavail * stat.bsize, total: stat.blocks * stat.bsize };
+    let reading: { free: number; total: number };
+    if (this.options.diskSpace) {
+      reading = await this.options.diskSpace();
+    } else {
+      const stat = await fsp.statfs(this.filesDir);
+      reading = { free: stat.bavail * stat.bsize, total: stat.blocks * stat.bsize };
+    }
+    this.diskReading = { ...reading, at: now, usedBytes: this.usedBytes };
+    return reading;
   }
 
   /**

@@ -35,11 +35,9 @@ export class HandlePool {
     }
   }
 
+  /** fdatasync through a counted use, so the descriptor cannot be closed (and reused) while the call runs. */
   async datasync(path: string): Promise<void> {
-    const entry = this.open.get(path);
-    if (entry) {
-      await entry.file.datasync();
-    }
+    await this.use(path, (file) => file.datasync());
   }
 
   private async trim(): Promise<void> {

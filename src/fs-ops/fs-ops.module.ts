@@ -10,6 +10,7 @@ import {
 import { BlockCache } from '../cache/block-cache';
 import type { RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
+import { CachedMetadataStore } from './cached-metadata.store';
 import { FuseService } from './fuse.service';
 import { RiverFs } from './river-fs';
 
@@ -18,6 +19,15 @@ export interface FsOpsModuleOptions {
   allowOther?: boolean;
   attrTimeoutSeconds?: number;
   entryTimeoutSeconds?: number;
+}
+
+/**
+ * How long this gateway trusts metadata it has cached. Alone (no Redis), it makes every change itself and updates
+ * the cache as it does, so entries can live long; with other gateways sharing the database, their changes are
+ * seen after the same delay the kernel's attribute cache already imposes.
+ */
+function metadataCacheTtlMs(config: RiverFsConfig, options: FsOpsModuleOptions): number {
+  return config.redis === undefined ? 60_000 : (options.attrTimeoutSeconds ?? 1) * 1000;
 }
 
 /** Owner of the root directory and, until callers' credentials are known, of new inodes: the mounting user. */
@@ -48,7 +58,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
           provide: RiverFs,
           inject: [MetadataStore, BlockCache],
           useFactory: (meta: MetadataStore, cache: BlockCache): RiverFs =>
-            new RiverFs(meta, cache, {
+            new RiverFs(new CachedMetadataStore(meta, { ttlMs: metadataCacheTtlMs(config, options) }), cache, {
               defaultOwner: mountingUser(),
               capacity: () => {
                 const stats = cache.stats();

@@ -1,0 +1,324 @@
+import type { MetadataStore } from '../metadata/metadata.store';
+import type {
+  ContentChange,
+  Credentials,
+  DirPage,
+  FilesystemSettings,
+  InodeRecord,
+  MetadataStats,
+  MknodOptions,
+  Name,
+  NewInodeOptions,
+  ReaddirOptions,
+  ReleaseResult,
+  RemovedInode,
+  RenameOptions,
+  RenameResult,
+  RootOptions,
+  SessionInfo,
+  SessionOptions,
+  SetAttrChanges,
+} from '../metadata/metadata.types';
+import { MetadataStore as MetadataStorePort } from '../metadata/metadata.store';
+
+interface Cached<T> {
+  value: T;
+  expires: number;
+}
+
+export interface CachedMetadataOptions {
+  /** How long an entry is trusted without being read again (the kernel's attribute timeout is the same idea). */
+  ttlMs: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+function nameKey(parent: number, name: Name): string {
+  return `${parent}/${typeof name === 'string' ? Buffer.from(name, 'utf8').toString('latin1') : name.toString('latin1')}`;
+}
+
+/**
+ * The metadata store seen through a short-lived in-memory cache of inodes and directory entries. Every FUSE call
+ * walks its path from the root, and each step is a SQL round trip (measured 0.08 ms on SQLite, 0.3 ms on
+ * MariaDB); with the cache a walk costs map lookups. Changes made through this gateway update or drop the
+ * entries they touch at once; changes made elsewhere (another gateway) are seen after `ttlMs` at most, the same
+ * bound the kernel already applies with attr_timeout/entry_timeout.
+ */
+export class CachedMetadataStore extends MetadataStorePort {
+  private readonly inodes = new Map<number, Cached<InodeRecord>>();
+  private readonly names = new Map<string, Cached<number>>();
+  private readonly now: () => number;
+  private hits = 0;
+  private misses = 0;
+
+  constructor(
+    private readonly inner: MetadataStore,
+    private readonly options: CachedMetadataOptions,
+  ) {
+    super();
+    this.now = options.now ?? Date.now;
+  }
+
+  cacheStats(): { hits: number; misses: number; inodes: number; names: number } {
+    return { hits: this.hits, misses: this.misses, inodes: this.inodes.size, names: this.names.size };
+  }
+
+  private remember(record: InodeRecord): InodeRecord {
+    this.bound(this.inodes);
+    this.inodes.set(record.ino, { value: record, expires: this.now() + this.options.ttlMs });
+    return record;
+  }
+
+  private rememberName(parent: number, name: Name, ino: number): void {
+    this.bound(this.names);
+    this.names.set(nameKey(parent, name), { value: ino, expires: this.now() + this.options.ttlMs });
+  }
+
+  private bound(map: Map<unknown, unknown>): void {
+    if (map.size >= (this.options.maxEntries ?? 100_000)) {
+      // Oldest insertions first: a Map iterates in insertion order.
+      const drop = Math.ceil(map.size / 10);
+      let dropped = 0;
+      for (const key of map.keys()) {
+        map.delete(key);
+        if (++dropped >= drop) {
+          break;
+        }
+      }
+    }
+  }
+
+  private forget(...inos: (number | null | undefined)[]): void {
+    for (const ino of inos) {
+      if (ino !== null && ino !== undefined) {
+        this.inodes.delete(ino);
+      }
+    }
+  }
+
+  private forgetName(parent: number, name: Name): void {
+    this.names.delete(nameKey(parent, name));
+  }
+
+  /** Drops everything (another gateway announced changes we cannot pin down). */
+  invalidateAll(): void {
+    this.inodes.clear();
+    this.names.clear();
+  }
+
+  invalidateInode(ino: number): void {
+    this.inodes.delete(ino);
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------------------
+
+  async getInode(ino: number): Promise<InodeRecord> {
+    const cached = this.inodes.get(ino);
+    if (cached && cached.expires > this.now()) {
+      this.hits++;
+      return cached.value;
+    }
+    this.misses++;
+    return this.remember(await this.inner.getInode(ino));
+  }
+
+  async lookup(parent: number, name: Name): Promise<InodeRecord> {
+    const entry = this.names.get(nameKey(parent, name));
+    if (entry && entry.expires > this.now()) {
+      const cached = this.inodes.get(entry.value);
+      if (cached && cached.expires > this.now()) {
+        this.hits++;
+        return cached.value;
+      }
+    }
+    this.misses++;
+    const record = await this.inner.lookup(parent, name);
+    const bytes = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
+    // `.` and `..` resolve relative to the directory; only real names are cached.
+    if (!(bytes.length <= 2 && bytes.every((byte) => byte === 0x2e))) {
+      this.rememberName(parent, name, record.ino);
+    }
+    return this.remember(record);
+  }
+
+  readdir(dir: number, options?: ReaddirOptions): Promise<DirPage> {
+    return this.inner.readdir(dir, options);
+  }
+
+  readlink(ino: number): Promise<Buffer> {
+    return this.inner.readlink(ino);
+  }
+
+  getXattr(ino: number, name: Name): Promise<Buffer> {
+    return this.inner.getXattr(ino, name);
+  }
+
+  listXattr(ino: number): Promise<Buffer[]> {
+    return this.inner.listXattr(ino);
+  }
+
+  // ---- namespace --------------------------------------------------------------------------------------------
+
+  async create(parent: number, name: Name, options: NewInodeOptions): Promise<InodeRecord> {
+    this.forget(parent);
+    const record = await this.inner.create(parent, name, options);
+    this.rememberName(parent, name, record.ino);
+    return this.remember(record);
+  }
+
+  async mkdir(parent: number, name: Name, options: NewInodeOptions): Promise<InodeRecord> {
+    this.forget(parent);
+    const record = await this.inner.mkdir(parent, name, options);
+    this.forget(parent);
+    this.rememberName(parent, name, record.ino);
+    return this.remember(record);
+  }
+
+  async mknod(parent: number, name: Name, options: MknodOptions): Promise<InodeRecord> {
+    this.forget(parent);
+    const record = await this.inner.mknod(parent, name, options);
+    this.forget(parent);
+    return this.remember(record);
+  }
+
+  async symlink(parent: number, name: Name, target: Name, owner: Credentials): Promise<InodeRecord> {
+    this.forget(parent);
+    const record = await this.inner.symlink(parent, name, target, owner);
+    this.forget(parent);
+    return this.remember(record);
+  }
+
+  async link(ino: number, newParent: number, newName: Name): Promise<InodeRecord> {
+    this.forget(ino, newParent);
+    try {
+      return this.remember(await this.inner.link(ino, newParent, newName));
+    } finally {
+      this.forget(newParent);
+    }
+  }
+
+  async unlink(parent: number, name: Name): Promise<RemovedInode> {
+    this.forgetName(parent, name);
+    this.forget(parent);
+    try {
+      const removed = await this.inner.unlink(parent, name);
+      this.forget(removed.ino);
+      return removed;
+    } finally {
+      this.forget(parent);
+      this.forgetName(parent, name);
+    }
+  }
+
+  async rmdir(parent: number, name: Name): Promise<RemovedInode> {
+    this.forgetName(parent, name);
+    this.forget(parent);
+    try {
+      const removed = await this.inner.rmdir(parent, name);
+      this.forget(removed.ino);
+      return removed;
+    } finally {
+      this.forget(parent);
+      this.forgetName(parent, name);
+    }
+  }
+
+  async rename(
+    parent: number,
+    name: Name,
+    newParent: number,
+    newName: Name,
+    options?: RenameOptions,
+  ): Promise<RenameResult> {
+    const drop = (): void => {
+      this.forgetName(parent, name);
+      this.forgetName(newParent, newName);
+      this.forget(parent, newParent);
+    };
+    drop();
+    try {
+      const result = await this.inner.rename(parent, name, newParent, newName, options);
+      this.forget(result.ino, result.replaced?.ino);
+      return result;
+    } finally {
+      drop();
+    }
+  }
+
+  // ---- attributes ---------------------------------------------------------------------------------------------
+
+  async setattr(ino: number, changes: SetAttrChanges): Promise<InodeRecord> {
+    this.forget(ino);
+    return this.remember(await this.inner.setattr(ino, changes));
+  }
+
+  async recordContentChange(ino: number, change: ContentChange): Promise<InodeRecord> {
+    this.forget(ino);
+    return this.remember(await this.inner.recordContentChange(ino, change));
+  }
+
+  async setXattr(ino: number, name: Name, value: Buffer, flags?: number): Promise<void> {
+    this.forget(ino);
+    await this.inner.setXattr(ino, name, value, flags);
+    this.forget(ino);
+  }
+
+  async removeXattr(ino: number, name: Name): Promise<void> {
+    this.forget(ino);
+    await this.inner.removeXattr(ino, name);
+    this.forget(ino);
+  }
+
+  // ---- handles, filesystem, sessions -------------------------------------------------------------------------------
+
+  async open(ino: number): Promise<InodeRecord> {
+    return this.remember(await this.inner.open(ino));
+  }
+
+  async release(ino: number): Promise<ReleaseResult> {
+    const result = await this.inner.release(ino);
+    if (result.freed) {
+      this.forget(ino);
+    }
+    return result;
+  }
+
+  initFilesystem(root: RootOptions): Promise<FilesystemSettings> {
+    return this.inner.initFilesystem(root);
+  }
+
+  getSettings(): Promise<FilesystemSettings> {
+    return this.inner.getSettings();
+  }
+
+  setRootCap(cap: string): Promise<void> {
+    this.invalidateAll();
+    return this.inner.setRootCap(cap);
+  }
+
+  openSession(info: SessionInfo, options?: SessionOptions): Promise<number> {
+    return this.inner.openSession(info, options);
+  }
+
+  heartbeat(): Promise<void> {
+    return this.inner.heartbeat();
+  }
+
+  closeSession(): Promise<void> {
+    return this.inner.closeSession();
+  }
+
+  async reapExpiredSessions(): Promise<number[]> {
+    const freed = await this.inner.reapExpiredSessions();
+    this.forget(...freed);
+    return freed;
+  }
+
+  stats(): MetadataStats {
+    return this.inner.stats();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
