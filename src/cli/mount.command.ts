@@ -13,11 +13,20 @@ import { addSettingOptions, configFromCommand } from './settings-options';
 
 interface MountFlags {
   allowOther?: boolean;
+  mkdir?: boolean;
 }
 
 /** Runs RiverFS mounted at `mountpoint` until SIGINT/SIGTERM; returns the exit code. */
 export async function runMount(config: RiverFsConfig, mountpoint: string, flags: MountFlags = {}): Promise<number> {
   const target = path.resolve(mountpoint);
+  if (flags.mkdir) {
+    try {
+      fs.mkdirSync(target, { recursive: true });
+    } catch (error) {
+      process.stderr.write(`riverfs: cannot create mount point ${target}: ${(error as NodeJS.ErrnoException).code}\n`);
+      return EXIT.USAGE;
+    }
+  }
   const logger = new RiverFsLogger({ level: config.logLevel, format: config.logFormat });
   try {
     const { recoveredStaleMount } = await prepareMountpoint(target);
@@ -83,10 +92,8 @@ export function mountCommand(): Command {
     new Command('mount')
       .description('Mount RiverFS on an empty directory and serve it until SIGINT/SIGTERM')
       .argument('<mountpoint>', 'an existing, empty directory')
-      .option(
-        '--allow-other',
-        'let other users use the mount (needs user_allow_other in /etc/fuse.conf when not root)',
-      ),
+      .option('--allow-other', 'let other users use the mount (needs user_allow_other in /etc/fuse.conf when not root)')
+      .option('--mkdir', 'create the mount point when it does not exist'),
   ).action(async (mountpoint: string, flags: MountFlags, command: Command) => {
     const config = configFromCommand(command);
     process.exitCode = await runMount(config, mountpoint, flags);

@@ -22,7 +22,7 @@ export interface ConfigSources {
 }
 
 /** Environment variables with our prefix that are not settings but are still legitimate. */
-const RESERVED_ENV = new Set(['RIVERFS_CONFIG']);
+const RESERVED_ENV = new Set(['RIVERFS_CONFIG', 'RIVERFS_MOUNTPOINT']);
 const RESERVED_ENV_PREFIXES = ['RIVERFS_TEST_', 'RIVERFS_BENCH_'];
 
 const BYTE_UNITS: Record<string, number> = {
@@ -166,6 +166,9 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     logLevel: (parsed.logLevel as RiverFsConfig['logLevel'] | undefined) ?? 'log',
     logFormat: (parsed.logFormat as RiverFsConfig['logFormat'] | undefined) ?? 'auto',
     adminToken: parsed.adminToken as string | undefined,
+    adminRevealToken: parsed.adminRevealToken as string | undefined,
+    metricsAuth: (parsed.metricsAuth as RiverFsConfig['metricsAuth'] | undefined) ?? 'auto',
+    httpBodyLimit: (parsed.httpBodyLimit as number | undefined) ?? 64 * 1024,
     gridDir: (parsed.gridDir as string | undefined) ?? path.join(dataDir, 'grid'),
     gridStorageNodes: (parsed.gridStorageNodes as number | undefined) ?? 3,
     gridSharesNeeded: (parsed.gridSharesNeeded as number | undefined) ?? 2,
@@ -232,7 +235,7 @@ function parseSetting(spec: SettingSpec, value: unknown, cwd: string): ParseResu
       if (spec.key === 'rootCap' && !DIRCAP_PATTERN.test(text)) {
         return { problem: 'is not a directory write cap (URI:DIR2:… or URI:DIR2-MDMF:…)' };
       }
-      if (spec.key === 'adminToken' && text.length < 16) {
+      if ((spec.key === 'adminToken' || spec.key === 'adminRevealToken') && text.length < 16) {
         return { problem: 'must be at least 16 characters' };
       }
       return text;
@@ -323,6 +326,10 @@ function parseUrlSetting(spec: SettingSpec, text: string, cwd: string, shown: st
 }
 
 function checkRelations(config: RiverFsConfig, problems: string[]): void {
+  // The reveal token grants more than the admin token; one value for both would make every admin a revealer.
+  if (config.adminToken !== undefined && config.adminToken === config.adminRevealToken) {
+    problems.push('adminRevealToken must differ from adminToken');
+  }
   const { gridSharesNeeded: k, gridSharesHappy: happy, gridSharesTotal: n } = config;
   if (k > n) {
     problems.push(`gridSharesNeeded (${k}) must not exceed gridSharesTotal (${n})`);
