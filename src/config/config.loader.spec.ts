@@ -137,6 +137,48 @@ describe('loadConfig', () => {
   });
 });
 
+describe('admin HTTP settings', () => {
+  const env = { HOME: '/home/river' };
+
+  it('should default to token-free metrics on loopback, a 64 KiB body limit and generated tokens', () => {
+    const config = loadConfig({ env, cwd: '/' });
+    expect(config.metricsAuth).toBe('auto');
+    expect(config.httpBodyLimit).toBe(64 * 1024);
+    expect(config.adminToken).toBeUndefined();
+    expect(config.adminRevealToken).toBeUndefined();
+  });
+
+  it('should read the metrics mode, the body limit and a reveal token', () => {
+    const config = loadConfig({
+      env: { ...env, RIVERFS_METRICS_AUTH: 'on', RIVERFS_HTTP_BODY_LIMIT: '1MiB' },
+      flags: { adminRevealToken: 'r'.repeat(20), adminToken: 'a'.repeat(20) },
+      cwd: '/',
+    });
+    expect(config.metricsAuth).toBe('on');
+    expect(config.httpBodyLimit).toBe(1024 * 1024);
+    expect(config.adminRevealToken).toBe('r'.repeat(20));
+  });
+
+  it('should reject a short reveal token, a reveal token equal to the admin token and a bad limit, hiding the tokens', () => {
+    const shortProblems = problemsOf(() =>
+      loadConfig({
+        env: { ...env, RIVERFS_METRICS_AUTH: 'maybe', RIVERFS_HTTP_BODY_LIMIT: '100' },
+        flags: { adminRevealToken: 'tiny-secret' },
+        cwd: '/',
+      }),
+    );
+    expect(shortProblems.join('\n')).toMatch(/adminRevealToken \(--admin-reveal-token\): must be at least 16/);
+    expect(shortProblems.join('\n')).toMatch(/metricsAuth \(RIVERFS_METRICS_AUTH\).*auto, on, off/);
+    expect(shortProblems.join('\n')).toMatch(/httpBodyLimit \(RIVERFS_HTTP_BODY_LIMIT\).*below the minimum 1024/);
+    expect(shortProblems.join('\n')).not.toContain('tiny-secret');
+    const same = 's'.repeat(24);
+    const sameProblems = problemsOf(() =>
+      loadConfig({ env, flags: { adminToken: same, adminRevealToken: same }, cwd: '/' }),
+    );
+    expect(sameProblems).toEqual(['adminRevealToken must differ from adminToken']);
+  });
+});
+
 describe('redaction', () => {
   it('should hide secrets and URL passwords but keep the rest readable', () => {
     const config = loadConfig({

@@ -27,6 +27,8 @@ export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+export const METRICS_AUTH_MODES = ['auto', 'on', 'off'] as const;
+export type MetricsAuthMode = (typeof METRICS_AUTH_MODES)[number];
 
 export interface ListenAddress {
   host: string;
@@ -48,6 +50,9 @@ export interface RiverFsConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   adminToken: string | undefined;
+  adminRevealToken: string | undefined;
+  metricsAuth: MetricsAuthMode;
+  httpBodyLimit: number;
   gridDir: string;
   gridStorageNodes: number;
   gridSharesNeeded: number;
@@ -172,6 +177,32 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Bearer token of the admin API; generated into <data-dir>/admin-token (mode 0600) when unset',
     defaultText: '(generated)',
     secret: true,
+  },
+  {
+    key: 'adminRevealToken',
+    flag: 'admin-reveal-token',
+    kind: 'string',
+    description:
+      'Bearer token that may also reveal caps in admin answers (?reveal=true); generated into <data-dir>/admin-reveal-token (mode 0600) when unset',
+    defaultText: '(generated)',
+    secret: true,
+  },
+  {
+    key: 'metricsAuth',
+    flag: 'metrics-auth',
+    kind: 'enum',
+    choices: METRICS_AUTH_MODES,
+    description: 'Whether /metrics needs the admin token: on, off, or auto (only when listening beyond loopback)',
+    defaultText: 'auto',
+  },
+  {
+    key: 'httpBodyLimit',
+    flag: 'http-body-limit',
+    kind: 'bytes',
+    description: 'Largest request body the admin API accepts; larger ones get 413',
+    defaultText: '64KiB',
+    min: 1024,
+    max: 16 * 1024 * 1024,
   },
   {
     key: 'gridDir',

@@ -179,6 +179,18 @@ function isReadable(value: unknown): value is Readable {
   return value instanceof Readable;
 }
 
+/** Bytes of a request body when known up front (in memory, or streamed with a Content-Length). */
+function sentLength(spec: CallSpec): number | undefined {
+  if (typeof spec.body === 'string') {
+    return Buffer.byteLength(spec.body);
+  }
+  if (Buffer.isBuffer(spec.body)) {
+    return spec.body.length;
+  }
+  const declared = Number(spec.headers?.['content-length']);
+  return Number.isSafeInteger(declared) ? declared : undefined;
+}
+
 function childSpecJson(spec: ChildSpec): [string, Record<string, unknown>] {
   const type = spec.type === 'directory' ? 'dirnode' : spec.type === 'unknown' ? 'unknown' : 'filenode';
   const data: Record<string, unknown> = {};
@@ -429,11 +441,13 @@ export class TahoeClient {
   /** Wraps a response body: counts bytes, maps errors, raises TRUNCATED_BODY when short, frees the slot at the end. */
   private countedStream(operation: string, response: OpenResponse, expected: number | undefined): Readable {
     const { body, release } = response;
+    const observeBytes = (count: number): void => this.observeBytes('received', count);
     let received = 0;
     async function* counted(): AsyncGenerator<Buffer> {
       try {
         for await (const chunk of body) {
           received += (chunk as Buffer).length;
+          observeBytes((chunk as Buffer).length);
           yield chunk as Buffer;
         }
       } catch (error) {
@@ -991,11 +1005,15 @@ export class TahoeClient {
         spec.body.destroy();
       }
       this.logger?.debug(`${spec.method} ${redactCapsInText(path)} failed after ${Date.now() - started} ms`);
-      throw tahoeErrorFromTransport(operation, error);
+      const mapped = tahoeErrorFromTransport(operation, error);
+      this.observe(operation, mapped instanceof TahoeError ? mapped.code : String((mapped as Error).name), started);
+      throw mapped;
     }
     this.logger?.debug(
       `${spec.method} ${redactCapsInText(path)} → ${response.statusCode} in ${Date.now() - started} ms`,
     );
+    this.observe(operation, String(response.statusCode), started);
+    this.observeBytes('sent', sentLength(spec));
     const ok = spec.ok ?? [200, 201];
     if (!ok.includes(response.statusCode)) {
       const text = await this.readErrorBody(response.body);
@@ -1003,6 +1021,24 @@ export class TahoeClient {
       throw tahoeErrorFromResponse(operation, response.statusCode, text);
     }
     return { statusCode: response.statusCode, headers: response.headers, body: response.body, release };
+  }
+
+  private observe(operation: string, status: string, started: number): void {
+    try {
+      this.options.observer?.request({ operation, status, durationMs: Date.now() - started });
+    } catch {
+      // Metrics must never fail a request.
+    }
+  }
+
+  private observeBytes(direction: 'sent' | 'received', count: number | undefined): void {
+    try {
+      if (count !== undefined && count > 0) {
+        this.options.observer?.bytes(direction, count);
+      }
+    } catch {
+      // Metrics must never fail a request.
+    }
   }
 
   private async readErrorBody(body: Dispatcher.ResponseData['body']): Promise<string> {

@@ -2,7 +2,7 @@ import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/comm
 import { RIVERFS_CONFIG } from '../config/config.module';
 import type { RiverFsConfig } from '../config/config.schema';
 import { TahoeClient } from './tahoe.client';
-import type { TahoeClientLogger, TahoeClientOptions } from './tahoe.types';
+import type { TahoeClientLogger, TahoeClientOptions, TahoeRequestObserver } from './tahoe.types';
 
 /**
  * Web-API URL of the Tahoe client node when it is not configured (`tahoeUrl` unset): the module that runs the
@@ -10,7 +10,15 @@ import type { TahoeClientLogger, TahoeClientOptions } from './tahoe.types';
  */
 export const TAHOE_NODE_URL = Symbol('TAHOE_NODE_URL');
 
-export function tahoeClientOptions(config: RiverFsConfig, url: string, logger?: TahoeClientLogger): TahoeClientOptions {
+/** Optional TahoeRequestObserver for the client (MetricsModule provides one globally). */
+export const TAHOE_REQUEST_OBSERVER = Symbol('TAHOE_REQUEST_OBSERVER');
+
+export function tahoeClientOptions(
+  config: RiverFsConfig,
+  url: string,
+  logger?: TahoeClientLogger,
+  observer?: TahoeRequestObserver,
+): TahoeClientOptions {
   return {
     url,
     connectTimeout: config.tahoeConnectTimeout,
@@ -19,6 +27,7 @@ export function tahoeClientOptions(config: RiverFsConfig, url: string, logger?: 
     concurrency: config.tahoeConcurrency,
     retries: config.tahoeRetries,
     logger,
+    observer,
   };
 }
 
@@ -27,15 +36,23 @@ export function tahoeClientOptions(config: RiverFsConfig, url: string, logger?: 
   providers: [
     {
       provide: TahoeClient,
-      inject: [RIVERFS_CONFIG, { token: TAHOE_NODE_URL, optional: true }],
-      useFactory: (config: RiverFsConfig, nodeUrl: string | undefined): TahoeClient => {
+      inject: [
+        RIVERFS_CONFIG,
+        { token: TAHOE_NODE_URL, optional: true },
+        { token: TAHOE_REQUEST_OBSERVER, optional: true },
+      ],
+      useFactory: (
+        config: RiverFsConfig,
+        nodeUrl: string | undefined,
+        observer: TahoeRequestObserver | undefined,
+      ): TahoeClient => {
         const url = config.tahoeUrl ?? nodeUrl;
         if (url === undefined) {
           throw new Error(
             'TahoeModule: no Tahoe web-API URL (tahoeUrl is unset and no local grid provides TAHOE_NODE_URL)',
           );
         }
-        return new TahoeClient(tahoeClientOptions(config, url, new Logger(TahoeClient.name)));
+        return new TahoeClient(tahoeClientOptions(config, url, new Logger(TahoeClient.name), observer));
       },
     },
   ],

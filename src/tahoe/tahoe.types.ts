@@ -21,6 +21,24 @@ export interface TahoeClientOptions {
   retryMaxDelay?: number;
   /** Receives debug lines about requests and retries; caps are already redacted. */
   logger?: TahoeClientLogger;
+  /** Told about every request sent (for metrics); its exceptions are ignored. */
+  observer?: TahoeRequestObserver;
+}
+
+/** One request to the node, as the observer sees it: no path, no query, so never a cap. */
+export interface TahoeRequestEvent {
+  /** The client operation, e.g. "listDirectory". */
+  operation: string;
+  /** The HTTP status, or the failure code when no response came (e.g. "UNAVAILABLE", "AbortError"). */
+  status: string;
+  /** From sending the request until the response headers arrived or the request failed. */
+  durationMs: number;
+}
+
+export interface TahoeRequestObserver {
+  request(event: TahoeRequestEvent): void;
+  /** Body bytes: `sent` once a request body of known length was accepted, `received` as response bodies stream. */
+  bytes(direction: 'sent' | 'received', count: number): void;
 }
 
 export interface TahoeClientLogger {

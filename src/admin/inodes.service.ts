@@ -1,0 +1,128 @@
+import { Injectable } from '@nestjs/common';
+import { BlockCache } from '../cache/block-cache';
+import { MetadataStore } from '../metadata/metadata.store';
+import type { DirEntryRecord, InodeRecord, Timespec } from '../metadata/metadata.types';
+import { StateStore } from '../state/state-store';
+import { redactCap, redactCapsInText } from '../tahoe/cap.util';
+import { CacheInspector } from './cache-inspector.service';
+import type { ChildEntryDto, ChildrenPageDto, InodeDto, InodeSyncDto, TimespecDto } from './dto/inode.dto';
+import { FsLookupService } from './fs-lookup.service';
+
+function timespec(time: Timespec): TimespecDto {
+  return { sec: time.sec, nsec: time.nsec, iso: new Date(time.sec * 1000 + Math.floor(time.nsec / 1e6)).toISOString() };
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function showCap(cap: string | null, reveal: boolean): string | null {
+  return cap === null ? null : reveal ? cap : redactCap(cap);
+}
+
+function childEntry(entry: DirEntryRecord): ChildEntryDto {
+  const name = entry.name.toString('utf8');
+  const exact = Buffer.from(name, 'utf8').equals(entry.name);
+  return {
+    name,
+    ...(exact ? {} : { nameBase64: entry.name.toString('base64') }),
+    ino: entry.ino,
+    type: entry.type,
+    cookie: entry.cookie,
+    size: entry.inode?.size ?? 0,
+    mode: entry.inode?.mode ?? 0,
+    nlink: entry.inode?.nlink ?? 0,
+    syncState: entry.inode?.syncState ?? 'synced',
+  };
+}
+
+/** Inode inspection for operators: attributes, names, sync state, cache presence, caps redacted unless revealed. */
+@Injectable()
+export class InodesService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly state: StateStore,
+    private readonly cache: BlockCache,
+    private readonly lookup: FsLookupService,
+    private readonly inspector: CacheInspector,
+  ) {}
+
+  async byIno(ino: number, reveal: boolean): Promise<InodeDto> {
+    return this.view(await this.store.getInode(ino), reveal);
+  }
+
+  async byPath(path: string, reveal: boolean): Promise<InodeDto> {
+    return this.view(await this.lookup.resolve(path), reveal);
+  }
+
+  async children(ino: number, page: { after?: number; limit?: number }): Promise<ChildrenPageDto> {
+    await this.lookup.directory(ino);
+    const result = await this.store.readdir(ino, { after: page.after ?? 0, limit: page.limit ?? 100, plus: true });
+    return { ino, entries: result.entries.map(childEntry), next: result.next };
+  }
+
+  private async view(inode: InodeRecord, reveal: boolean): Promise<InodeDto> {
+    const [paths, sync, cache] = await Promise.all([
+      this.lookup.pathsOf(inode),
+      this.syncOf(inode),
+      inode.type === 'file' ? this.inspector.inode(inode.ino) : Promise.resolve(null),
+    ]);
+    return {
+      ino: inode.ino,
+      type: inode.type,
+      mode: inode.mode,
+      modeOctal: inode.mode.toString(8).padStart(4, '0'),
+      uid: inode.uid,
+      gid: inode.gid,
+      size: inode.size,
+      nlink: inode.nlink,
+      rdev: inode.rdev,
+      parent: inode.parent,
+      contentVersion: inode.contentVersion,
+      times: { atime: timespec(inode.atime), mtime: timespec(inode.mtime), ctime: timespec(inode.ctime) },
+      paths: paths.paths,
+      pathsComplete: paths.complete,
+      sync,
+      cache:
+        cache === null
+          ? null
+          : {
+              blockSize: this.cache.blockSize,
+              blockCount: Math.ceil(inode.size / this.cache.blockSize),
+              ...cache,
+            },
+      caps: { writeCap: showCap(inode.writeCap, reveal), readCap: showCap(inode.readCap, reveal), revealed: reveal },
+    };
+  }
+
+  private async syncOf(inode: InodeRecord): Promise<InodeSyncDto> {
+    const base = {
+      state: inode.syncState,
+      dataDirty: inode.dataDirty,
+      attrDirty: inode.attrDirty,
+      entriesDirty: inode.entriesDirty,
+      dirtySince: isoOrNull(inode.dirtySince),
+      syncedContentVersion: inode.syncedContentVersion,
+      listedAt: isoOrNull(inode.listedAt),
+    };
+    try {
+      const record = await this.state.getSyncState(inode.ino);
+      return {
+        ...base,
+        worker: {
+          state: record.state,
+          tries: record.tries,
+          updatedAt: record.updatedAt > 0 ? new Date(record.updatedAt).toISOString() : null,
+        },
+        lastError: record.error === undefined ? null : redactCapsInText(record.error),
+      };
+    } catch (error) {
+      // The inode's own record still answers when the state store does not; say so instead of failing.
+      return {
+        ...base,
+        worker: { state: 'UNKNOWN', tries: 0, updatedAt: null },
+        lastError: `state store: ${redactCapsInText(error instanceof Error ? error.message : String(error))}`,
+      };
+    }
+  }
+}

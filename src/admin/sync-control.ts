@@ -1,0 +1,113 @@
+import { AdminError } from './admin.errors';
+import type { JobContext } from './jobs.service';
+
+export interface FlushRequest {
+  /** The file, or directory tree, whose dirty data to upload; null for every dirty file. */
+  ino: number | null;
+}
+
+export interface FlushResult {
+  files: number;
+  bytes: number;
+}
+
+export interface SyncRequest {
+  /** The inode (a directory: its whole tree) to reconcile with Tahoe now; null for everything dirty. */
+  ino: number | null;
+}
+
+export interface SyncResult {
+  directories: number;
+  files: number;
+  bytes: number;
+}
+
+export interface WarmupRequest {
+  /** A file, or a directory whose files (recursively when asked) are to be fetched into the cache. */
+  ino: number;
+  recursive: boolean;
+}
+
+export interface WarmupResult {
+  files: number;
+  bytes: number;
+}
+
+export interface SyncQueueQuery {
+  offset: number;
+  limit: number;
+}
+
+export type SyncQueueItemState = 'pending' | 'running' | 'failed';
+
+export interface SyncQueueItem {
+  ino: number;
+  /** The kind of work: e.g. `upload` (file data), `publish` (a dirnode), `pull` (a remote change). */
+  kind: string;
+  state: SyncQueueItemState;
+  tries: number;
+  /** When the item entered its state (ms since the epoch). */
+  since: number;
+  /** Caps redacted. */
+  lastError: string | null;
+  /** Bytes to upload, when known. */
+  bytes: number | null;
+}
+
+export interface SyncQueuePage {
+  items: SyncQueueItem[];
+  /** Items in the queue in all, not only on this page. */
+  total: number;
+  /** Items waiting or running by kind (what riverfs_sync_queue_depth shows). */
+  depth: Record<string, number>;
+  oldestDirtyAgeSeconds: number | null;
+}
+
+/**
+ * The port through which the admin API drives sync: the sync issue's TahoeSyncWorker implements it and its module
+ * exports it (as `SyncControl`); until then `UnavailableSyncControl` stands in and every sync route answers 503.
+ *
+ * The long operations run inside admin jobs: they receive the job's context, must report progress through it and
+ * stop (throwing the abort reason, `context.throwIfCancelled()`) when it is cancelled. They resolve with a summary
+ * and reject with domain errors (TahoeError, FsError, StateError…), never HTTP exceptions.
+ */
+export abstract class SyncControl {
+  /** False for the stand-in: the admin routes then answer 503 without creating a job. */
+  abstract readonly available: boolean;
+  /** Uploads dirty file data now (DESIGN.md §3, operator flush). */
+  abstract flush(request: FlushRequest, job: JobContext): Promise<FlushResult>;
+  /** Reconciles dirty directories and uploads dirty data now (a forced sync). */
+  abstract sync(request: SyncRequest, job: JobContext): Promise<SyncResult>;
+  /** Fetches file data into the block cache ahead of use. */
+  abstract warmup(request: WarmupRequest, job: JobContext): Promise<WarmupResult>;
+  /** Work waiting, running, or failed and waiting for a retry. */
+  abstract queue(query: SyncQueueQuery): Promise<SyncQueuePage>;
+}
+
+export function syncUnavailable(): AdminError {
+  return new AdminError(
+    'SYNC_UNAVAILABLE',
+    'sync is not available yet: this gateway has no sync worker, so nothing can be flushed, synced or warmed up',
+  );
+}
+
+/** Stands in for the sync worker until it exists: every operation fails with SYNC_UNAVAILABLE (503). */
+export class UnavailableSyncControl extends SyncControl {
+  readonly available = false;
+
+  flush(): Promise<FlushResult> {
+    return Promise.reject(syncUnavailable());
+  }
+
+  sync(): Promise<SyncResult> {
+    return Promise.reject(syncUnavailable());
+  }
+
+  warmup(): Promise<WarmupResult> {
+    return Promise.reject(syncUnavailable());
+  }
+
+  queue(): Promise<SyncQueuePage> {
+    return Promise.reject(syncUnavailable());
+  }
+}
