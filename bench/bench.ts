@@ -129,6 +129,8 @@ async function riverfsTarget(work: string, tahoeUrl: string, settings: Settings)
     tahoeUrl,
     '--log-level',
     'warn',
+    '--listen',
+    '127.0.0.1:0',
   ];
   let dropDatabase: (() => Promise<void>) | undefined;
   if (settings.mysql) {

@@ -4,7 +4,9 @@ import { ConfigModule } from './config/config.module';
 import type { RiverFsConfig } from './config/config.schema';
 import { FsOpsModule, type FsOpsModuleOptions } from './fs-ops/fs-ops.module';
 import { GridModule } from './grid/grid.module';
+import { HttpAppModule } from './http/http-app.module';
 import { MetadataModule } from './metadata/metadata.module';
+import type { RiverFsMetrics } from './metrics/riverfs-metrics.service';
 import { StateModule } from './state/state.module';
 import { TahoeModule } from './tahoe/tahoe.module';
 
@@ -12,22 +14,31 @@ function global(module: DynamicModule): DynamicModule {
   return { ...module, global: true };
 }
 
-/** The modules every RiverFS process runs: configuration, Tahoe (configured or the embedded grid), metadata, state, cache. */
-export function coreModules(config: RiverFsConfig): DynamicModule[] {
-  return [
-    ConfigModule.forRoot(config),
-    { module: GridModule },
-    global({ module: TahoeModule }),
-    global(MetadataModule.forRoot(config)),
-    global(StateModule.forRoot(config)),
-    global(CacheModule.forRoot(config)),
-  ];
-}
-
-/** RiverFS mounted: the core modules and the FUSE mount. */
+/**
+ * RiverFS mounted and administered: configuration, Tahoe (configured, or the embedded grid started first), the
+ * metadata database, the state store, the block cache, the FUSE mount and the HTTP operator surface. Each module
+ * value is made once and handed to HttpAppModule as the same object, so Nest makes one instance of each.
+ */
 @Module({})
 export class MountAppModule {
-  static forRoot(config: RiverFsConfig, mount: FsOpsModuleOptions): DynamicModule {
-    return { module: MountAppModule, imports: [...coreModules(config), FsOpsModule.forRoot(config, mount)] };
+  static forRoot(config: RiverFsConfig, mount: FsOpsModuleOptions, metrics: RiverFsMetrics): DynamicModule {
+    const tahoe = global({ module: TahoeModule });
+    const metadata = global(MetadataModule.forRoot(config, { onTransaction: metrics.metadataTransactionListener }));
+    const state = global(StateModule.forRoot(config));
+    const cache = global(CacheModule.forRoot(config));
+    const fsOps = FsOpsModule.forRoot(config, mount);
+    return {
+      module: MountAppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        { module: GridModule },
+        tahoe,
+        metadata,
+        state,
+        cache,
+        fsOps,
+        HttpAppModule.forRoot({ imports: [tahoe, metadata, state, cache, fsOps], metrics }),
+      ],
+    };
   }
 }

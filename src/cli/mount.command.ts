@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { NestFactory } from '@nestjs/core';
 import { Command } from 'commander';
 import { MountAppModule } from '../app.module';
 import { RiverFsLogger } from '../common/logging/riverfs-logger';
 import type { RiverFsConfig } from '../config/config.schema';
 import { FuseService } from '../fs-ops/fuse.service';
+import { createHttpApp, listenHttpApp } from '../http/http-app.factory';
+import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { MountpointError, prepareMountpoint } from '../fs-ops/mountpoint';
 import { EXIT } from './exit-codes';
 import { addSettingOptions, configFromCommand } from './settings-options';
@@ -44,11 +45,14 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
     throw error;
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const app = await NestFactory.createApplicationContext(
-    MountAppModule.forRoot(config, { mountpoint: target, allowOther: flags.allowOther ?? false }),
-    { logger, abortOnError: false },
+  const metrics = new RiverFsMetrics();
+  const app = await createHttpApp(
+    MountAppModule.forRoot(config, { mountpoint: target, allowOther: flags.allowOther ?? false }, metrics),
+    config,
+    { logger },
   );
   await app.init();
+  const address = await listenHttpApp(app, config);
   const fuse = app.get(FuseService);
   process.stdout.write(
     [
@@ -58,6 +62,7 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
       `  state:          ${config.redis === undefined ? 'in-process' : 'Redis'}`,
       `  tahoe:          ${config.tahoeUrl ?? 'embedded local grid in ' + config.gridDir}`,
       `  mode:           ${config.mode}`,
+      `  admin:          http://${address.address}:${address.port}/ (token in ${config.adminToken === undefined ? path.join(config.dataDir, 'admin-token') : 'the configured adminToken'})`,
       'Stop with Ctrl-C or SIGTERM (a second signal forces the unmount).',
       '',
     ].join('\n'),

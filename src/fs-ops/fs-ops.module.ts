@@ -12,6 +12,9 @@ import type { RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
 import { CachedMetadataStore } from './cached-metadata.store';
 import { FuseService } from './fuse.service';
+import { FuseMountStatus } from './fuse-mount-status';
+import { MountStatus } from '../health/mount-status';
+import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { RiverFs } from './river-fs';
 
 export interface FsOpsModuleOptions {
@@ -71,9 +74,10 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
         },
         {
           provide: FuseService,
-          inject: [RiverFs],
-          useFactory: (riverFs: RiverFs): FuseService =>
+          inject: [RiverFs, { token: RiverFsMetrics, optional: true }],
+          useFactory: (riverFs: RiverFs, metrics: RiverFsMetrics | undefined): FuseService =>
             new FuseService(riverFs, {
+              observe: metrics ? (op, result, seconds) => metrics.observeFuseOp(op, result, seconds) : undefined,
               mountpoint: options.mountpoint,
               allowOther: options.allowOther ?? false,
               attrTimeoutSeconds: options.attrTimeoutSeconds ?? 1,
@@ -85,8 +89,9 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
               },
             }),
         },
+        { provide: MountStatus, inject: [FuseService], useFactory: (fuse: FuseService) => new FuseMountStatus(fuse) },
       ],
-      exports: [RiverFs, FuseService],
+      exports: [RiverFs, FuseService, MountStatus],
     };
   }
 

@@ -82,6 +82,20 @@ export class RiverFsProcess {
     return this.output;
   }
 
+  /** The admin HTTP server's base URL, as `riverfs mount` printed it. */
+  get adminUrl(): string {
+    const match = /admin: +(http:\/\/[^ /]+)\//.exec(this.output);
+    if (!match) {
+      throw new Error(`riverfs mount printed no admin URL:\n${this.output}`);
+    }
+    return match[1]!;
+  }
+
+  /** The admin token generated into the data directory on first start. */
+  adminToken(): string {
+    return fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
+  }
+
   async start(): Promise<void> {
     const args = [BIN, 'mount', this.mountpoint, '--data-dir', this.dataDir, '--tahoe-url', testTahoeUrl()];
     if (this.options.db) {
@@ -90,7 +104,7 @@ export class RiverFsProcess {
     if (this.options.redis) {
       args.push('--redis', this.options.redis);
     }
-    args.push('--log-format', 'json', '--log-level', 'warn', ...(this.options.args ?? []));
+    args.push('--listen', '127.0.0.1:0', '--log-format', 'json', '--log-level', 'warn', ...(this.options.args ?? []));
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('RIVERFS_')));
     const child = spawn(process.execPath, args, {
       env: { ...env, ...this.options.env },
