@@ -88,7 +88,7 @@ export class RiverFsProcess {
     if (!match) {
       throw new Error(`riverfs mount printed no admin URL:\n${this.output}`);
     }
-    return match[1]!;
+    return match[1];
   }
 
   /** The admin token generated into the data directory on first start. */
