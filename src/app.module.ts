@@ -8,6 +8,7 @@ import { HttpAppModule } from './http/http-app.module';
 import { MetadataModule } from './metadata/metadata.module';
 import type { RiverFsMetrics } from './metrics/riverfs-metrics.service';
 import { StateModule } from './state/state.module';
+import { SyncModule } from './sync/sync.module';
 import { TahoeModule } from './tahoe/tahoe.module';
 
 function global(module: DynamicModule): DynamicModule {
@@ -26,6 +27,7 @@ export class MountAppModule {
     const metadata = global(MetadataModule.forRoot(config, { onTransaction: metrics.metadataTransactionListener }));
     const state = global(StateModule.forRoot(config));
     const cache = global(CacheModule.forRoot(config));
+    const sync = global(SyncModule.forRoot(config));
     const fsOps = FsOpsModule.forRoot(config, mount);
     return {
       module: MountAppModule,
@@ -36,8 +38,9 @@ export class MountAppModule {
         metadata,
         state,
         cache,
+        sync,
         fsOps,
-        HttpAppModule.forRoot({ imports: [tahoe, metadata, state, cache, fsOps], metrics }),
+        HttpAppModule.forRoot({ imports: [tahoe, metadata, state, cache, sync, fsOps], metrics }),
       ],
     };
   }

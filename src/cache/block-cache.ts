@@ -65,6 +65,10 @@ export class BlockCache {
   private readonly locks = new KeyedMutex();
   private readonly pool = new HandlePool();
   private readonly dirtyWaiters = new Set<() => void>();
+  /** Per file, bumped by every change of its bytes (write, truncate, drop): an upload compares it before and after. */
+  private readonly generations = new Map<number, number>();
+  /** Whether a clean block of this file may be evicted (it can be fetched again); every file by default. */
+  private evictionGuard: (ino: number) => boolean = () => true;
   private usedBytes = 0;
   private dirtyBytes = 0;
   private hits = 0;
@@ -200,6 +204,7 @@ export class BlockCache {
    * fetched first, so a partial write never loses the rest of the block.
    */
   async write(ino: number, offset: number, data: Buffer, fetch?: BlockFetcher): Promise<void> {
+    this.bumpGeneration(ino);
     const end = offset + data.length;
     for (let position = offset; position < end;) {
       const index = Math.floor(position / this.blockSize);
@@ -257,6 +262,7 @@ export class BlockCache {
     if (newSize >= oldSize) {
       return;
     }
+    this.bumpGeneration(ino);
     const blocks = this.files.get(ino);
     const lastIndex = Math.floor(newSize / this.blockSize);
     const keepInLast = newSize - lastIndex * this.blockSize;
@@ -339,6 +345,7 @@ export class BlockCache {
 
   /** Drops everything cached for a freed inode (its last name and last open handle are gone). */
   async drop(ino: number): Promise<void> {
+    this.bumpGeneration(ino);
     for (const index of [...(this.files.get(ino)?.keys() ?? [])]) {
       await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
     }
@@ -353,6 +360,33 @@ export class BlockCache {
       .sort((a, b) => a - b);
   }
 
+  /** Changes of the file's bytes so far in this process (0 before the first). */
+  writeGeneration(ino: number): number {
+    return this.generations.get(ino) ?? 0;
+  }
+
+  private bumpGeneration(ino: number): void {
+    this.generations.set(ino, (this.generations.get(ino) ?? 0) + 1);
+  }
+
+  /** Whether the file has blocks written since its last fsync (bytes an open file has not persisted yet). */
+  hasUnsyncedWrites(ino: number): boolean {
+    for (const state of this.files.get(ino)?.values() ?? []) {
+      if (state.dirty && state.unsynced) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Decides which files' clean blocks may be evicted. A clean block read back after eviction comes from the fetcher,
+   * or reads as zeros without one: a file whose blocks cannot be fetched again must keep them.
+   */
+  setEvictionGuard(guard: (ino: number) => boolean): void {
+    this.evictionGuard = guard;
+  }
+
   hasDirtyData(ino: number): boolean {
     return this.dirtyBlocks(ino).length > 0;
   }
@@ -364,30 +398,39 @@ export class BlockCache {
       .map(([ino]) => ino);
   }
 
-  /** After an upload: the blocks become clean (evictable). Only blocks not rewritten since are passed here. */
-  async markClean(ino: number, indexes: number[]): Promise<void> {
+  /**
+   * After an upload: the blocks become clean (evictable). Only blocks not rewritten since are passed here. With
+   * `ifGeneration`, a block is left dirty once the file's write generation differs (a write raced the upload); the
+   * check and the rename happen under the block's lock, which every write of it takes after bumping the generation.
+   * Returns the number of blocks made clean.
+   */
+  async markClean(ino: number, indexes: number[], ifGeneration?: number): Promise<number> {
+    let cleaned = 0;
     for (const index of indexes) {
       await this.locks.run(this.lockKey(ino, index), async () => {
         const state = this.files.get(ino)?.get(index);
-        if (!state?.dirty) {
+        if (!state?.dirty || (ifGeneration !== undefined && this.writeGeneration(ino) !== ifGeneration)) {
           return;
         }
         const dirtyPath = this.blockPath(ino, index, true);
         await this.pool.forget(dirtyPath);
         await fsp.rename(dirtyPath, this.blockPath(ino, index, false));
         state.dirty = false;
+        state.unsynced = false;
         this.dirtyBytes -= state.length;
         this.lru.set(this.lockKey(ino, index), { ino, index });
+        cleaned += 1;
       });
     }
     this.notifyDirtyDrained();
+    return cleaned;
   }
 
   /** Drops clean blocks (all, or one file's); dirty blocks stay. Returns the bytes freed. */
   async evictClean(ino?: number): Promise<number> {
     let freed = 0;
     for (const [key, block] of [...this.lru]) {
-      if (ino !== undefined && block.ino !== ino) {
+      if ((ino !== undefined && block.ino !== ino) || !this.evictionGuard(block.ino)) {
         continue;
       }
       freed += await this.evictOne(key, block);
@@ -486,7 +529,7 @@ export class BlockCache {
    */
   private async evictLeastRecentlyUsed(): Promise<boolean> {
     for (const [key, block] of this.lru) {
-      if (this.locks.isLocked(key)) {
+      if (this.locks.isLocked(key) || !this.evictionGuard(block.ino)) {
         continue;
       }
       await this.evictOne(key, block);

@@ -5,9 +5,12 @@ import { GridError } from '../grid/grid.errors';
 import { gridCommand } from './grid.command';
 import { configCommand } from './config.command';
 import { mountCommand } from './mount.command';
-import { EXIT } from './exit-codes';
+import { CliError, EXIT, exitCodeHelp } from './exit-codes';
+import { inodeCommand } from './inode.command';
+import { jobCommands } from './jobs.command';
 import { migrateCommand } from './migrate.command';
 import { packageVersion } from './package-version';
+import { statusCommand } from './status.command';
 
 export function buildProgram(): Command {
   const program = new Command('riverfs')
@@ -19,6 +22,17 @@ export function buildProgram(): Command {
   program.addCommand(gridCommand());
   program.addCommand(configCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(inodeCommand());
+  for (const command of jobCommands()) {
+    program.addCommand(command);
+  }
+  program.addHelpText(
+    'after',
+    '\nstatus, inode, flush, sync, warmup, evict and job talk to a running `riverfs mount` over its admin API\n' +
+      '(--url, default http://<listen setting>; --token, default the adminToken setting or <data-dir>/admin-token).\n\n' +
+      exitCodeHelp(),
+  );
   return program;
 }
 
@@ -31,6 +45,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version end here with exit code 0; usage errors were already printed by commander.
       return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`riverfs: ${error.message}\n`);
+      return error.exitCode;
     }
     if (error instanceof ConfigValidationError) {
       process.stderr.write(`riverfs: ${error.message}\n`);

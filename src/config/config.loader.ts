@@ -163,6 +163,7 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     cacheMinFreeRatio: (parsed.cacheMinFreeRatio as number | undefined) ?? 0.1,
     cacheBlockSize: (parsed.cacheBlockSize as number | undefined) ?? 1024 * 1024,
     mode: (parsed.mode as RiverFsConfig['mode'] | undefined) ?? 'writeback',
+    syncDrainTimeout: (parsed.syncDrainTimeout as number | undefined) ?? 60,
     logLevel: (parsed.logLevel as RiverFsConfig['logLevel'] | undefined) ?? 'log',
     logFormat: (parsed.logFormat as RiverFsConfig['logFormat'] | undefined) ?? 'auto',
     adminToken: parsed.adminToken as string | undefined,

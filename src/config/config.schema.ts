@@ -47,6 +47,8 @@ export interface RiverFsConfig {
   cacheMinFreeRatio: number;
   cacheBlockSize: number;
   mode: SyncMode;
+  /** Seconds shutdown waits for the sync queue to drain. */
+  syncDrainTimeout: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   adminToken: string | undefined;
@@ -153,6 +155,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     choices: MODES,
     description: 'writeback: close/fsync return once data is durable locally; writethrough: once it is in Tahoe',
     defaultText: 'writeback',
+  },
+  {
+    key: 'syncDrainTimeout',
+    flag: 'sync-drain-timeout',
+    kind: 'int',
+    description:
+      'Seconds shutdown (SIGTERM, unmount) waits for dirty data to reach Tahoe; what is left stays in the cache and is pushed at the next start',
+    defaultText: '60',
+    min: 0,
+    max: 86_400,
   },
   {
     key: 'logLevel',

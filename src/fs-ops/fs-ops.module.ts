@@ -6,6 +6,7 @@ import {
   Module,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
+  Optional,
 } from '@nestjs/common';
 import { BlockCache } from '../cache/block-cache';
 import type { RiverFsConfig } from '../config/config.schema';
@@ -15,6 +16,7 @@ import { FuseService } from './fuse.service';
 import { FuseMountStatus } from './fuse-mount-status';
 import { MountStatus } from '../health/mount-status';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
+import { TahoeSyncWorker } from '../sync/tahoe-sync.worker';
 import { RiverFs } from './river-fs';
 
 export interface FsOpsModuleOptions {
@@ -50,6 +52,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(FuseService) private readonly fuse: FuseService,
     @Inject(MetadataStore) private readonly meta: MetadataStore,
     @Inject(BlockCache) private readonly cache: BlockCache,
+    @Optional() @Inject(TahoeSyncWorker) private readonly sync?: TahoeSyncWorker,
   ) {}
 
   static forRoot(config: RiverFsConfig, options: FsOpsModuleOptions): DynamicModule {
@@ -59,18 +62,28 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
       providers: [
         {
           provide: RiverFs,
-          inject: [MetadataStore, BlockCache],
-          useFactory: (meta: MetadataStore, cache: BlockCache): RiverFs =>
-            new RiverFs(new CachedMetadataStore(meta, { ttlMs: metadataCacheTtlMs(config, options) }), cache, {
+          inject: [MetadataStore, BlockCache, { token: TahoeSyncWorker, optional: true }],
+          useFactory: (meta: MetadataStore, cache: BlockCache, sync: TahoeSyncWorker | undefined): RiverFs => {
+            const cached = new CachedMetadataStore(meta, { ttlMs: metadataCacheTtlMs(config, options) });
+            // Reads here pass no fetcher (reading uncached data from Tahoe is still to come): a clean block the cache
+            // evicted would read back as zeros, so uploaded blocks stay cached until the read path can fetch them.
+            cache.setEvictionGuard(() => false);
+            // The sync worker writes caps and sync state behind the metadata cache's back: it must forget those rows.
+            sync?.onInodeChanged((ino) => cached.invalidateInode(ino));
+            return new RiverFs(cached, cache, {
               defaultOwner: mountingUser(),
               capacity: () => {
                 const stats = cache.stats();
+                // Uploaded (clean) blocks are pinned too (see the eviction guard): everything cached is used.
                 return Promise.resolve({
                   totalBytes: config.cacheSize,
-                  freeBytes: Math.max(0, config.cacheSize - stats.dirtyBytes),
+                  freeBytes: Math.max(0, config.cacheSize - stats.usedBytes),
                 });
               },
-            }),
+              onContentPersisted: sync ? (ino) => sync.contentPersisted(ino) : undefined,
+              syncPoint: sync?.mode === 'writethrough' ? (ino) => sync.syncPoint(ino) : undefined,
+            });
+          },
         },
         {
           provide: FuseService,
@@ -97,6 +110,8 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
 
   async onApplicationBootstrap(): Promise<void> {
     await this.meta.initFilesystem({ ...mountingUser(), mode: 0o755 });
+    // Root cap settled and crash leftovers queued before anything is served; an unreachable grid does not stop this.
+    await this.sync?.start();
     await this.fuse.mount();
     this.logger.log(`mounted on ${this.fuse.mountpoint}`);
   }
@@ -105,6 +120,11 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     if (this.fuse.mounted) {
       await this.fuse.unmount();
       this.logger.log(`unmounted ${this.fuse.mountpoint}`);
+    }
+    if (this.sync) {
+      // Unmounted first: open files were flushed, nothing new arrives; then what is dirty goes to Tahoe.
+      await this.sync.drain();
+      await this.sync.stop();
     }
   }
 

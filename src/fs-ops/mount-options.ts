@@ -9,6 +9,9 @@
  *   pass-through mount, against 368 MB/s with them). 128 KiB is FUSE 2's ceiling: libfuse 2.9 clamps max_write
  *   to its 132 KiB channel buffer, so asking for more changes nothing.
  * - use_ino: our inode numbers reach the kernel, so hard links show one inode and numbers stay stable.
+ * - not hard_remove: with it libfuse 2 answers ENOENT to fstat() of a file unlinked while open (the kernel sends
+ *   GETATTR without the handle, and libfuse has no path left for it). Without it, libfuse renames such a file to
+ *   `.fuse_hiddenNNN` until its last close; RiverFs hides those names from listings.
  * - default_permissions: the kernel checks mode bits, owners and the sticky bit against the caller.
  * - attr_timeout / entry_timeout: how long the kernel trusts attributes and names it got from us.
  * - fsname / subtype: what `mount` and /proc/mounts show (`riverfs on /mnt type fuse.riverfs`).

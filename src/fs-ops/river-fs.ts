@@ -11,7 +11,7 @@ import {
   type TimeChange,
   type Timespec,
 } from '../metadata/metadata.types';
-import { pathComponents, splitParent } from './fs-path';
+import { PATH_ENCODING, pathComponents, splitParent } from './fs-path';
 
 /** File type bits of st_mode (S_IFMT and friends), as Linux defines them. */
 const S_IFMT = 0o170000;
@@ -30,6 +30,10 @@ const O_RDWR = 2;
 const O_APPEND = 0o2000;
 const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
+/** The name libfuse 2 gives a file unlinked while open: ".fuse_hidden" and 16 hex digits (lib/fuse.c, hidden_name). */
+const LIBFUSE_HIDDEN_NAME = /^\.fuse_hidden[0-9a-f]{16}$/;
+/** relatime refreshes an atime that is newer than mtime and ctime once it is this old (Linux: a day). */
+const RELATIME_MAX_AGE_SEC = 24 * 60 * 60;
 
 /** What getattr answers; times carry nanoseconds. */
 export interface FsStat {
@@ -71,6 +75,11 @@ export class CachedFileInode {
   openHandles = 0;
   /** Unpersisted size/mtime, when writes happened since the last persist. */
   pending: { size: number; mtime: Timespec } | undefined;
+  /**
+   * True once a read found atime up to date (relatime) and nothing changed since: later reads skip the check.
+   * Anything through this gateway that changes the inode's mtime or ctime clears it.
+   */
+  atimeChecked = false;
 
   constructor(
     readonly ino: number,
@@ -104,6 +113,11 @@ export interface RiverFsOptions {
   now?: () => Timespec;
   /** Called for inodes whose content changed and was persisted (sync queues them). */
   onContentPersisted?: (ino: number) => void;
+  /**
+   * Sync point of a file at flush and release of a writable handle and at fsync, after its content is durable
+   * locally: writethrough mode waits here until the file is in Tahoe and linked (sync issue).
+   */
+  syncPoint?: (ino: number) => Promise<void>;
 }
 
 function nowTimespec(): Timespec {
@@ -119,6 +133,8 @@ const EPOCH_ORIGIN_NS = BigInt(Date.now()) * 1_000_000n;
  */
 export class RiverFs {
   private readonly handles = new Map<number, CachedFileHandle>();
+  /** Paths libfuse uses for files unlinked while open (see hideOpenFile) → their inode. */
+  private readonly hiddenOpenFiles = new Map<string, number>();
   private readonly openInodes = new Map<number, CachedFileInode>();
   private nextFh = 1;
   private readonly now: () => Timespec;
@@ -135,6 +151,10 @@ export class RiverFs {
 
   /** Walks a path from the root (the kernel has already resolved symlinks and checked search permission). */
   async resolve(path: string): Promise<InodeRecord> {
+    const hidden = this.hiddenOpenFiles.get(path);
+    if (hidden !== undefined) {
+      return this.meta.getInode(hidden);
+    }
     let inode = await this.meta.getInode(ROOT_INO);
     for (const name of pathComponents(path)) {
       inode = await this.meta.lookup(inode.ino, name);
@@ -208,7 +228,9 @@ export class RiverFs {
   }
 
   async chmod(path: string, mode: number): Promise<void> {
-    await this.meta.setattr(await this.resolveIno(path), { mode: mode & 0o7777 });
+    const ino = await this.resolveIno(path);
+    this.timesChanged(ino);
+    await this.meta.setattr(ino, { mode: mode & 0o7777 });
   }
 
   async chown(path: string, uid: number, gid: number): Promise<void> {
@@ -220,7 +242,9 @@ export class RiverFs {
     if (gid !== -1 && gid !== 0xffffffff) {
       changes.gid = gid;
     }
-    await this.meta.setattr(await this.resolveIno(path), changes);
+    const ino = await this.resolveIno(path);
+    this.timesChanged(ino);
+    await this.meta.setattr(ino, changes);
   }
 
   async utimens(path: string, atime: UtimeArg, mtime: UtimeArg): Promise<void> {
@@ -236,6 +260,7 @@ export class RiverFs {
         await this.persist(open);
       }
     }
+    this.timesChanged(ino);
     await this.meta.setattr(ino, changes);
   }
 
@@ -266,6 +291,7 @@ export class RiverFs {
       await this.persist(open);
     }
     const oldSize = open?.size ?? inode.size;
+    this.timesChanged(inode.ino);
     await this.cache.truncate(inode.ino, oldSize, size);
     await this.meta.setattr(inode.ino, { size });
     if (open) {
@@ -294,19 +320,29 @@ export class RiverFs {
     await this.meta.symlink(parent, name, Buffer.from(target, 'latin1'), owner);
   }
 
+  /** Also what following a symlink asks for: like Linux, both update the symlink's atime (relatime). */
   async readlink(path: string): Promise<Buffer> {
-    return this.meta.readlink(await this.resolveIno(path));
+    const link = await this.resolve(path);
+    const target = await this.meta.readlink(link.ino);
+    await this.touchAtime(link);
+    return target;
   }
 
   async link(existing: string, path: string): Promise<void> {
     const ino = await this.resolveIno(existing);
     const { parent, name } = await this.parentOf(path);
+    this.timesChanged(ino);
     await this.meta.link(ino, parent, name);
   }
 
   async unlink(path: string): Promise<void> {
+    if (this.hiddenOpenFiles.delete(path)) {
+      // libfuse removing its hidden name after the last close: the name never existed for us (see rename).
+      return;
+    }
     const { parent, name } = await this.parentOf(path);
     const removed = await this.meta.unlink(parent, name);
+    this.timesChanged(removed.ino);
     if (removed.freed) {
       await this.cache.drop(removed.ino);
     }
@@ -320,10 +356,36 @@ export class RiverFs {
   async rename(from: string, to: string): Promise<void> {
     const source = await this.parentOf(from);
     const target = await this.parentOf(to);
+    if (LIBFUSE_HIDDEN_NAME.test(target.name.toString('latin1')) && !this.hiddenOpenFiles.has(from)) {
+      await this.hideOpenFile(to, source.parent, source.name);
+      return;
+    }
     const result = await this.meta.rename(source.parent, source.name, target.parent, target.name);
+    this.timesChanged(result.ino);
+    if (result.replaced) {
+      this.timesChanged(result.replaced.ino);
+    }
     if (result.replaced?.freed) {
       await this.cache.drop(result.replaced.ino);
     }
+  }
+
+  /**
+   * libfuse 2 (without hard_remove, which would break fstat of such files) does not pass on the unlink of an open
+   * file, or the replacement of an open file by rename: it renames the file to `.fuse_hiddenNNN` and unlinks that
+   * name after the last close. We carry out the real unlink instead (the open handle keeps the inode alive, with
+   * nlink 0, as on a local filesystem), and remember the hidden name only to answer the calls libfuse makes through
+   * it: nothing shows up in listings, and nothing is left behind if the gateway dies.
+   */
+  private async hideOpenFile(hiddenPath: string, parent: number, name: Buffer): Promise<void> {
+    const inode = await this.meta.lookup(parent, name);
+    const removed = inode.type === 'dir' ? await this.meta.rmdir(parent, name) : await this.meta.unlink(parent, name);
+    this.timesChanged(removed.ino);
+    if (removed.freed) {
+      await this.cache.drop(removed.ino);
+      return;
+    }
+    this.hiddenOpenFiles.set(hiddenPath, removed.ino);
   }
 
   async readdir(path: string): Promise<{ names: Buffer[]; stats: FsStat[] }> {
@@ -331,9 +393,11 @@ export class RiverFs {
     if (dir.type !== 'dir') {
       throw new FsError('ENOTDIR');
     }
+    const listed = (await this.touchAtime(dir)) ?? dir;
     const names: Buffer[] = [Buffer.from('.'), Buffer.from('..')];
-    const parent = dir.parent !== null && dir.parent !== dir.ino ? await this.meta.getInode(dir.parent) : dir;
-    const stats: FsStat[] = [this.toStat(dir), this.toStat(parent)];
+    const parent =
+      listed.parent !== null && listed.parent !== listed.ino ? await this.meta.getInode(listed.parent) : listed;
+    const stats: FsStat[] = [this.toStat(listed), this.toStat(parent)];
     for await (const entry of this.meta.entries(dir.ino, { plus: true, pageSize: 1000 })) {
       names.push(entry.name);
       stats.push(this.toStat(inodeOf(entry)));
@@ -344,11 +408,16 @@ export class RiverFs {
   // ---- extended attributes ---------------------------------------------------------------------------------
 
   async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
-    await this.meta.setXattr(await this.resolveIno(path), Buffer.from(name, 'latin1'), Buffer.from(value), flags);
+    const bytes = xattrName(name);
+    const copy = Buffer.from(value);
+    const ino = await this.resolveIno(path);
+    this.timesChanged(ino);
+    await this.meta.setXattr(ino, bytes, copy, flags);
   }
 
   async getxattr(path: string, name: string): Promise<Buffer> {
-    return this.meta.getXattr(await this.resolveIno(path), Buffer.from(name, 'latin1'));
+    const bytes = xattrName(name);
+    return this.meta.getXattr(await this.resolveIno(path), bytes);
   }
 
   async listxattr(path: string): Promise<Buffer[]> {
@@ -356,7 +425,10 @@ export class RiverFs {
   }
 
   async removexattr(path: string, name: string): Promise<void> {
-    await this.meta.removeXattr(await this.resolveIno(path), Buffer.from(name, 'latin1'));
+    const bytes = xattrName(name);
+    const ino = await this.resolveIno(path);
+    this.timesChanged(ino);
+    await this.meta.removeXattr(ino, bytes);
   }
 
   // ---- files -------------------------------------------------------------------------------------------------
@@ -406,7 +478,50 @@ export class RiverFs {
 
   async read(fh: number, length: number, position: number): Promise<Buffer> {
     const { inode } = this.handle(fh);
-    return this.cache.read(inode.ino, position, length, inode.pending?.size ?? inode.size);
+    const data = await this.cache.read(inode.ino, position, length, inode.pending?.size ?? inode.size);
+    if (!inode.atimeChecked) {
+      // Before answering: the kernel drops its cached atime when the read completes and asks us again.
+      inode.atimeChecked = true;
+      const touched = await this.meta.getInode(inode.ino).then((record) =>
+        this.touchAtime({
+          ...record,
+          mtime: inode.pending?.mtime ?? record.mtime,
+          ctime:
+            inode.pending && compareTime(inode.pending.mtime, record.ctime) > 0 ? inode.pending.mtime : record.ctime,
+        }),
+      );
+      if (touched === null) {
+        inode.atimeChecked = false;
+      }
+    }
+    return data;
+  }
+
+  /**
+   * Reading a file or listing a directory updates its atime as Linux's default relatime does: only when atime is not
+   * newer than mtime or ctime, or is a day old. FUSE leaves atime to the filesystem (the kernel never sends these
+   * updates itself). Returns the updated inode, undefined when atime was already current, or null when the update
+   * failed: a lost atime update must never fail the read, listing or readlink that caused it.
+   */
+  private async touchAtime(inode: InodeRecord): Promise<InodeRecord | undefined | null> {
+    const now = this.now();
+    const stale =
+      compareTime(inode.atime, inode.mtime) <= 0 ||
+      compareTime(inode.atime, inode.ctime) <= 0 ||
+      now.sec - inode.atime.sec >= RELATIME_MAX_AGE_SEC;
+    if (!stale) {
+      return undefined;
+    }
+    // The store's clock, the one that set ctime, so the next read finds atime newer and leaves it alone.
+    return this.meta.setattr(inode.ino, { atime: 'now', accessOnly: true }).catch(() => null);
+  }
+
+  /** The inode's mtime or ctime changed: the next read must look at atime again. */
+  private timesChanged(ino: number): void {
+    const open = this.openInodes.get(ino);
+    if (open) {
+      open.atimeChecked = false;
+    }
   }
 
   /** `data` must be owned by the caller already (FsOps copies the kernel's buffer before any await). */
@@ -421,15 +536,20 @@ export class RiverFs {
     const size = Math.max(inode.pending?.size ?? inode.size, offset + data.length);
     inode.size = size;
     inode.pending = { size, mtime: this.now() };
+    inode.atimeChecked = false;
     return data.length;
   }
 
   /** close(2) of one descriptor: in writeback mode, data and size are durable on local disk when it returns. */
   async flush(fh: number): Promise<void> {
-    const { inode } = this.handle(fh);
+    const handle = this.handle(fh);
+    const { inode } = handle;
     if (inode.pending) {
       await this.cache.fsync(inode.ino);
       await this.persist(inode);
+    }
+    if (handle.writable) {
+      await this.options.syncPoint?.(inode.ino);
     }
   }
 
@@ -439,6 +559,7 @@ export class RiverFs {
     if (inode.pending) {
       await this.persist(inode);
     }
+    await this.options.syncPoint?.(inode.ino);
   }
 
   private async persist(inode: CachedFileInode): Promise<void> {
@@ -467,6 +588,9 @@ export class RiverFs {
         await this.cache.fsync(inode.ino);
         await this.persist(inode);
       }
+      if (handle.writable) {
+        await this.options.syncPoint?.(inode.ino);
+      }
     } finally {
       if (inode.openHandles === 0) {
         this.openInodes.delete(inode.ino);
@@ -490,6 +614,7 @@ export class RiverFs {
         // Reserving space is meaningless for a cache that evicts: extend the file, which reads as zeros.
         inode.size = offset + length;
         inode.pending = { size: inode.size, mtime: inode.pending?.mtime ?? this.now() };
+        inode.atimeChecked = false;
       }
       return;
     }
@@ -501,6 +626,7 @@ export class RiverFs {
       if (end > offset) {
         await this.cache.write(inode.ino, offset, Buffer.alloc(end - offset));
         inode.pending = { size, mtime: this.now() };
+        inode.atimeChecked = false;
       }
       return;
     }
@@ -520,6 +646,25 @@ export class RiverFs {
   openFileCount(): number {
     return this.handles.size;
   }
+}
+
+/**
+ * The xattr namespaces a Linux filesystem keeps (ext4, tmpfs). FUSE hands every name to the filesystem, so the
+ * checks the VFS leaves to ext4 are made here: another namespace is EOPNOTSUPP, a bare prefix EINVAL. (system.* ACLs
+ * never get here: without FUSE_POSIX_ACL the kernel answers them itself.)
+ */
+const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.'];
+
+function xattrName(name: string): Buffer {
+  const bytes = Buffer.from(name, PATH_ENCODING);
+  const namespace = XATTR_NAMESPACES.find((prefix) => name.startsWith(prefix));
+  if (namespace === undefined) {
+    throw new FsError('ENOTSUP', `xattr namespace of "${bytes.toString()}"`);
+  }
+  if (name.length === namespace.length) {
+    throw new FsError('EINVAL', `xattr name "${name}" has nothing after its namespace`);
+  }
+  return bytes;
 }
 
 function inodeOf(entry: DirEntryRecord): InodeRecord {

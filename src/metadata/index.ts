@@ -5,4 +5,5 @@ export type { MetadataSessionOptions } from './metadata-session.service';
 export { MetadataStore } from './metadata.store';
 export { type MetadataClock, systemClock } from './metadata-txn.util';
 export * from './metadata.types';
+export * from './sync-journal';
 export type { TransactionEvent } from './sql-metadata.store';

@@ -7,6 +7,7 @@ import { MetadataSessionService, type MetadataSessionOptions } from './metadata-
 import type { MetadataClock } from './metadata-txn.util';
 import { MetadataStore } from './metadata.store';
 import { SqlMetadataStore, type TransactionEvent } from './sql-metadata.store';
+import { SyncJournal } from './sync-journal';
 
 export interface MetadataModuleOptions extends DataSourceTuning {
   /**
@@ -69,6 +70,11 @@ export class MetadataModule implements OnApplicationShutdown {
           useFactory: (dataSource: DataSource): MetadataStore =>
             new SqlMetadataStore(dataSource, { clock: options.clock, onTransaction: options.onTransaction }),
         },
+        {
+          provide: SyncJournal,
+          inject: [MetadataStore],
+          useFactory: (store: MetadataStore): SyncJournal => (store as SqlMetadataStore).syncJournal(),
+        },
         ...(session === false
           ? []
           : [
@@ -80,7 +86,7 @@ export class MetadataModule implements OnApplicationShutdown {
               },
             ]),
       ],
-      exports: [MetadataStore],
+      exports: [MetadataStore, SyncJournal],
     };
   }
 

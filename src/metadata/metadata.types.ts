@@ -173,6 +173,12 @@ export interface SetAttrChanges {
   size?: number;
   atime?: TimeChange;
   mtime?: TimeChange;
+  /**
+   * The access-time update that reading a file or listing a directory makes (relatime): only `atime` changes, ctime
+   * stays and nothing is marked dirty (atime does not travel to Tahoe), as reading changes only atime on Linux. Only
+   * `atime` may come with it.
+   */
+  accessOnly?: boolean;
 }
 
 /**

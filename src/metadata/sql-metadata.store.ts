@@ -54,6 +54,8 @@ import {
   XATTR_REPLACE,
 } from './metadata.types';
 import { checkName, checkNewName, checkSymlinkTarget, checkXattrName, checkXattrValue, dotKind } from './names.util';
+import { SqlSyncJournal } from './sql-sync-journal';
+import type { SyncJournal } from './sync-journal';
 
 const S_ISGID = 0o2000;
 const PERMISSION_BITS = 0o7777;
@@ -282,6 +284,8 @@ export class SqlMetadataStore extends MetadataStore {
     if (flags.length > 0) {
       row.syncState = 'dirty';
       row.dirtySince ??= toMs(tx.now);
+      // The sync worker compares this before clearing flags, so a change made while it worked is never lost.
+      row.changeSeq += 1;
     }
     tx.changed.set(row.ino, row);
   }
@@ -757,6 +761,9 @@ export class SqlMetadataStore extends MetadataStore {
       dirtySince: nowMs,
       // A directory made here is complete: there is nothing in Tahoe to list yet.
       listedAt: type === 'dir' ? nowMs : null,
+      changeSeq: 0,
+      syncError: null,
+      syncTries: 0,
     };
   }
 
@@ -1034,12 +1041,23 @@ export class SqlMetadataStore extends MetadataStore {
   // ---- attributes ----------------------------------------------------------------------------------------
 
   async setattr(ino: number, changes: SetAttrChanges): Promise<InodeRecord> {
+    if (changes.accessOnly) {
+      const { atime, accessOnly: _, ...others } = changes;
+      if (atime === undefined || Object.values(others).some((value) => value !== undefined)) {
+        throw new FsError('EINVAL', 'an access-only setattr changes atime and nothing else');
+      }
+    }
     return await this.write('setattr', async (tx) => {
       const row = (await this.lockInodes(tx, [ino])).get(ino);
       if (row === undefined) {
         throw new FsError('ENOENT', `no inode ${ino}`);
       }
       const resolve = (time: TimeChange): Timespec => (time === 'now' ? tx.now : checkTimespec(time));
+      if (changes.accessOnly) {
+        setAtime(row, resolve(changes.atime!));
+        this.markChanged(tx, row);
+        return toRecord(row);
+      }
       const flags: DirtyFlag[] = ['attrDirty'];
       if (changes.size !== undefined) {
         if (row.type === 'dir') {
@@ -1241,6 +1259,15 @@ export class SqlMetadataStore extends MetadataStore {
 
   stats(): MetadataStats {
     return { ...this.counters, retriesByCause: { ...this.counters.retriesByCause } };
+  }
+
+  /** The sync worker's port on this database, with this store's transaction discipline (sql-sync-journal.ts). */
+  syncJournal(): SyncJournal {
+    return new SqlSyncJournal({
+      dialect: this.dialect,
+      read: (body) => this.read(body),
+      write: (op, body) => this.write(op, (tx) => body(tx.manager)),
+    });
   }
 
   async close(): Promise<void> {

@@ -670,6 +670,21 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
         expect([changed.atime, changed.mtime, changed.ctime]).toEqual([{ sec: -5, nsec: 999_999_999 }, now, now]);
         await expectErrno(store.setattr(file.ino, { mtime: { sec: 1, nsec: 1e9 } }), 'EINVAL');
       });
+
+      it('should change only atime for an access-only update, leaving ctime and the sync state alone', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        await markSynced(file.ino);
+        const before = await store.getInode(file.ino);
+        const now = clock.tick();
+
+        const accessed = await store.setattr(file.ino, { atime: 'now', accessOnly: true });
+
+        expect(accessed).toEqual({ ...before, atime: now });
+        expect(await store.getInode(file.ino)).toEqual(accessed);
+        await expectErrno(store.setattr(file.ino, { atime: 'now', mode: 0o600, accessOnly: true }), 'EINVAL');
+        await expectErrno(store.setattr(file.ino, { accessOnly: true }), 'EINVAL');
+      });
     });
 
     describe('recordContentChange', () => {

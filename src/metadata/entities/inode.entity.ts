@@ -30,6 +30,12 @@ export class InodeModel {
   entriesDirty!: boolean;
   dirtySince!: number | null;
   listedAt!: number | null;
+  /** Bumped by every change that marks the inode dirty: the sync worker clears flags only if it is unchanged. */
+  changeSeq!: number;
+  /** The last sync failure (caps redacted); null after a success. */
+  syncError!: string | null;
+  /** Failed sync attempts since the last success. */
+  syncTries!: number;
 }
 
 /** Long enough for any Tahoe cap, including MDMF caps with extension fields. */
@@ -68,6 +74,9 @@ export function inodeEntity(dialect: SqlDialect): EntitySchema<InodeModel> {
       entriesDirty: { type: 'boolean', name: 'entries_dirty', default: false },
       dirtySince: bigint({ name: 'dirty_since', nullable: true }),
       listedAt: bigint({ name: 'listed_at', nullable: true }),
+      changeSeq: bigint({ name: 'change_seq', default: 0 }),
+      syncError: { ...types.text(), name: 'sync_error', nullable: true },
+      syncTries: { type: 'int', name: 'sync_tries', default: 0 },
     },
     indices: [
       // The sync worker's queue: dirty inodes, oldest first.

@@ -16,6 +16,8 @@ export class SyncedEntryModel {
   /** The inode the published child was at the time, when known. */
   child!: number | null;
   cap!: string;
+  /** Hash of the cap and the `riverfs` edge metadata published with it: a changed attribute means a republish. */
+  metaHash!: string | null;
   syncedAt!: number;
 }
 
@@ -30,6 +32,7 @@ export function syncedEntryEntity(dialect: SqlDialect): EntitySchema<SyncedEntry
       name: { ...types.bytes(NAME_MAX), primary: true },
       child: bigint({ nullable: true }),
       cap: { ...types.ascii(CAP_LENGTH) },
+      metaHash: { ...types.ascii(64), name: 'meta_hash', nullable: true },
       syncedAt: bigint({ name: 'synced_at' }),
     },
     indices: [{ name: 'IDX_synced_entry_child', columns: ['child'] }],

@@ -1,0 +1,94 @@
+import { Command } from 'commander';
+import type { InodeDto } from '../admin/dto/inode.dto';
+import { addAdminApiOptions, adminContext, runAdminAction } from './admin-command.util';
+import { formatBytes, keyValueTable, printJson } from './admin-output';
+import { EXIT, UsageError } from './exit-codes';
+
+function syncText(inode: InodeDto): string {
+  const { sync } = inode;
+  const dirty = [sync.dataDirty && 'data', sync.attrDirty && 'attributes', sync.entriesDirty && 'entries'].filter(
+    (part): part is string => typeof part === 'string',
+  );
+  return [
+    sync.state,
+    dirty.length === 0
+      ? 'nothing dirty'
+      : `dirty: ${dirty.join(', ')}${sync.dirtySince ? ` since ${sync.dirtySince}` : ''}`,
+    `worker ${sync.worker.state}${sync.worker.tries > 0 ? ` (${sync.worker.tries} tries)` : ''}`,
+  ].join('; ');
+}
+
+function cacheText(inode: InodeDto): string {
+  const cache = inode.cache;
+  if (cache === null) {
+    return '-';
+  }
+  const runs = cache.runs.map((run) => `${run.first}${run.last === run.first ? '' : `-${run.last}`} ${run.state}`);
+  return (
+    `${formatBytes(cache.cachedBytes)} cached (${cache.cachedBlocks}/${cache.blockCount} blocks of ` +
+    `${formatBytes(cache.blockSize)}), ${formatBytes(cache.dirtyBytes)} dirty (${cache.dirtyBlocks} blocks)` +
+    (runs.length === 0 ? '' : `; blocks ${runs.join(', ')}${cache.runsTruncated ? ', …' : ''}`)
+  );
+}
+
+/** The inode as a human reads it. */
+export function formatInode(inode: InodeDto): string {
+  const names =
+    inode.paths.length === 0
+      ? '(no name: unlinked)'
+      : inode.paths.join('\n           ') +
+        (inode.pathsComplete ? '' : '\n           … (search stopped at its budget)');
+  const rows: [string, string][] = [
+    ['inode', `${inode.ino} (${inode.type})`],
+    ['names', names],
+    ['mode', `${inode.modeOctal}  uid ${inode.uid}  gid ${inode.gid}  nlink ${inode.nlink}`],
+    ['size', `${formatBytes(inode.size)}${inode.size >= 1024 ? ` (${inode.size} bytes)` : ''}`],
+    ['mtime', inode.times.mtime.iso],
+    ['ctime', inode.times.ctime.iso],
+    ['atime', inode.times.atime.iso],
+  ];
+  if (inode.parent !== null) {
+    rows.push(['parent', String(inode.parent)]);
+  }
+  rows.push(
+    ['version', String(inode.contentVersion)],
+    ['sync', syncText(inode)],
+    ['cache', cacheText(inode)],
+    ['write cap', inode.caps.writeCap ?? '-'],
+    ['read cap', inode.caps.readCap ?? '-'],
+  );
+  if (inode.sync.lastError !== null) {
+    rows.push(['last error', inode.sync.lastError]);
+  }
+  return keyValueTable(rows);
+}
+
+export function inodeCommand(): Command {
+  return addAdminApiOptions(
+    new Command('inode')
+      .description(
+        'Inspect a file or directory: attributes, names, sync state, cached and dirty bytes, caps (redacted)',
+      )
+      .argument('<path|ino>', 'a path (see Paths below) or an inode number')
+      .option(
+        '--reveal',
+        'show caps unredacted; needs the cap-revealing token (--token, else adminRevealToken or <data-dir>/admin-reveal-token)',
+      ),
+    { paths: true },
+  ).action(async (argument: string, options: { reveal?: boolean }, command: Command) => {
+    await runAdminAction(command, async () => {
+      const { client, json, target } = adminContext(command, { reveal: options.reveal === true });
+      const parsed = await target(argument);
+      if (parsed.path === undefined && parsed.ino === undefined) {
+        throw new UsageError('inode needs a path or an inode number');
+      }
+      const inode = await client.inode(parsed, options.reveal === true);
+      if (json) {
+        printJson(inode);
+      } else {
+        process.stdout.write(formatInode(inode));
+      }
+      return EXIT.OK;
+    });
+  });
+}

@@ -1,0 +1,350 @@
+import type { EntityManager } from 'typeorm';
+import { DirEntryModel, InodeModel, type SqlDialect, SymlinkModel, SyncedEntryModel, XattrModel } from './entities';
+import {
+  type CleanFlags,
+  type InodeLink,
+  type PublishedEntry,
+  type SyncChild,
+  type SyncedEntry,
+  type SyncInode,
+  SyncJournal,
+} from './sync-journal';
+
+/** How the journal reaches the database: through its store's connection discipline (one at a time on SQLite). */
+export interface SqlSyncJournalAccess {
+  dialect: SqlDialect;
+  read<T>(body: (manager: EntityManager) => Promise<T>): Promise<T>;
+  write<T>(op: string, body: (manager: EntityManager) => Promise<T>): Promise<T>;
+}
+
+const PAGE = 1000;
+/** Keeps IN (…) lists well below every driver's parameter limit. */
+const CHUNK = 500;
+const PENDING_STATES = ['dirty', 'syncing', 'failed'];
+/** Longest error text kept on an inode. */
+const MAX_ERROR = 1000;
+
+function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) {
+    result.push(items.slice(start, start + size));
+  }
+  return result;
+}
+
+function toSyncInode(row: InodeModel): SyncInode {
+  return {
+    ino: row.ino,
+    type: row.type,
+    mode: row.mode,
+    uid: row.uid,
+    gid: row.gid,
+    size: row.size,
+    nlink: row.nlink,
+    rdev: row.rdev,
+    atime: { sec: row.atimeSec, nsec: row.atimeNsec },
+    mtime: { sec: row.mtimeSec, nsec: row.mtimeNsec },
+    ctime: { sec: row.ctimeSec, nsec: row.ctimeNsec },
+    parent: row.parent,
+    contentVersion: row.contentVersion,
+    writeCap: row.writeCap,
+    readCap: row.readCap,
+    syncedContentVersion: row.syncedContentVersion,
+    syncState: row.syncState,
+    dataDirty: row.dataDirty,
+    attrDirty: row.attrDirty,
+    entriesDirty: row.entriesDirty,
+    dirtySince: row.dirtySince,
+    listedAt: row.listedAt,
+    changeSeq: row.changeSeq,
+    syncError: row.syncError,
+    syncTries: row.syncTries,
+  };
+}
+
+function toSyncedEntry(row: SyncedEntryModel): SyncedEntry {
+  return {
+    parent: row.parent,
+    name: Buffer.from(row.name),
+    child: row.child,
+    cap: row.cap,
+    metaHash: row.metaHash,
+    syncedAt: row.syncedAt,
+  };
+}
+
+/** SyncJournal on the metadata database (see SqlMetadataStore.syncJournal). */
+export class SqlSyncJournal extends SyncJournal {
+  constructor(private readonly db: SqlSyncJournalAccess) {
+    super();
+  }
+
+  async listDirty(options: { afterIno?: number; limit: number }): Promise<SyncInode[]> {
+    return this.db.read(async (manager) => {
+      const rows = await manager
+        .createQueryBuilder(InodeModel, 'i')
+        .where('i.syncState IN (:...states)', { states: PENDING_STATES })
+        .andWhere('i.nlink > 0')
+        .andWhere('i.ino > :after', { after: options.afterIno ?? 0 })
+        .orderBy('i.ino', 'ASC')
+        .limit(options.limit)
+        .getMany();
+      return rows.map(toSyncInode);
+    });
+  }
+
+  async getSyncInode(ino: number): Promise<SyncInode | null> {
+    return this.db.read(async (manager) => {
+      const row = await manager.createQueryBuilder(InodeModel, 'i').where('i.ino = :ino', { ino }).getOne();
+      return row === null ? null : toSyncInode(row);
+    });
+  }
+
+  async children(dir: number): Promise<SyncChild[]> {
+    return this.db.read(async (manager) => {
+      const result: SyncChild[] = [];
+      for (let after = 0; ;) {
+        const entries = await manager.query<{ id: unknown; name: Buffer; child: unknown }[]>(
+          'SELECT id, name, child FROM dir_entry WHERE parent = ? AND id > ? ORDER BY id LIMIT ?',
+          [dir, after, PAGE],
+        );
+        if (entries.length === 0) {
+          return result;
+        }
+        after = num(entries[entries.length - 1].id);
+        const inos = [...new Set(entries.map((entry) => num(entry.child)))];
+        const inodes = new Map<number, SyncInode>();
+        const targets = new Map<number, Buffer>();
+        const xattrs = new Map<number, { name: Buffer; value: Buffer }[]>();
+        for (const part of chunks(inos)) {
+          for (const row of await manager
+            .createQueryBuilder(InodeModel, 'i')
+            .where('i.ino IN (:...part)', { part })
+            .getMany()) {
+            inodes.set(row.ino, toSyncInode(row));
+          }
+          for (const row of await manager
+            .createQueryBuilder(SymlinkModel, 's')
+            .where('s.ino IN (:...part)', { part })
+            .getMany()) {
+            targets.set(row.ino, Buffer.from(row.target));
+          }
+          for (const row of await manager
+            .createQueryBuilder(XattrModel, 'x')
+            .where('x.ino IN (:...part)', { part })
+            .orderBy('x.ino', 'ASC')
+            .addOrderBy('x.name', 'ASC')
+            .getMany()) {
+            const list = xattrs.get(row.ino) ?? [];
+            list.push({ name: Buffer.from(row.name), value: Buffer.from(row.value) });
+            xattrs.set(row.ino, list);
+          }
+        }
+        for (const entry of entries) {
+          const inode = inodes.get(num(entry.child));
+          if (inode === undefined) {
+            continue;
+          }
+          const target = targets.get(inode.ino);
+          result.push({
+            name: Buffer.from(entry.name),
+            inode,
+            ...(target === undefined ? {} : { target }),
+            xattrs: xattrs.get(inode.ino) ?? [],
+          });
+        }
+        if (entries.length < PAGE) {
+          return result;
+        }
+      }
+    });
+  }
+
+  async linksOf(ino: number): Promise<InodeLink[]> {
+    return this.db.read(async (manager) => {
+      const rows = await manager
+        .createQueryBuilder(DirEntryModel, 'e')
+        .where('e.child = :ino', { ino })
+        .orderBy('e.id', 'ASC')
+        .getMany();
+      return rows.map((row) => ({ parent: row.parent, name: Buffer.from(row.name) }));
+    });
+  }
+
+  async syncedEntries(dir: number): Promise<SyncedEntry[]> {
+    return this.db.read(async (manager) => {
+      const rows = await manager.createQueryBuilder(SyncedEntryModel, 's').where('s.parent = :dir', { dir }).getMany();
+      return rows.map(toSyncedEntry);
+    });
+  }
+
+  async syncedLinksOf(ino: number): Promise<SyncedEntry[]> {
+    return this.db.read(async (manager) => {
+      const rows = await manager.createQueryBuilder(SyncedEntryModel, 's').where('s.child = :ino', { ino }).getMany();
+      return rows.map(toSyncedEntry);
+    });
+  }
+
+  async recordPublished(dir: number, entries: PublishedEntry[]): Promise<void> {
+    if (entries.length === 0) {
+      return;
+    }
+    await this.db.write('recordPublished', async (manager) => {
+      const syncedAt = Date.now();
+      for (const part of chunks(entries)) {
+        await this.deleteNames(
+          manager,
+          dir,
+          part.map((entry) => entry.name),
+        );
+        await manager
+          .createQueryBuilder()
+          .insert()
+          .into(SyncedEntryModel)
+          .values(
+            part.map((entry) => ({
+              parent: dir,
+              name: entry.name,
+              child: entry.child,
+              cap: entry.cap,
+              metaHash: entry.metaHash,
+              syncedAt,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async recordUnlinked(dir: number, names: Buffer[]): Promise<void> {
+    if (names.length === 0) {
+      return;
+    }
+    await this.db.write('recordUnlinked', async (manager) => {
+      for (const part of chunks(names)) {
+        await this.deleteNames(manager, dir, part);
+      }
+    });
+  }
+
+  private async deleteNames(manager: EntityManager, dir: number, names: Buffer[]): Promise<void> {
+    await manager
+      .createQueryBuilder()
+      .delete()
+      .from(SyncedEntryModel)
+      .where('parent = :dir', { dir })
+      .andWhere('name IN (:...names)', { names })
+      .execute();
+  }
+
+  async forgetDirectory(dir: number): Promise<void> {
+    await this.db.write('forgetDirectory', async (manager) => {
+      await manager.createQueryBuilder().delete().from(SyncedEntryModel).where('parent = :dir', { dir }).execute();
+    });
+  }
+
+  async recordUpload(ino: number, contentVersion: number, cap: string, readCap: string): Promise<boolean> {
+    return this.db.write('recordUpload', async (manager) => {
+      const result = await manager
+        .createQueryBuilder()
+        .update(InodeModel)
+        .set({
+          writeCap: cap,
+          readCap,
+          syncedContentVersion: contentVersion,
+          dataDirty: false,
+          syncError: null,
+          syncTries: 0,
+        })
+        .where('ino = :ino', { ino })
+        .andWhere('content_version = :contentVersion', { contentVersion })
+        .execute();
+      return (result.affected ?? 0) > 0;
+    });
+  }
+
+  async recordCap(ino: number, cap: string, readCap: string): Promise<string> {
+    return this.db.write('recordCap', async (manager) => {
+      await manager
+        .createQueryBuilder()
+        .update(InodeModel)
+        .set({ writeCap: cap, readCap })
+        .where('ino = :ino', { ino })
+        .andWhere('write_cap IS NULL')
+        .execute();
+      const row = await manager.createQueryBuilder(InodeModel, 'i').where('i.ino = :ino', { ino }).getOne();
+      return row?.writeCap ?? cap;
+    });
+  }
+
+  async markDirty(ino: number, flags: { data?: boolean; entries?: boolean }): Promise<void> {
+    const sets = [
+      ...(flags.data ? ['data_dirty = 1', 'content_version = content_version + 1'] : []),
+      ...(flags.entries ? ['entries_dirty = 1'] : []),
+    ];
+    if (sets.length === 0) {
+      return;
+    }
+    await this.db.write('markDirty', async (manager) => {
+      await manager.query(
+        `UPDATE inode SET ${sets.join(', ')}, sync_state = 'dirty', change_seq = change_seq + 1, ` +
+          'dirty_since = COALESCE(dirty_since, ?) WHERE ino = ?',
+        [Date.now(), ino],
+      );
+    });
+  }
+
+  async markSyncing(ino: number, changeSeq: number): Promise<void> {
+    await this.db.write('markSyncing', async (manager) => {
+      await manager.query(
+        "UPDATE inode SET sync_state = 'syncing' WHERE ino = ? AND change_seq = ? AND sync_state <> 'synced'",
+        [ino, changeSeq],
+      );
+    });
+  }
+
+  async markClean(ino: number, changeSeq: number, flags: CleanFlags): Promise<boolean> {
+    return this.db.write('markClean', async (manager) => {
+      const changes: Partial<InodeModel> = {};
+      if (flags.data) {
+        changes.dataDirty = false;
+      }
+      if (flags.attr) {
+        changes.attrDirty = false;
+      }
+      if (flags.entries) {
+        changes.entriesDirty = false;
+      }
+      const result = await manager
+        .createQueryBuilder()
+        .update(InodeModel)
+        .set(Object.keys(changes).length > 0 ? changes : { changeSeq })
+        .where('ino = :ino', { ino })
+        .andWhere('change_seq = :changeSeq', { changeSeq })
+        .execute();
+      if ((result.affected ?? 0) === 0) {
+        return false;
+      }
+      // Two statements: SQLite evaluates every SET against the old row, so the flags must be written first.
+      await manager.query(
+        "UPDATE inode SET sync_state = 'synced', dirty_since = NULL, sync_error = NULL, sync_tries = 0 " +
+          'WHERE ino = ? AND change_seq = ? AND data_dirty = 0 AND attr_dirty = 0 AND entries_dirty = 0',
+        [ino, changeSeq],
+      );
+      return true;
+    });
+  }
+
+  async markFailed(ino: number, error: string, tries: number): Promise<void> {
+    await this.db.write('markFailed', async (manager) => {
+      await manager.query(
+        "UPDATE inode SET sync_state = 'failed', sync_error = ?, sync_tries = ? WHERE ino = ? AND sync_state <> 'synced'",
+        [error.slice(0, MAX_ERROR), tries, ino],
+      );
+    });
+  }
+}

@@ -1,0 +1,355 @@
+import type { LoggerService } from '@nestjs/common';
+import { KeyedMutex } from '../cache/keyed-mutex';
+import { ROOT_INO } from '../metadata/metadata.types';
+import type { PublishedEntry, SyncChild, SyncedEntry, SyncInode, SyncJournal } from '../metadata/sync-journal';
+import type { StateStore } from '../state/state-store';
+import { readOnlyCapOf } from '../tahoe/cap.util';
+import type { TahoeClient } from '../tahoe/tahoe.client';
+import { isTahoeError } from '../tahoe/tahoe.errors';
+import type { ChildSpec } from '../tahoe/tahoe.types';
+import {
+  EDGE_METADATA_KEY,
+  type RiverFsEdgeMetadata,
+  SPECIAL_FILE_CAP,
+  edgeHash,
+  edgeMetadata,
+  tahoeName,
+} from './edge-metadata.util';
+import type { RootCapService } from './root-cap.service';
+
+export interface DirnodePublisherDeps {
+  journal: SyncJournal;
+  tahoe: TahoeClient;
+  state: StateStore;
+  rootCap: RootCapService;
+  logger: LoggerService;
+  /** Told about every inode whose row the publisher changed (the mount's metadata cache drops it). */
+  onInodeChanged: (ino: number) => void;
+  lockTtlMs: number;
+  lockWaitMs: number;
+}
+
+export interface PublishResult {
+  dir: number;
+  /** Edges added or changed (one set_children) and edges unlinked. */
+  published: number;
+  unlinked: number;
+  /** Removals left for later: the child moved and is not linked at its new place yet (never a loss). */
+  deferred: number;
+  /** Files named here whose content is not uploaded yet: linked by a later publish. */
+  waiting: number[];
+  /** Children whose name Tahoe cannot hold (not UTF-8): they stay dirty, with the reason as their sync error. */
+  unrepresentable: number[];
+  /** The directory's own dirnode was created by this publish (its parent must link it). */
+  created: boolean;
+  /** The directory's own edge in its parent needs publishing (its attributes changed, or it is new). */
+  parentNeedsPublish: boolean;
+  /** The directory's entries are in sync and its flags were cleared. */
+  clean: boolean;
+}
+
+interface DesiredEdge {
+  child: SyncChild;
+  key: string;
+  tahoeName: string;
+  cap: string;
+  metadata: RiverFsEdgeMetadata;
+  hash: string;
+}
+
+interface Plan {
+  dir: SyncInode;
+  dirCap: string;
+  created: boolean;
+  desired: DesiredEdge[];
+  changes: DesiredEdge[];
+  removals: SyncedEntry[];
+  waiting: number[];
+  unrepresentable: SyncChild[];
+}
+
+function nameKey(name: Buffer): string {
+  return name.toString('hex');
+}
+
+/**
+ * Reconciles a directory's dirnode with SQL, state-based (DESIGN.md §3): from the directory's children and what was
+ * last published (`synced_entry`) it computes the difference, publishes every addition and change in one
+ * set_children carrying the `riverfs` edge metadata, then unlinks what is gone. Dirnodes are created before they are
+ * linked (children directories get theirs before their parent's publish names them); a file is linked only once its
+ * content has a cap; a child that moved is linked at its new place before the old link is removed, so a crash leaves
+ * a duplicate, never a loss. Every dirnode mutation holds the StateStore lock `dirnode:<ino>`. Running it again
+ * changes nothing: it is idempotent, which is all crash recovery needs.
+ */
+export class DirnodePublisher {
+  private readonly mutex = new KeyedMutex();
+
+  constructor(private readonly deps: DirnodePublisherDeps) {}
+
+  /**
+   * Publishes directory `dir`. `chain` holds the directories whose publish is waiting on this one (a move cycle:
+   * those are not published first). Null when the directory no longer exists (what was published for it is forgotten).
+   */
+  async publish(
+    dir: number,
+    signal?: AbortSignal,
+    chain: ReadonlySet<number> = new Set(),
+  ): Promise<PublishResult | null> {
+    const { journal } = this.deps;
+    const first = await journal.getSyncInode(dir);
+    if (first === null || first.type !== 'dir' || first.nlink === 0) {
+      await this.forgetTree(dir);
+      return null;
+    }
+    // Moved children first: their new parents link them before this directory unlinks them.
+    for (const destination of await this.destinationsToPublishFirst(first, chain)) {
+      await this.publish(destination, signal, new Set([...chain, dir]));
+    }
+    return this.mutex.run(`dir:${dir}`, () =>
+      this.deps.state.withLock(
+        `dirnode:${dir}`,
+        { ttlMs: this.deps.lockTtlMs, waitMs: this.deps.lockWaitMs },
+        async (lock) => {
+          const current = await journal.getSyncInode(dir);
+          if (current === null || current.type !== 'dir' || current.nlink === 0) {
+            return null;
+          }
+          const plan = await this.plan(current, signal);
+          let published = 0;
+          if (plan.changes.length > 0) {
+            const children = new Map<string, ChildSpec>();
+            for (const edge of plan.changes) {
+              children.set(edge.tahoeName, this.childSpec(edge));
+            }
+            lock.assertHeld();
+            await this.deps.tahoe.setChildren(plan.dirCap, children, { replace: true, signal });
+            await journal.recordPublished(
+              dir,
+              plan.changes.map((edge): PublishedEntry => ({
+                name: edge.child.name,
+                child: edge.child.inode.ino,
+                cap: edge.cap,
+                metaHash: edge.hash,
+              })),
+            );
+            published = plan.changes.length;
+          }
+          let unlinked = 0;
+          let deferred = 0;
+          for (const removal of plan.removals) {
+            if ((await this.unpublishedMoves(dir, removal)) !== null) {
+              deferred += 1;
+              continue;
+            }
+            const name = tahoeName(removal.name);
+            if (name !== undefined) {
+              lock.assertHeld();
+              try {
+                await this.deps.tahoe.unlink(plan.dirCap, name, { signal });
+              } catch (error) {
+                // Already gone (an earlier run unlinked it and crashed before recording that): the state is right.
+                if (!isTahoeError(error, 'NOT_FOUND')) {
+                  throw error;
+                }
+              }
+            }
+            await journal.recordUnlinked(dir, [removal.name]);
+            unlinked += 1;
+            if (removal.child !== null && (await journal.getSyncInode(removal.child)) === null) {
+              await this.forgetTree(removal.child);
+            }
+          }
+          await this.clearChildren(plan.desired);
+          for (const child of plan.unrepresentable) {
+            await journal.markFailed(
+              child.inode.ino,
+              `the name ${JSON.stringify(child.name.toString('utf8'))} is not valid UTF-8, which Tahoe cannot store`,
+              child.inode.syncTries + 1,
+            );
+            this.deps.onInodeChanged(child.inode.ino);
+          }
+          const clean =
+            deferred === 0 &&
+            (await journal.markClean(dir, current.changeSeq, { entries: true, attr: dir === ROOT_INO }));
+          if (clean) {
+            this.deps.onInodeChanged(dir);
+          }
+          return {
+            dir,
+            published,
+            unlinked,
+            deferred,
+            waiting: plan.waiting,
+            unrepresentable: plan.unrepresentable.map((child) => child.inode.ino),
+            created: plan.created,
+            parentNeedsPublish: dir !== ROOT_INO && (plan.created || current.attrDirty),
+            clean,
+          };
+        },
+      ),
+    );
+  }
+
+  /** The cap of a directory's dirnode, created now when it has none (a new directory). */
+  async ensureDirnode(dir: SyncInode, signal?: AbortSignal): Promise<{ cap: string; created: boolean }> {
+    if (dir.ino === ROOT_INO) {
+      return { cap: await this.deps.rootCap.ensure(signal), created: false };
+    }
+    if (dir.writeCap !== null) {
+      return { cap: dir.writeCap, created: false };
+    }
+    const made = await this.deps.tahoe.mkdir({ signal });
+    // Two gateways may race here: the first cap recorded wins, the other dirnode is an unlinked orphan.
+    const cap = await this.deps.journal.recordCap(dir.ino, made, readOnlyCapOf(made));
+    this.deps.onInodeChanged(dir.ino);
+    return { cap, created: cap === made };
+  }
+
+  private async plan(dir: SyncInode, signal: AbortSignal | undefined): Promise<Plan> {
+    const { journal } = this.deps;
+    const { cap: dirCap, created } = await this.ensureDirnode(dir, signal);
+    const children = await journal.children(dir.ino);
+    const synced = new Map((await journal.syncedEntries(dir.ino)).map((entry) => [nameKey(entry.name), entry]));
+    const desired: DesiredEdge[] = [];
+    const waiting: number[] = [];
+    const unrepresentable: SyncChild[] = [];
+    for (const child of children) {
+      const name = tahoeName(child.name);
+      if (name === undefined) {
+        unrepresentable.push(child);
+        continue;
+      }
+      const cap = await this.capOf(child, signal);
+      if (cap === null) {
+        waiting.push(child.inode.ino);
+        continue;
+      }
+      const metadata = edgeMetadata(child);
+      desired.push({ child, key: nameKey(child.name), tahoeName: name, cap, metadata, hash: edgeHash(cap, metadata) });
+    }
+    const changes = desired.filter((edge) => {
+      const last = synced.get(edge.key);
+      return last === undefined || last.cap !== edge.cap || last.metaHash !== edge.hash;
+    });
+    const present = new Set(children.map((child) => nameKey(child.name)));
+    const removals = [...synced.values()].filter((entry) => !present.has(nameKey(entry.name)));
+    return { dir, dirCap, created, desired, changes, removals, waiting, unrepresentable };
+  }
+
+  /** The cap a child is linked with; null for a file whose content has not been uploaded yet. */
+  private async capOf(child: SyncChild, signal: AbortSignal | undefined): Promise<string | null> {
+    const { inode } = child;
+    switch (inode.type) {
+      case 'file':
+        return inode.writeCap;
+      case 'dir':
+        return (await this.ensureDirnode(inode, signal)).cap;
+      case 'symlink': {
+        if (inode.writeCap !== null) {
+          return inode.writeCap;
+        }
+        // The target as the file's content (a LIT cap up to 55 bytes): other Tahoe clients see a small file.
+        const made = await this.deps.tahoe.upload(child.target ?? Buffer.alloc(0), { signal });
+        const cap = await this.deps.journal.recordCap(inode.ino, made, made);
+        this.deps.onInodeChanged(inode.ino);
+        return cap;
+      }
+      default:
+        return SPECIAL_FILE_CAP;
+    }
+  }
+
+  private childSpec(edge: DesiredEdge): ChildSpec {
+    const metadata = { [EDGE_METADATA_KEY]: edge.metadata };
+    if (edge.child.inode.type === 'dir') {
+      return { type: 'directory', rwUri: edge.cap, roUri: readOnlyCapOf(edge.cap), metadata };
+    }
+    return { type: 'file', roUri: edge.cap, metadata };
+  }
+
+  /**
+   * Whether a published edge whose name is gone from SQL may be unlinked now: null (yes) when its child no longer
+   * exists (or has no name Tahoe can hold) or is already linked elsewhere in Tahoe; else the directories that must
+   * publish the moved child first.
+   */
+  private async unpublishedMoves(dir: number, removal: SyncedEntry): Promise<number[] | null> {
+    const { journal } = this.deps;
+    if (removal.child === null) {
+      return null;
+    }
+    const links = (await journal.linksOf(removal.child)).filter((link) => tahoeName(link.name) !== undefined);
+    if (links.length === 0) {
+      return null;
+    }
+    const elsewhere = (await journal.syncedLinksOf(removal.child)).some(
+      (entry) => !(entry.parent === dir && entry.name.equals(removal.name)),
+    );
+    return elsewhere ? null : [...new Set(links.map((link) => link.parent))];
+  }
+
+  private async destinationsToPublishFirst(dir: SyncInode, chain: ReadonlySet<number>): Promise<number[]> {
+    const { journal } = this.deps;
+    const synced = await journal.syncedEntries(dir.ino);
+    if (synced.length === 0) {
+      return [];
+    }
+    const present = new Set((await journal.children(dir.ino)).map((child) => nameKey(child.name)));
+    const destinations = new Set<number>();
+    for (const entry of synced) {
+      if (present.has(nameKey(entry.name))) {
+        continue;
+      }
+      for (const destination of (await this.unpublishedMoves(dir.ino, entry)) ?? []) {
+        if (destination !== dir.ino && !chain.has(destination)) {
+          destinations.add(destination);
+        }
+      }
+    }
+    return [...destinations];
+  }
+
+  /**
+   * Clears the attribute flag of children whose every link is now published with their current cap and metadata
+   * (one link: this directory's; hard links: all of them). A child left with no flag becomes `synced`.
+   */
+  private async clearChildren(desired: DesiredEdge[]): Promise<void> {
+    const { journal } = this.deps;
+    for (const edge of desired) {
+      const { inode } = edge.child;
+      if (inode.syncState === 'synced') {
+        continue;
+      }
+      if (inode.type !== 'dir' && inode.nlink > 1) {
+        const links = await journal.linksOf(inode.ino);
+        const published = await journal.syncedLinksOf(inode.ino);
+        const complete = links.every((link) =>
+          published.some(
+            (entry) =>
+              entry.parent === link.parent &&
+              entry.name.equals(link.name) &&
+              entry.cap === edge.cap &&
+              entry.metaHash === edge.hash,
+          ),
+        );
+        if (!complete) {
+          continue;
+        }
+      }
+      if (await journal.markClean(inode.ino, inode.changeSeq, { attr: true })) {
+        this.deps.onInodeChanged(inode.ino);
+      }
+    }
+  }
+
+  /** Forgets what was published for a directory that no longer exists, and for its vanished subdirectories. */
+  private async forgetTree(dir: number): Promise<void> {
+    const { journal } = this.deps;
+    const entries = await journal.syncedEntries(dir);
+    await journal.forgetDirectory(dir);
+    for (const entry of entries) {
+      if (entry.child !== null && (await journal.getSyncInode(entry.child)) === null) {
+        await this.forgetTree(entry.child);
+      }
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { Readable } from 'node:stream';
+import type { BlockCache } from '../cache/block-cache';
+import type { SyncInode } from '../metadata/sync-journal';
+import type { TahoeClient } from '../tahoe/tahoe.client';
+
+export interface FileUpload {
+  cap: string;
+  bytes: number;
+  /** The cache's write generation of the file when the upload started: unchanged at the end means no write raced. */
+  generation: number;
+  /** The blocks that were dirty when the upload started. */
+  dirtyBlocks: number[];
+}
+
+/**
+ * Uploads a file's content as a Tahoe immutable file (CHK, or LIT up to 55 bytes), streamed from the block cache one
+ * block at a time: the body is a Readable that reads the next block only when the request has sent the previous
+ * one, so memory stays at a block or two whatever the file's size. Holes read as zeros.
+ */
+export class FileUploader {
+  constructor(
+    private readonly cache: BlockCache,
+    private readonly tahoe: TahoeClient,
+  ) {}
+
+  async upload(inode: SyncInode, signal?: AbortSignal): Promise<FileUpload> {
+    const generation = this.cache.writeGeneration(inode.ino);
+    const dirtyBlocks = this.cache.dirtyBlocks(inode.ino);
+    const size = inode.size;
+    const body = Readable.from(this.blocks(inode.ino, size), { objectMode: false, highWaterMark: 1 });
+    const cap = await this.tahoe.upload(body, { length: size, signal });
+    return { cap, bytes: size, generation, dirtyBlocks };
+  }
+
+  private async *blocks(ino: number, size: number): AsyncGenerator<Buffer> {
+    const blockSize = this.cache.blockSize;
+    for (let offset = 0; offset < size; offset += blockSize) {
+      yield await this.cache.read(ino, offset, Math.min(blockSize, size - offset), size);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { SyncQueue, backoffDelay } from './sync-queue';
+
+describe('SyncQueue', () => {
+  let now: number;
+  let queue: SyncQueue;
+
+  beforeEach(() => {
+    now = 1_000_000;
+    queue = new SyncQueue({ maxDelayMs: 10_000, now: () => now });
+  });
+
+  it('should keep one task per kind and inode and run it only once due', () => {
+    queue.schedule('upload', 7, now + 1000, 'debounce');
+    queue.schedule('upload', 7, now + 1000, 'debounce');
+    queue.schedule('publish', 7, now, 'soon');
+    expect(queue.size).toBe(2);
+    expect(queue.take('upload')).toBeUndefined();
+    expect(queue.take('publish')?.ino).toBe(7);
+    now += 1000;
+    expect(queue.take('upload')?.state).toBe('running');
+  });
+
+  it('should push a debounced task back on every close, but never past the longest delay', () => {
+    queue.schedule('upload', 1, now + 1000, 'debounce');
+    now += 900;
+    queue.schedule('upload', 1, now + 1000, 'debounce');
+    expect(queue.get('upload', 1)?.dueAt).toBe(now + 1000);
+    now += 20_000;
+    queue.schedule('upload', 1, now + 1000, 'debounce');
+    expect(queue.get('upload', 1)?.dueAt).toBe(1_000_000 + 10_000);
+  });
+
+  it('should run a task again after its run when it was asked for meanwhile', () => {
+    queue.schedule('publish', 3, now, 'soon');
+    const task = queue.take('publish')!;
+    queue.schedule('publish', 3, now + 200, 'soon');
+    queue.complete(task);
+    expect(queue.get('publish', 3)).toMatchObject({ state: 'pending', dueAt: now + 200 });
+    expect(queue.take('publish')).toBeUndefined();
+    now += 200;
+    queue.complete(queue.take('publish')!);
+    expect(queue.size).toBe(0);
+  });
+
+  it('should keep a failed task waiting out its backoff unless an operator asks, and expedite it on request', () => {
+    queue.schedule('upload', 9, now, 'soon');
+    const task = queue.take('upload')!;
+    queue.fail(task, 'UNAVAILABLE', 8000);
+    expect(task).toMatchObject({ state: 'failed', tries: 1, lastError: 'UNAVAILABLE', dueAt: now + 8000 });
+    queue.schedule('upload', 9, now, 'soon');
+    expect(queue.get('upload', 9)?.dueAt).toBe(now + 8000);
+    queue.expedite((other) => other.state === 'failed');
+    expect(queue.take('upload')).toBe(task);
+    queue.fail(task, 'UNAVAILABLE', 8000);
+    queue.schedule('upload', 9, now, 'now');
+    expect(queue.get('upload', 9)?.dueAt).toBe(now);
+  });
+
+  it('should grow the backoff exponentially up to its limit, with jitter', () => {
+    expect(backoffDelay(1, 1000, 30_000, () => 1)).toBe(1000);
+    expect(backoffDelay(4, 1000, 30_000, () => 1)).toBe(8000);
+    expect(backoffDelay(20, 1000, 30_000, () => 1)).toBe(30_000);
+    expect(backoffDelay(4, 1000, 30_000, () => 0)).toBe(4000);
+  });
+});

@@ -1,0 +1,87 @@
+import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { SyncControl } from '../admin/sync-control';
+import { BlockCache } from '../cache/block-cache';
+import type { RiverFsConfig } from '../config/config.schema';
+import { MetadataStore } from '../metadata/metadata.store';
+import { SyncJournal } from '../metadata/sync-journal';
+import { StateStore } from '../state/state-store';
+import { TahoeClient } from '../tahoe/tahoe.client';
+import { DirnodePublisher } from './dirnode-publisher.service';
+import { FileUploader } from './file-uploader.service';
+import { RootCapService } from './root-cap.service';
+import { DEFAULT_SYNC_OPTIONS, TahoeSyncWorker, type TahoeSyncWorkerOptions } from './tahoe-sync.worker';
+
+/** How long mount start waits for the grid to create a root directory before mounting without one. */
+const ROOT_CREATE_TIMEOUT_MS = 20_000;
+
+/**
+ * Upstream sync: the TahoeSyncWorker (also exported as the admin API's SyncControl) and the RootCapService. The
+ * worker is started and drained by the mount (FsOpsModule), which knows when the filesystem is served; this module
+ * only makes sure it is stopped at shutdown. Needs MetadataStore, SyncJournal, BlockCache, StateStore and TahoeClient.
+ */
+@Module({})
+export class SyncModule implements OnApplicationShutdown {
+  constructor(@Inject(TahoeSyncWorker) private readonly worker: TahoeSyncWorker) {}
+
+  static forRoot(
+    config: Pick<RiverFsConfig, 'mode' | 'syncDrainTimeout' | 'rootCap' | 'dataDir'>,
+    overrides: Partial<TahoeSyncWorkerOptions> = {},
+  ): DynamicModule {
+    return {
+      module: SyncModule,
+      providers: [
+        {
+          provide: TahoeSyncWorker,
+          inject: [MetadataStore, SyncJournal, BlockCache, TahoeClient, StateStore],
+          useFactory: (
+            meta: MetadataStore,
+            journal: SyncJournal,
+            cache: BlockCache,
+            tahoe: TahoeClient,
+            state: StateStore,
+          ): TahoeSyncWorker => {
+            const logger = new Logger(TahoeSyncWorker.name);
+            const options: TahoeSyncWorkerOptions = {
+              ...DEFAULT_SYNC_OPTIONS,
+              mode: config.mode,
+              drainTimeoutMs: config.syncDrainTimeout * 1000,
+              ...overrides,
+            };
+            let worker: TahoeSyncWorker | undefined = undefined;
+            const onInodeChanged = (ino: number): void => worker?.notifyInodeChanged(ino);
+            const rootCap = new RootCapService(
+              { meta, journal, tahoe, state, logger: new Logger('RootCap'), onInodeChanged },
+              { configuredCap: config.rootCap, dataDir: config.dataDir, createTimeoutMs: ROOT_CREATE_TIMEOUT_MS },
+            );
+            const publisher = new DirnodePublisher({
+              journal,
+              tahoe,
+              state,
+              rootCap,
+              logger,
+              onInodeChanged,
+              lockTtlMs: options.lockTtlMs,
+              lockWaitMs: options.lockWaitMs,
+            });
+            worker = new TahoeSyncWorker(
+              { meta, journal, cache, tahoe, rootCap, publisher, uploader: new FileUploader(cache, tahoe), logger },
+              options,
+            );
+            return worker;
+          },
+        },
+        {
+          provide: RootCapService,
+          inject: [TahoeSyncWorker],
+          useFactory: (worker: TahoeSyncWorker): RootCapService => worker.rootCap,
+        },
+        { provide: SyncControl, useExisting: TahoeSyncWorker },
+      ],
+      exports: [TahoeSyncWorker, RootCapService, SyncControl],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker.stop();
+  }
+}

@@ -1,0 +1,894 @@
+import type { LoggerService } from '@nestjs/common';
+import type { JobContext } from '../admin/jobs.service';
+import {
+  type FlushRequest,
+  type FlushResult,
+  type SyncQueueItem,
+  type SyncQueuePage,
+  type SyncQueueQuery,
+  type SyncRequest,
+  type SyncResult,
+  type WarmupRequest,
+  type WarmupResult,
+  SyncControl,
+} from '../admin/sync-control';
+import type { BlockCache } from '../cache/block-cache';
+import { KeyedMutex } from '../cache/keyed-mutex';
+import { FsError } from '../common/errors/fs-error';
+import type { SyncMode } from '../config/config.schema';
+import type { MetadataStore } from '../metadata/metadata.store';
+import { ROOT_INO } from '../metadata/metadata.types';
+import type { SyncInode, SyncJournal } from '../metadata/sync-journal';
+import { redactCapsInText } from '../tahoe/cap.util';
+import type { TahoeClient } from '../tahoe/tahoe.client';
+import type { DirnodePublisher, PublishResult } from './dirnode-publisher.service';
+import type { FileUploader } from './file-uploader.service';
+import type { RootCapService } from './root-cap.service';
+import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay } from './sync-queue';
+
+export interface TahoeSyncWorkerOptions {
+  mode: SyncMode;
+  /** How long shutdown waits for the queue to drain (ms). */
+  drainTimeoutMs: number;
+  /** Coalescing delay after a file is closed (or a directory changed) before it is pushed. */
+  coalesceDelayMs: number;
+  /** However often it is closed again, a file is pushed at most this long after it was first queued. */
+  maxCoalesceDelayMs: number;
+  /** Delay before a directory is published after a child's upload (lets several uploads share one publish). */
+  publishDelayMs: number;
+  /** How often the journal is scanned for dirty inodes (namespace changes reach the worker this way). */
+  scanIntervalMs: number;
+  uploadConcurrency: number;
+  publishConcurrency: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  lockTtlMs: number;
+  lockWaitMs: number;
+}
+
+export const DEFAULT_SYNC_OPTIONS: Omit<TahoeSyncWorkerOptions, 'mode' | 'drainTimeoutMs'> = {
+  coalesceDelayMs: 1000,
+  maxCoalesceDelayMs: 30_000,
+  publishDelayMs: 200,
+  scanIntervalMs: 1000,
+  uploadConcurrency: 2,
+  publishConcurrency: 2,
+  backoffBaseMs: 1000,
+  backoffMaxMs: 30_000,
+  lockTtlMs: 30_000,
+  lockWaitMs: 120_000,
+};
+
+export interface TahoeSyncWorkerDeps {
+  meta: MetadataStore;
+  journal: SyncJournal;
+  cache: BlockCache;
+  tahoe: TahoeClient;
+  rootCap: RootCapService;
+  publisher: DirnodePublisher;
+  uploader: FileUploader;
+  logger: LoggerService;
+}
+
+/** One push of one inode, as the hooks see it. */
+export interface UpstreamPush {
+  kind: SyncTaskKind;
+  ino: number;
+  /** The inode as read when the push started; null for a directory that no longer exists (its publish forgets it). */
+  inode: SyncInode | null;
+  /** An explicit flush (writethrough, fsync, the admin API), not the background queue. */
+  explicit: boolean;
+}
+
+export type UpstreamOutcome =
+  /** Done: uploaded and/or published. */
+  | { status: 'pushed'; bytes: number; publish?: PublishResult | null }
+  /** Nothing to do (already clean, or gone). */
+  | { status: 'clean' }
+  /** Not now: the file is being written, or changed during the upload; queued again. */
+  | { status: 'postponed'; reason: string };
+
+/** How a push ended, as afterPushUpstream hears it. */
+export type PushEnd = { ok: true; outcome: UpstreamOutcome } | { ok: false; error: unknown };
+
+const SCAN_BATCH = 2000;
+/** The scan stops adding work while this many tasks are queued (the queue drains first). */
+const SCAN_QUEUE_LIMIT = 5000;
+const DRAIN_LOG_INTERVAL_MS = 5000;
+/** Times a drain looks at the journal again once its queue is empty. */
+const DRAIN_RESCANS = 3;
+/** Attempts of an explicit flush when the file keeps changing under it. */
+const EXPLICIT_ATTEMPTS = 5;
+
+function message(error: unknown): string {
+  return redactCapsInText(error instanceof Error ? error.message : String(error));
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * The upstream half of sync (DESIGN.md §3). Dirty files are uploaded as immutable files, streamed from the block
+ * cache, a short coalescing delay after they are closed (writeback), at fsync/close (writethrough) or when asked
+ * (flush, flushAll, the admin API); then linked. Dirty directories are reconciled with their dirnodes by the
+ * DirnodePublisher. Work is found two ways: hooks from the executor (a file's content was persisted) and a periodic
+ * scan of the journal's dirty inodes, which also covers namespace changes and restarts after a crash. Uploads and
+ * publishes run with bounded concurrency; failures are retried with exponential backoff and shown (sync state and
+ * error on the inode, the queue); nothing dirty is ever dropped, and cache blocks become clean only when the upload
+ * carried exactly their bytes.
+ *
+ * Each push goes through the hooks `beforePushUpstream` (load and check the inode), `pushUpstream` (upload or
+ * publish) and `afterPushUpstream` (bookkeeping, follow-up work).
+ */
+export class TahoeSyncWorker extends SyncControl {
+  readonly available = true;
+  private readonly tasks: SyncQueue;
+  private readonly mutex = new KeyedMutex();
+  private readonly running = { upload: 0, publish: 0 };
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly changeListeners = new Set<(ino: number) => void>();
+  private readonly abort = new AbortController();
+  private scanTimer: NodeJS.Timeout | undefined;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private scanCursor = 0;
+  private started = false;
+  private stopped = false;
+  private draining = false;
+  private progress = deferred();
+  private readonly failuresLogged = new Set<string>();
+  /** Inodes the scan leaves alone until the time given (they cannot be pushed as they are). */
+  private readonly held = new Map<number, number>();
+
+  constructor(
+    private readonly deps: TahoeSyncWorkerDeps,
+    private readonly options: TahoeSyncWorkerOptions,
+  ) {
+    super();
+    this.tasks = new SyncQueue({ maxDelayMs: options.maxCoalesceDelayMs });
+  }
+
+  get mode(): SyncMode {
+    return this.options.mode;
+  }
+
+  get rootCap(): RootCapService {
+    return this.deps.rootCap;
+  }
+
+  /** Calls `listener` with every inode whose row the worker changed (the mount's metadata cache must drop it). */
+  onInodeChanged(listener: (ino: number) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Tells the listeners that the worker changed an inode's row. */
+  notifyInodeChanged(ino: number): void {
+    for (const listener of this.changeListeners) {
+      listener(ino);
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------------------------
+
+  /**
+   * At mount start, before the mount serves anything: settles the root cap and queues what a crash or an unclean
+   * stop left dirty (dirty cache blocks and the journal's dirty flags). Never fails for an unreachable grid.
+   */
+  async start(): Promise<void> {
+    if (this.started) {
+      return;
+    }
+    this.started = true;
+    await this.deps.rootCap.resolveAtStart();
+    await this.recoverCache();
+    await this.scan(true);
+    this.scanTimer = setInterval(() => void this.scan(false), this.options.scanIntervalMs);
+    this.scanTimer.unref();
+    this.pump();
+  }
+
+  /**
+   * Cache blocks still dirty at start belong to files whose upload did not complete. The journal must say so too:
+   * a crash between an upload being recorded and its blocks being marked clean, or between writes and their persist,
+   * leaves the journal clean; such files are uploaded again (the local content is what the mount shows). Blocks of
+   * inodes that no longer exist are dropped (the crash came between the unlink and the cache drop).
+   */
+  private async recoverCache(): Promise<void> {
+    const { cache, journal, logger } = this.deps;
+    const dirty = cache.dirtyInodes();
+    for (const ino of dirty) {
+      const inode = await journal.getSyncInode(ino);
+      if (inode === null) {
+        await cache.drop(ino);
+        continue;
+      }
+      if (inode.type === 'file' && !inode.dataDirty) {
+        await journal.markDirty(ino, { data: true });
+        this.notifyInodeChanged(ino);
+      }
+    }
+    if (dirty.length > 0) {
+      logger.log(`${dirty.length} file(s) with data not yet in Tahoe found in the cache; queued for upload`);
+    }
+  }
+
+  /**
+   * Waits until nothing is left to push, up to `timeoutMs` (default: the sync-drain-timeout setting), logging
+   * progress; resolves to what is left (0 when everything reached Tahoe). New work is not delayed meanwhile.
+   */
+  async drain(timeoutMs = this.options.drainTimeoutMs): Promise<number> {
+    const { logger } = this.deps;
+    this.draining = true;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let nextLog = started + DRAIN_LOG_INTERVAL_MS;
+    let announced = false;
+    let rescans = 0;
+    await this.scan(true);
+    for (;;) {
+      this.tasks.expedite((task) => task.state === 'pending');
+      this.pump();
+      if (this.tasks.size === 0 && this.running.upload + this.running.publish === 0) {
+        // The journal may hold work the queue has not seen (or that a finished push left behind): look again, a
+        // few times; an inode that no push can clean (a name Tahoe cannot hold) must not hold up the shutdown.
+        if (rescans < DRAIN_RESCANS) {
+          rescans += 1;
+          await this.scan(true);
+          if (this.tasks.size > 0) {
+            continue;
+          }
+        }
+        const stuck = await this.deps.journal.listDirty({ limit: 100 });
+        if (stuck.length > 0) {
+          logger.warn(
+            `${stuck.length === 100 ? 'At least 100' : stuck.length} inode(s) stay out of sync, each with the reason ` +
+              `in its sync error (e.g. inode ${stuck[0].ino}: ${stuck[0].syncError ?? 'no error recorded'})`,
+          );
+          return stuck.length;
+        }
+        if (announced) {
+          logger.log(`Sync queue drained in ${Math.round((Date.now() - started) / 1000)} s`);
+        }
+        return 0;
+      }
+      const now = Date.now();
+      if (!announced) {
+        announced = true;
+        logger.log(`Waiting for ${this.describeQueue()} to reach Tahoe (at most ${Math.round(timeoutMs / 1000)} s)`);
+      } else if (now >= nextLog) {
+        nextLog = now + DRAIN_LOG_INTERVAL_MS;
+        logger.log(
+          `Still waiting for ${this.describeQueue()}; ${Math.max(0, Math.round((deadline - now) / 1000))} s left`,
+        );
+      }
+      if (now >= deadline) {
+        const tasks = this.tasks.list();
+        const sample = tasks
+          .slice(0, 10)
+          .map((task) => `${task.kind} of inode ${task.ino}${task.lastError ? ` (${task.lastError})` : ''}`)
+          .join('; ');
+        logger.error(
+          `Gave up waiting after ${Math.round(timeoutMs / 1000)} s: ${this.describeQueue()} not in Tahoe yet` +
+            `${sample ? `: ${sample}${tasks.length > 10 ? '; …' : ''}` : ''}. ` +
+            'The data is safe in the local cache and journal and is pushed at the next start.',
+        );
+        return tasks.length;
+      }
+      await this.waitForProgress(Math.min(1000, deadline - now));
+    }
+  }
+
+  private describeQueue(): string {
+    const tasks = this.tasks.list();
+    const uploads = tasks.filter((task) => task.kind === 'upload').length;
+    const failing = tasks.filter((task) => task.state === 'failed');
+    const last = failing.find((task) => task.lastError !== null)?.lastError;
+    return (
+      `${uploads} upload(s) and ${tasks.length - uploads} directory publish(es)` +
+      (failing.length > 0 ? ` (${failing.length} failing, last error: ${last ?? 'unknown'})` : '')
+    );
+  }
+
+  private async waitForProgress(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.progress.promise,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(1, ms));
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private signalProgress(): void {
+    const current = this.progress;
+    this.progress = deferred();
+    current.resolve();
+  }
+
+  /** Stops background work: timers, then the pushes in flight (aborted), which are awaited. */
+  async stop(): Promise<void> {
+    if (this.stopped) {
+      return;
+    }
+    this.stopped = true;
+    clearInterval(this.scanTimer);
+    clearTimeout(this.pumpTimer);
+    this.abort.abort(new Error('the sync worker is stopping'));
+    await Promise.allSettled([...this.inFlight]);
+    await this.scanning;
+  }
+
+  // ---- scheduling --------------------------------------------------------------------------------------------------
+
+  /** The executor persisted new content of a file (close, flush): upload it after the coalescing delay. */
+  contentPersisted(ino: number): void {
+    if (this.stopped) {
+      return;
+    }
+    this.tasks.schedule('upload', ino, Date.now() + (this.draining ? 0 : this.options.coalesceDelayMs), 'debounce');
+    this.pump();
+  }
+
+  private schedulePublish(dir: number, delayMs: number): void {
+    this.tasks.schedule('publish', dir, Date.now() + (this.draining ? 0 : delayMs), 'soon');
+  }
+
+  /** Queues the work the journal's dirty inodes need. */
+  private async scan(full: boolean): Promise<void> {
+    if (this.stopped || (!full && this.tasks.size >= SCAN_QUEUE_LIMIT)) {
+      return;
+    }
+    if (this.scanning) {
+      await this.scanning;
+      if (!full) {
+        return;
+      }
+    }
+    this.scanning = this.scanOnce(full).finally(() => {
+      this.scanning = undefined;
+    });
+    await this.scanning;
+  }
+
+  private async scanOnce(full: boolean): Promise<void> {
+    try {
+      let after = full ? 0 : this.scanCursor;
+      for (;;) {
+        const dirty = await this.deps.journal.listDirty({ afterIno: after, limit: SCAN_BATCH });
+        for (const inode of dirty) {
+          await this.queueFor(inode);
+        }
+        after = dirty.length > 0 ? dirty[dirty.length - 1].ino : after;
+        if (dirty.length < SCAN_BATCH) {
+          this.scanCursor = 0;
+          break;
+        }
+        this.scanCursor = after;
+        if (!full) {
+          break;
+        }
+      }
+      this.pump();
+    } catch (error) {
+      this.deps.logger.warn(`Scanning the journal for dirty inodes failed: ${message(error)}`);
+    }
+  }
+
+  /** The tasks one dirty inode needs: an upload, a publish of itself, and/or publishes of its parents. */
+  private async queueFor(inode: SyncInode): Promise<void> {
+    const heldUntil = this.held.get(inode.ino);
+    if (heldUntil !== undefined) {
+      if (heldUntil > Date.now()) {
+        return;
+      }
+      this.held.delete(inode.ino);
+    }
+    const delay = this.draining ? 0 : this.options.coalesceDelayMs;
+    const dueAt = Math.max(Date.now(), (inode.dirtySince ?? Date.now()) + delay);
+    if (inode.type === 'file' && (inode.dataDirty || inode.writeCap === null)) {
+      this.tasks.schedule('upload', inode.ino, dueAt, 'soon');
+      return;
+    }
+    if (inode.type === 'dir') {
+      if (inode.entriesDirty || inode.writeCap === null || inode.ino === ROOT_INO) {
+        this.tasks.schedule('publish', inode.ino, dueAt, 'soon');
+      }
+      if (inode.ino !== ROOT_INO && inode.parent !== null && (inode.attrDirty || inode.writeCap === null)) {
+        this.tasks.schedule('publish', inode.parent, dueAt, 'soon');
+      }
+      if (!inode.entriesDirty && !inode.attrDirty && inode.ino !== ROOT_INO && inode.parent !== null) {
+        // Flags already clear, state not: the publish that links it will say synced.
+        this.tasks.schedule('publish', inode.parent, dueAt, 'soon');
+      }
+      return;
+    }
+    for (const link of await this.deps.journal.linksOf(inode.ino)) {
+      this.tasks.schedule('publish', link.parent, dueAt, 'soon');
+    }
+  }
+
+  /** Starts due tasks up to the concurrency limits and arms a timer for the next one. */
+  private pump(): void {
+    if (this.stopped) {
+      return;
+    }
+    const limits: Record<SyncTaskKind, number> = {
+      upload: this.options.uploadConcurrency,
+      publish: this.options.publishConcurrency,
+    };
+    for (const kind of ['publish', 'upload'] as const) {
+      while (this.running[kind] < limits[kind]) {
+        const task = this.tasks.take(kind);
+        if (task === undefined) {
+          break;
+        }
+        this.running[kind] += 1;
+        const run = this.runTask(task).finally(() => {
+          this.running[kind] -= 1;
+          this.inFlight.delete(run);
+          this.signalProgress();
+          this.pump();
+        });
+        this.inFlight.add(run);
+      }
+    }
+    const next = [this.tasks.nextDueAt('upload'), this.tasks.nextDueAt('publish')]
+      .filter((at): at is number => at !== undefined)
+      .reduce((min, at) => Math.min(min, at), Infinity);
+    clearTimeout(this.pumpTimer);
+    if (next !== Infinity) {
+      this.pumpTimer = setTimeout(() => this.pump(), Math.max(10, next - Date.now()));
+      this.pumpTimer.unref();
+    }
+  }
+
+  private async runTask(task: SyncTask): Promise<void> {
+    const { logger } = this.deps;
+    try {
+      const outcome = await this.push(task.kind, task.ino, false);
+      if (outcome?.status === 'postponed') {
+        this.tasks.postpone(task, Date.now() + this.options.coalesceDelayMs);
+        return;
+      }
+      if (task.tries > 0) {
+        logger.log(`${task.kind} of inode ${task.ino} succeeded after ${task.tries} failed attempt(s)`);
+        // The grid answers again: retry what failed now rather than after its backoff.
+        this.tasks.expedite((other) => other.state === 'failed');
+      }
+      this.failuresLogged.delete(task.key);
+      this.tasks.complete(task);
+    } catch (error) {
+      if (this.stopped) {
+        this.tasks.postpone(task, Date.now());
+        return;
+      }
+      const text = message(error);
+      const wait = backoffDelay(task.tries + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
+      this.tasks.fail(task, text, wait);
+      if (!this.failuresLogged.has(task.key) || task.tries % 10 === 0) {
+        this.failuresLogged.add(task.key);
+        logger.warn(
+          `${task.kind} of inode ${task.ino} failed (attempt ${task.tries}), retrying in ${Math.round(wait / 1000)} s: ${text}`,
+        );
+      }
+    }
+  }
+
+  // ---- the push: before, push, after ---------------------------------------------------------------------------------
+
+  /** Runs one push of an inode through the three hooks, one at a time per (kind, inode). */
+  private async push(kind: SyncTaskKind, ino: number, explicit: boolean): Promise<UpstreamOutcome | null> {
+    return this.mutex.run(`${kind}:${ino}`, async () => {
+      const push = await this.beforePushUpstream(kind, ino, explicit);
+      if (push === null) {
+        return null;
+      }
+      let outcome: UpstreamOutcome;
+      try {
+        outcome = await this.pushUpstream(push);
+      } catch (error) {
+        await this.afterPushUpstream(push, { ok: false, error });
+        throw error;
+      }
+      await this.afterPushUpstream(push, { ok: true, outcome });
+      return outcome;
+    });
+  }
+
+  /**
+   * Hook: a push is about to start. Loads the inode and decides whether there is anything to do (null: no); an
+   * upload of a file that is still being written is postponed.
+   */
+  async beforePushUpstream(kind: SyncTaskKind, ino: number, explicit: boolean): Promise<UpstreamPush | null> {
+    const inode = await this.deps.journal.getSyncInode(ino);
+    if (kind === 'publish') {
+      return { kind, ino, inode, explicit };
+    }
+    if (inode === null || inode.nlink === 0 || inode.type !== 'file') {
+      return null;
+    }
+    if (inode.dataDirty || inode.writeCap === null) {
+      await this.deps.journal.markSyncing(ino, inode.changeSeq);
+      this.notifyInodeChanged(ino);
+    }
+    return { kind, ino, inode, explicit };
+  }
+
+  /** Hook: the push itself. An upload streams the file to Tahoe and records its cap; a publish reconciles a dirnode. */
+  async pushUpstream(push: UpstreamPush): Promise<UpstreamOutcome> {
+    const signal = this.abort.signal;
+    if (push.kind === 'publish') {
+      const result = await this.deps.publisher.publish(push.ino, signal);
+      return result === null ? { status: 'clean' } : { status: 'pushed', bytes: 0, publish: result };
+    }
+    const { inode } = push;
+    if (inode === null || (!inode.dataDirty && inode.writeCap !== null)) {
+      return { status: 'clean' };
+    }
+    const { cache, journal, uploader } = this.deps;
+    if (!push.explicit && cache.hasUnsyncedWrites(inode.ino)) {
+      return { status: 'postponed', reason: 'the file has writes that are not persisted yet' };
+    }
+    const upload = await uploader.upload(inode, signal);
+    if (cache.writeGeneration(inode.ino) !== upload.generation) {
+      return { status: 'postponed', reason: 'the file was written during the upload' };
+    }
+    if (!(await journal.recordUpload(inode.ino, inode.contentVersion, upload.cap, upload.cap))) {
+      return { status: 'postponed', reason: 'the file changed during the upload' };
+    }
+    this.notifyInodeChanged(inode.ino);
+    await cache.markClean(inode.ino, upload.dirtyBlocks, upload.generation);
+    return { status: 'pushed', bytes: upload.bytes };
+  }
+
+  /** Hook: a push completed (outcome) or failed (error). Queues what follows: linking a file, publishing a parent. */
+  async afterPushUpstream(push: UpstreamPush, ended: PushEnd): Promise<void> {
+    if (!ended.ok) {
+      if (!this.stopped) {
+        await this.deps.journal
+          .markFailed(push.ino, message(ended.error), (push.inode?.syncTries ?? 0) + 1)
+          .catch(() => undefined);
+        this.notifyInodeChanged(push.ino);
+      }
+      return;
+    }
+    const result = ended.outcome;
+    if (push.kind === 'upload' && result.status !== 'postponed') {
+      for (const link of await this.deps.journal.linksOf(push.ino)) {
+        this.schedulePublish(link.parent, this.options.publishDelayMs);
+      }
+      this.pump();
+      return;
+    }
+    if (push.kind === 'publish' && result.status === 'pushed' && result.publish) {
+      const publish = result.publish;
+      const parent = push.inode?.parent ?? null;
+      if (publish.parentNeedsPublish && parent !== null) {
+        this.schedulePublish(parent, 0);
+      }
+      for (const ino of publish.unrepresentable) {
+        // Cannot be linked until renamed: the scan leaves it alone for a while instead of republishing every second.
+        this.held.set(ino, Date.now() + this.options.backoffMaxMs);
+      }
+      if (publish.deferred > 0) {
+        // A moved child's new place is published first; this directory unlinks it on a later run.
+        this.schedulePublish(push.ino, Math.max(this.options.publishDelayMs, this.options.coalesceDelayMs));
+      }
+      this.pump();
+    }
+  }
+
+  // ---- explicit flushes -----------------------------------------------------------------------------------------------
+
+  /**
+   * Uploads and links now: one inode (a file: its content and every link; a directory: every dirty inode below
+   * it), or everything dirty. Resolves once it is in Tahoe and linked up to the root; rejects when that failed.
+   */
+  async flush(ino?: number): Promise<void>;
+  async flush(request: FlushRequest, job: JobContext): Promise<FlushResult>;
+  async flush(target?: number | FlushRequest, job?: JobContext): Promise<void | FlushResult> {
+    if (typeof target === 'object' && job !== undefined) {
+      return this.flushForAdmin(target, job);
+    }
+    const ino = typeof target === 'number' ? target : undefined;
+    if (ino === undefined) {
+      await this.flushAll();
+      return;
+    }
+    const inode = await this.deps.journal.getSyncInode(ino);
+    if (inode === null) {
+      throw new FsError('ENOENT', `no inode ${ino}`);
+    }
+    const targets = inode.type === 'dir' ? await this.dirtyBelow(ino, () => true) : [inode];
+    await this.pushAll(targets);
+  }
+
+  /** Pushes everything dirty now; rejects when something could not be pushed. */
+  async flushAll(): Promise<void> {
+    await this.pushAll(await this.allDirty());
+  }
+
+  /**
+   * writethrough's sync point (flush, fsync, release of a file): returns once the file is in Tahoe and linked;
+   * a failure is EIO (the data stays safe in the cache and is retried in the background).
+   */
+  async syncPoint(ino: number): Promise<void> {
+    try {
+      await this.flushFile(ino);
+    } catch (error) {
+      if (error instanceof FsError && error.code !== 'EIO') {
+        throw error;
+      }
+      this.deps.logger.warn(`writethrough: inode ${ino} could not be pushed to Tahoe: ${message(error)}`);
+      this.tasks.schedule('upload', ino, Date.now(), 'soon');
+      this.pump();
+      throw new FsError('EIO', `inode ${ino} could not be pushed to Tahoe: ${message(error)}`);
+    }
+  }
+
+  private async pushAll(targets: SyncInode[]): Promise<void> {
+    const failures: string[] = [];
+    for (const inode of targets) {
+      try {
+        await this.flushOne(inode);
+      } catch (error) {
+        failures.push(`inode ${inode.ino}: ${message(error)}`);
+      }
+    }
+    if (failures.length > 0) {
+      throw new FsError(
+        'EIO',
+        `${failures.length} of ${targets.length} inode(s) could not be pushed: ${failures.slice(0, 5).join('; ')}`,
+      );
+    }
+  }
+
+  private async flushOne(inode: SyncInode): Promise<{ bytes: number }> {
+    if (inode.type === 'file') {
+      return this.flushFile(inode.ino);
+    }
+    if (inode.type === 'dir') {
+      await this.publishUp(inode.ino);
+      if (inode.ino !== ROOT_INO && inode.parent !== null) {
+        await this.publishUp(inode.parent);
+      }
+      return { bytes: 0 };
+    }
+    for (const link of await this.deps.journal.linksOf(inode.ino)) {
+      await this.publishUp(link.parent);
+    }
+    return { bytes: 0 };
+  }
+
+  /** Uploads a file (when dirty) and publishes every directory that links it, up to the root. */
+  private async flushFile(ino: number): Promise<{ bytes: number }> {
+    let bytes = 0;
+    for (let attempt = 1; ; attempt += 1) {
+      const inode = await this.deps.journal.getSyncInode(ino);
+      if (inode === null || inode.nlink === 0 || inode.type !== 'file') {
+        return { bytes };
+      }
+      if (inode.syncState === 'synced') {
+        return { bytes };
+      }
+      if (inode.dataDirty || inode.writeCap === null) {
+        const outcome = await this.push('upload', ino, true);
+        if (outcome?.status === 'postponed') {
+          if (attempt >= EXPLICIT_ATTEMPTS) {
+            throw new FsError('EIO', `inode ${ino} kept changing while it was uploaded (${outcome.reason})`);
+          }
+          continue;
+        }
+        if (outcome?.status === 'pushed') {
+          bytes += outcome.bytes;
+        }
+      }
+      for (const link of await this.deps.journal.linksOf(ino)) {
+        await this.publishUp(link.parent);
+      }
+      const after = await this.deps.journal.getSyncInode(ino);
+      if (after === null || after.syncState === 'synced' || after.nlink === 0) {
+        return { bytes };
+      }
+      if (attempt >= EXPLICIT_ATTEMPTS) {
+        throw new FsError(
+          'EIO',
+          `inode ${ino} is still not in sync with Tahoe${after.syncError ? `: ${after.syncError}` : ''}`,
+        );
+      }
+    }
+  }
+
+  /** Publishes a directory, then each ancestor whose link to it is not published yet. */
+  private async publishUp(dir: number): Promise<void> {
+    let current: number | null = dir;
+    for (let depth = 0; current !== null && depth < 10_000; depth += 1) {
+      const outcome = await this.push('publish', current, true);
+      const publish = outcome?.status === 'pushed' ? outcome.publish : null;
+      if (!publish) {
+        return;
+      }
+      if (publish.deferred > 0) {
+        // A moved child waits for its new place; one more run unlinks the old one.
+        await this.push('publish', current, true);
+      }
+      if (!publish.parentNeedsPublish) {
+        return;
+      }
+      current = (await this.deps.journal.getSyncInode(current))?.parent ?? null;
+    }
+  }
+
+  /** Every dirty inode, files first (their uploads are what the directories then link). */
+  private async allDirty(): Promise<SyncInode[]> {
+    const result: SyncInode[] = [];
+    for (let after = 0; ;) {
+      const page = await this.deps.journal.listDirty({ afterIno: after, limit: SCAN_BATCH });
+      result.push(...page);
+      if (page.length < SCAN_BATCH) {
+        break;
+      }
+      after = page[page.length - 1].ino;
+    }
+    return [...result.filter((inode) => inode.type === 'file'), ...result.filter((inode) => inode.type !== 'file')];
+  }
+
+  /** Dirty inodes in a directory's tree (the directory included), filtered, files first. */
+  private async dirtyBelow(dir: number, keep: (inode: SyncInode) => boolean): Promise<SyncInode[]> {
+    const found: SyncInode[] = [];
+    const root = await this.deps.journal.getSyncInode(dir);
+    if (root !== null && root.syncState !== 'synced' && keep(root)) {
+      found.push(root);
+    }
+    const pending = [dir];
+    while (pending.length > 0) {
+      const current = pending.pop()!;
+      for (const child of await this.deps.journal.children(current)) {
+        if (child.inode.type === 'dir') {
+          pending.push(child.inode.ino);
+        }
+        if (child.inode.syncState !== 'synced' && keep(child.inode)) {
+          found.push(child.inode);
+        }
+      }
+    }
+    const unique = [...new Map(found.map((inode) => [inode.ino, inode])).values()];
+    return [...unique.filter((inode) => inode.type === 'file'), ...unique.filter((inode) => inode.type !== 'file')];
+  }
+
+  // ---- SyncControl (the admin API) ---------------------------------------------------------------------------------
+
+  private async flushForAdmin(request: FlushRequest, job: JobContext): Promise<FlushResult> {
+    const isFile = (inode: SyncInode): boolean => inode.type === 'file';
+    const targets = await this.targets(request.ino, isFile);
+    const result = await this.runForJob(targets, job);
+    return { files: result.files, bytes: result.bytes };
+  }
+
+  async sync(request: SyncRequest, job: JobContext): Promise<SyncResult> {
+    return this.runForJob(await this.targets(request.ino, () => true), job);
+  }
+
+  private async targets(ino: number | null, keep: (inode: SyncInode) => boolean): Promise<SyncInode[]> {
+    if (ino === null) {
+      return (await this.allDirty()).filter(keep);
+    }
+    const inode = await this.deps.journal.getSyncInode(ino);
+    if (inode === null) {
+      throw new FsError('ENOENT', `no inode ${ino}`);
+    }
+    return inode.type === 'dir' ? this.dirtyBelow(ino, keep) : keep(inode) ? [inode] : [];
+  }
+
+  private async runForJob(targets: SyncInode[], job: JobContext): Promise<SyncResult> {
+    job.progress({ done: 0, total: targets.length, unit: 'inodes' });
+    const result: SyncResult = { directories: 0, files: 0, bytes: 0 };
+    const failures: string[] = [];
+    for (const [index, inode] of targets.entries()) {
+      job.throwIfCancelled();
+      try {
+        const { bytes } = await this.flushOne(inode);
+        result.bytes += bytes;
+        if (inode.type === 'dir') {
+          result.directories += 1;
+        } else {
+          result.files += 1;
+        }
+      } catch (error) {
+        failures.push(`inode ${inode.ino}: ${message(error)}`);
+      }
+      job.progress({ done: index + 1, message: `inode ${inode.ino}` });
+    }
+    if (failures.length > 0) {
+      throw new FsError(
+        'EIO',
+        `${failures.length} of ${targets.length} inode(s) could not be pushed: ${failures.slice(0, 5).join('; ')}`,
+      );
+    }
+    return result;
+  }
+
+  /**
+   * Fetches the blocks of synced files that the cache lacks. Only files whose content is exactly their last uploaded
+   * version are warmed (the cap then holds every byte the mount shows); dirty files are local already.
+   */
+  async warmup(request: WarmupRequest, job: JobContext): Promise<WarmupResult> {
+    const { cache, journal, tahoe } = this.deps;
+    const files: SyncInode[] = [];
+    const root = await journal.getSyncInode(request.ino);
+    if (root === null) {
+      throw new FsError('ENOENT', `no inode ${request.ino}`);
+    }
+    if (root.type === 'file') {
+      files.push(root);
+    } else if (root.type === 'dir') {
+      const pending = [root.ino];
+      while (pending.length > 0) {
+        for (const child of await journal.children(pending.pop()!)) {
+          if (child.inode.type === 'file') {
+            files.push(child.inode);
+          } else if (child.inode.type === 'dir' && request.recursive) {
+            pending.push(child.inode.ino);
+          }
+        }
+      }
+    }
+    job.progress({ done: 0, total: files.length, unit: 'files' });
+    let bytes = 0;
+    let warmed = 0;
+    for (const [index, file] of files.entries()) {
+      job.throwIfCancelled();
+      const cap = file.writeCap;
+      if (cap !== null && !file.dataDirty && file.syncedContentVersion === file.contentVersion) {
+        const blockSize = cache.blockSize;
+        for (let offset = 0; offset < file.size; offset += blockSize) {
+          job.throwIfCancelled();
+          await cache.read(file.ino, offset, Math.min(blockSize, file.size - offset), file.size, (blockIndex) =>
+            tahoe.readRange(cap, blockIndex * blockSize, Math.min(blockSize, file.size - blockIndex * blockSize), {
+              signal: job.signal,
+            }),
+          );
+        }
+        bytes += file.size;
+        warmed += 1;
+      }
+      job.progress({ done: index + 1, message: `inode ${file.ino}` });
+    }
+    return { files: warmed, bytes };
+  }
+
+  queue(query: SyncQueueQuery): Promise<SyncQueuePage> {
+    const tasks = this.tasks
+      .list()
+      .sort((a, b) => a.since - b.since || a.ino - b.ino)
+      .map((task): SyncQueueItem => ({
+        ino: task.ino,
+        kind: task.kind,
+        state: task.state,
+        tries: task.tries,
+        since: task.since,
+        lastError: task.lastError,
+        bytes: null,
+      }));
+    const depth: Record<string, number> = { upload: 0, publish: 0 };
+    for (const task of tasks) {
+      if (task.state !== 'failed') {
+        depth[task.kind] = (depth[task.kind] ?? 0) + 1;
+      }
+    }
+    const oldest = this.tasks.list().reduce((min, task) => Math.min(min, task.queuedAt), Infinity);
+    return Promise.resolve({
+      items: tasks.slice(query.offset, query.offset + query.limit),
+      total: tasks.length,
+      depth,
+      oldestDirtyAgeSeconds: oldest === Infinity ? null : Math.max(0, Math.round((Date.now() - oldest) / 1000)),
+    });
+  }
+}

@@ -1,0 +1,208 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDataSource, runMigrations } from '../../src/metadata/data-source';
+import { ROOT_INO } from '../../src/metadata/metadata.types';
+import { SqlMetadataStore } from '../../src/metadata/sql-metadata.store';
+import type { SyncJournal } from '../../src/metadata/sync-journal';
+import { InProcessStateStore } from '../../src/state/in-process-state-store';
+import { DirnodePublisher } from '../../src/sync/dirnode-publisher.service';
+import { RootCapService } from '../../src/sync/root-cap.service';
+import { TahoeClient } from '../../src/tahoe/tahoe.client';
+import { TahoeError } from '../../src/tahoe/tahoe.errors';
+import type { ChildSpec, LinkOptions, RequestControl } from '../../src/tahoe/tahoe.types';
+import { testTahoeClient } from '../support/tahoe-fixtures';
+import { freshRootDircap, testTahoeUrl } from '../support/tahoe.helper';
+import { tahoeTree } from '../support/tahoe-tree.helper';
+
+const OWNER = { uid: 1000, gid: 1000, mode: 0o755 };
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** A dirnode mutation a publisher made: set_children (names) or unlink (one name), on a dirnode cap. */
+interface Call {
+  op: 'set' | 'unlink';
+  cap: string;
+  names: string;
+}
+
+/** Records every dirnode mutation, and can make unlinks fail as a crash between the two steps of a move would. */
+class RecordingTahoeClient extends TahoeClient {
+  constructor(
+    private readonly calls: Call[],
+    private readonly failUnlinks: () => boolean,
+  ) {
+    super({
+      url: testTahoeUrl(),
+      connectTimeout: 5000,
+      headersTimeout: 120_000,
+      bodyTimeout: 60_000,
+      concurrency: 4,
+      retries: 2,
+    });
+  }
+
+  override async setChildren(
+    dircap: string,
+    children: ReadonlyMap<string, ChildSpec> | Record<string, ChildSpec>,
+    options?: LinkOptions,
+  ): Promise<void> {
+    const names = children instanceof Map ? [...children.keys()] : Object.keys(children);
+    this.calls.push({ op: 'set', cap: dircap, names: names.sort().join(',') });
+    return super.setChildren(dircap, children, options);
+  }
+
+  override async unlink(dircap: string, name: string, options?: RequestControl): Promise<string> {
+    if (this.failUnlinks()) {
+      throw new TahoeError({ code: 'UNAVAILABLE', operation: 'unlink', detail: 'injected' });
+    }
+    this.calls.push({ op: 'unlink', cap: dircap, names: name });
+    return super.unlink(dircap, name, options);
+  }
+}
+
+describe('DirnodePublisher on SQLite and the test grid', () => {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-publisher-'));
+  const url = `sqlite:${path.join(directory, 'metadata.sqlite')}`;
+  const client = testTahoeClient();
+  const state = new InProcessStateStore();
+  let store: SqlMetadataStore;
+  let journal: SyncJournal;
+  let rootCap: string;
+  const recorded: Call[] = [];
+  let failUnlinks = false;
+  const recording = new RecordingTahoeClient(recorded, () => failUnlinks);
+  let publisher: DirnodePublisher;
+  /** Directories made by the tests (the root included), to name dirnode caps by inode number. */
+  const dirs: number[] = [ROOT_INO];
+
+  beforeAll(async () => {
+    await runMigrations(url);
+    store = new SqlMetadataStore(await openDataSource(url));
+    await store.initFilesystem({ uid: 0, gid: 0, mode: 0o755 });
+    journal = store.syncJournal();
+    rootCap = await freshRootDircap();
+    const rootCaps = new RootCapService(
+      { meta: store, journal, tahoe: recording, state, logger: quiet, onInodeChanged: () => undefined },
+      { configuredCap: rootCap, dataDir: directory, createTimeoutMs: 10_000 },
+    );
+    await rootCaps.resolveAtStart();
+    publisher = new DirnodePublisher({
+      journal,
+      tahoe: recording,
+      state,
+      rootCap: rootCaps,
+      logger: quiet,
+      onInodeChanged: () => undefined,
+      lockTtlMs: 30_000,
+      lockWaitMs: 30_000,
+    });
+  });
+
+  beforeEach(() => {
+    recorded.length = 0;
+    failUnlinks = false;
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await state.close();
+    await client.close();
+    await recording.close();
+    fs.rmSync(directory, { recursive: true, force: true });
+  });
+
+  async function publish(dir: number): Promise<void> {
+    await publisher.publish(dir);
+  }
+
+  async function mkdir(name: string, parent = ROOT_INO): Promise<number> {
+    const { ino } = await store.mkdir(parent, name, OWNER);
+    dirs.push(ino);
+    return ino;
+  }
+
+  /** The calls recorded since the last take, as `set <dir-ino> <names>` / `unlink <dir-ino> <name>`. */
+  async function takeCalls(): Promise<string[]> {
+    const inoOf = new Map<string, number>();
+    for (const ino of dirs) {
+      const cap = ino === ROOT_INO ? rootCap : (await journal.getSyncInode(ino))?.writeCap;
+      if (cap) {
+        inoOf.set(cap, ino);
+      }
+    }
+    const calls = recorded.map((call) => `${call.op} ${inoOf.get(call.cap) ?? '?'} ${call.names}`);
+    recorded.length = 0;
+    return calls;
+  }
+
+  async function uploadEmpty(ino: number): Promise<void> {
+    const inode = (await journal.getSyncInode(ino))!;
+    expect(await journal.recordUpload(ino, inode.contentVersion, 'URI:LIT:', 'URI:LIT:')).toBe(true);
+  }
+
+  it('should link a moved file at its new place before unlinking it, leaving a duplicate (never a loss) on a crash', async () => {
+    const from = await mkdir('from');
+    const to = await mkdir('to');
+    const file = await store.create(from, 'moving', { ...OWNER, mode: 0o644 });
+    await uploadEmpty(file.ino);
+    await publish(ROOT_INO);
+    await publish(from);
+    await publish(to);
+    expect((await tahoeTree(client, rootCap)).has('from/moving')).toBe(true);
+
+    await store.rename(from, 'moving', to, 'moved');
+    await takeCalls();
+    failUnlinks = true;
+    // Only the source is asked for: it publishes the destination first, then fails to unlink (the "crash").
+    await expect(publisher.publish(from)).rejects.toThrow(/injected/);
+    expect(await takeCalls()).toEqual([`set ${to} moved`]);
+    const duplicated = await tahoeTree(client, rootCap);
+    expect(duplicated.has('to/moved') && duplicated.has('from/moving')).toBe(true);
+
+    failUnlinks = false;
+    await publish(from);
+    expect(await takeCalls()).toEqual([`unlink ${from} moving`]);
+    const tree = await tahoeTree(client, rootCap);
+    expect(tree.has('from/moving')).toBe(false);
+    expect(tree.get('to/moved')?.riverfs).toMatchObject({ type: 'file', ino: file.ino });
+  });
+
+  it('should change nothing in Tahoe when published again (idempotent)', async () => {
+    const dir = await mkdir('stable');
+    for (const name of ['a', 'b', 'c']) {
+      await uploadEmpty((await store.create(dir, name, { ...OWNER, mode: 0o600 })).ino);
+    }
+    await publish(ROOT_INO);
+    await publish(dir);
+    expect((await takeCalls()).filter((call) => call.startsWith(`set ${dir} `))).toEqual([`set ${dir} a,b,c`]);
+
+    await publish(ROOT_INO);
+    await publish(dir);
+    expect(await takeCalls()).toEqual([]);
+    expect((await journal.getSyncInode(dir))?.syncState).toBe('synced');
+    for (const child of await journal.children(dir)) {
+      expect(child.inode.syncState).toBe('synced');
+    }
+  });
+
+  it('should publish all changes of a directory in one set_children, and an attribute change as a republish', async () => {
+    const dir = await mkdir('batch');
+    await publish(ROOT_INO);
+    const inos: number[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const file = await store.create(dir, `f${index}`, { ...OWNER, mode: 0o644 });
+      await uploadEmpty(file.ino);
+      inos.push(file.ino);
+    }
+    const sub = await mkdir('sub', dir);
+    await takeCalls();
+    await publish(dir);
+    expect(await takeCalls()).toEqual([`set ${dir} f0,f1,f2,f3,f4,sub`]);
+
+    await store.setattr(inos[2], { mode: 0o600 });
+    await publish(dir);
+    expect(await takeCalls()).toEqual([`set ${dir} f2`]);
+    expect((await tahoeTree(client, rootCap)).get('batch/f2')?.riverfs).toMatchObject({ mode: 0o600 });
+    expect((await journal.getSyncInode(sub))?.writeCap).toMatch(/^URI:DIR2:/);
+  });
+});
