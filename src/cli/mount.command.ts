@@ -1,96 +1,6 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { Command } from 'commander';
-import { MountAppModule } from '../app.module';
-import { RiverFsLogger } from '../common/logging/riverfs-logger';
-import type { RiverFsConfig } from '../config/config.schema';
-import { FuseService } from '../fs-ops/fuse.service';
-import { createHttpApp, listenHttpApp } from '../http/http-app.factory';
-import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
-import { MountpointError, prepareMountpoint } from '../fs-ops/mountpoint';
-import { EXIT } from './exit-codes';
+import type { MountFlags } from './mount-runner';
 import { addSettingOptions, configFromCommand } from './settings-options';
-
-interface MountFlags {
-  allowOther?: boolean;
-  mkdir?: boolean;
-}
-
-/** Runs RiverFS mounted at `mountpoint` until SIGINT/SIGTERM; returns the exit code. */
-export async function runMount(config: RiverFsConfig, mountpoint: string, flags: MountFlags = {}): Promise<number> {
-  const target = path.resolve(mountpoint);
-  if (flags.mkdir) {
-    try {
-      fs.mkdirSync(target, { recursive: true });
-    } catch (error) {
-      process.stderr.write(`riverfs: cannot create mount point ${target}: ${(error as NodeJS.ErrnoException).code}\n`);
-      return EXIT.USAGE;
-    }
-  }
-  const logger = new RiverFsLogger({ level: config.logLevel, format: config.logFormat });
-  try {
-    const { recoveredStaleMount } = await prepareMountpoint(target);
-    if (recoveredStaleMount) {
-      logger.warn(
-        `${target} held a dead mount of an earlier process (transport endpoint not connected); cleaned it up`,
-        'Mount',
-      );
-    }
-  } catch (error) {
-    if (error instanceof MountpointError) {
-      process.stderr.write(`riverfs: ${error.message}\n`);
-      return EXIT.USAGE;
-    }
-    throw error;
-  }
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const metrics = new RiverFsMetrics();
-  const app = await createHttpApp(
-    MountAppModule.forRoot(config, { mountpoint: target, allowOther: flags.allowOther ?? false }, metrics),
-    config,
-    { logger },
-  );
-  await app.init();
-  const address = await listenHttpApp(app, config);
-  const fuse = app.get(FuseService);
-  process.stdout.write(
-    [
-      `RiverFS mounted on ${target}`,
-      `  data directory: ${config.dataDir}`,
-      `  metadata:       ${config.db.startsWith('sqlite:') ? config.db : 'MariaDB/MySQL'}`,
-      `  state:          ${config.redis === undefined ? 'in-process' : 'Redis'}`,
-      `  tahoe:          ${config.tahoeUrl ?? 'embedded local grid in ' + config.gridDir}`,
-      `  mode:           ${config.mode}`,
-      `  admin:          http://${address.address}:${address.port}/ (token in ${config.adminToken === undefined ? path.join(config.dataDir, 'admin-token') : 'the configured adminToken'})`,
-      'Stop with Ctrl-C or SIGTERM (a second signal forces the unmount).',
-      '',
-    ].join('\n'),
-  );
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn(`${signal} again: forcing the unmount`, 'Mount');
-        fuse.stopAccepting();
-        execFile('fusermount3', ['-uz', target], () => resolve(EXIT.FAILURE));
-        return;
-      }
-      stopping = true;
-      logger.log(`${signal}: flushing and unmounting ${target}`, 'Mount');
-      app.close().then(
-        () => resolve(EXIT.OK),
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${String(error)}`, 'Mount');
-          resolve(EXIT.FAILURE);
-        },
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
 
 export function mountCommand(): Command {
   return addSettingOptions(
@@ -101,6 +11,7 @@ export function mountCommand(): Command {
       .option('--mkdir', 'create the mount point when it does not exist'),
   ).action(async (mountpoint: string, flags: MountFlags, command: Command) => {
     const config = configFromCommand(command);
+    const { runMount } = await import('./mount-runner');
     process.exitCode = await runMount(config, mountpoint, flags);
   });
 }
