@@ -5,6 +5,9 @@ import { FsError } from '../common/errors/fs-error';
 import { HandlePool } from './handle-pool';
 import { KeyedMutex } from './keyed-mutex';
 
+/** Name of the file, beside a file's blocks, that persists its hole floor (see `remoteLimit`). */
+const HOLE_FLOOR_FILE = 'holes-from';
+
 /** How long a statfs reading of the cache disk is trusted (adjusted for our own writes meanwhile). */
 const DISK_READING_TTL_MS = 500;
 
@@ -69,6 +72,11 @@ export class BlockCache {
   private readonly generations = new Map<number, number>();
   /** Whether a clean block of this file may be evicted (it can be fetched again); every file by default. */
   private evictionGuard: (ino: number) => boolean = () => true;
+  /**
+   * Per file, the lowest size a truncate gave it since its last complete upload: every byte at or past it that the
+   * cache lacks is a hole locally, whatever the file's last uploaded cap holds there (persisted beside the blocks).
+   */
+  private readonly holeFloors = new Map<number, number>();
   private usedBytes = 0;
   private dirtyBytes = 0;
   private hits = 0;
@@ -92,6 +100,12 @@ export class BlockCache {
         continue;
       }
       const blocks = new Map<number, BlockState>();
+      const floorText = await fsp
+        .readFile(path.join(this.filesDir, entry, HOLE_FLOOR_FILE), 'utf8')
+        .catch(() => undefined);
+      if (floorText !== undefined && /^\d+$/.test(floorText.trim())) {
+        this.holeFloors.set(ino, Number(floorText.trim()));
+      }
       for (const name of await fsp.readdir(path.join(this.filesDir, entry))) {
         const match = /^(\d+)(\.d)?$/.exec(name);
         if (!match) {
@@ -188,11 +202,45 @@ export class BlockCache {
     return result;
   }
 
-  private async storeCleanBlock(ino: number, index: number, data: Buffer): Promise<void> {
+  /**
+   * How many leading bytes of a file a fetcher may take from the file's last uploaded cap: everything (undefined),
+   * unless a truncate since the last complete upload cut the file, after which the bytes past the cut are holes
+   * until written (written bytes are dirty blocks, never fetched).
+   */
+  remoteLimit(ino: number): number | undefined {
+    return this.holeFloors.get(ino);
+  }
+
+  /** Whether the cache holds block `index` of the file (clean or dirty). */
+  hasBlock(ino: number, index: number): boolean {
+    return this.files.get(ino)?.has(index) ?? false;
+  }
+
+  /** Bytes of a fetched block that are the file's (the hole floor may cut it); 0 when it is all hole now. */
+  private fetchedLength(ino: number, index: number, length: number): number {
+    const floor = this.holeFloors.get(ino);
+    return floor === undefined ? length : Math.max(0, Math.min(length, floor - index * this.blockSize));
+  }
+
+  private async storeCleanBlock(ino: number, index: number, fetched: Buffer): Promise<void> {
+    let data = fetched.subarray(0, this.fetchedLength(ino, index, fetched.length));
+    if (data.length === 0) {
+      return;
+    }
     await this.makeRoom(data.length, false);
     await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
     const file = this.blockPath(ino, index, false);
     await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
+    // A truncate that began meanwhile (it sets the floor before anything else) may have cut this block away.
+    if (this.fetchedLength(ino, index, data.length) < data.length) {
+      await this.pool.forget(file);
+      await fsp.rm(file, { force: true });
+      data = data.subarray(0, this.fetchedLength(ino, index, data.length));
+      if (data.length === 0) {
+        return;
+      }
+      await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
+    }
     this.blocksOf(ino).set(index, { dirty: false, length: data.length });
     this.usedBytes += data.length;
     this.lru.set(this.lockKey(ino, index), { ino, index });
@@ -263,6 +311,11 @@ export class BlockCache {
       return;
     }
     this.bumpGeneration(ino);
+    // Before any await: a fetch that stores a block concurrently must see the new floor.
+    const floor = Math.min(this.holeFloors.get(ino) ?? Infinity, newSize);
+    this.holeFloors.set(ino, floor);
+    await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
+    await fsp.writeFile(path.join(this.filesDir, String(ino), HOLE_FLOOR_FILE), String(floor));
     const blocks = this.files.get(ino);
     const lastIndex = Math.floor(newSize / this.blockSize);
     const keepInLast = newSize - lastIndex * this.blockSize;
@@ -346,6 +399,7 @@ export class BlockCache {
   /** Drops everything cached for a freed inode (its last name and last open handle are gone). */
   async drop(ino: number): Promise<void> {
     this.bumpGeneration(ino);
+    this.holeFloors.delete(ino);
     for (const index of [...(this.files.get(ino)?.keys() ?? [])]) {
       await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
     }
@@ -421,6 +475,16 @@ export class BlockCache {
         this.lru.set(this.lockKey(ino, index), { ino, index });
         cleaned += 1;
       });
+    }
+    if (ifGeneration !== undefined && this.writeGeneration(ino) === ifGeneration && this.holeFloors.has(ino)) {
+      // The upload holds every truncate so far: its cap is right about every byte again.
+      this.holeFloors.delete(ino);
+      const floorFile = path.join(this.filesDir, String(ino), HOLE_FLOOR_FILE);
+      await fsp.rm(floorFile, { force: true });
+      const floor = this.holeFloors.get(ino);
+      if (floor !== undefined) {
+        await fsp.writeFile(floorFile, String(floor)); // A truncate came meanwhile: its floor stays persisted.
+      }
     }
     this.notifyDirtyDrained();
     return cleaned;

@@ -16,6 +16,7 @@ import { FuseService } from './fuse.service';
 import { FuseMountStatus } from './fuse-mount-status';
 import { MountStatus } from '../health/mount-status';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
+import { RemoteBlocks } from '../sync/remote-blocks';
 import { TahoeSyncWorker } from '../sync/tahoe-sync.worker';
 import { RiverFs } from './river-fs';
 
@@ -62,12 +63,24 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
       providers: [
         {
           provide: RiverFs,
-          inject: [MetadataStore, BlockCache, { token: TahoeSyncWorker, optional: true }],
-          useFactory: (meta: MetadataStore, cache: BlockCache, sync: TahoeSyncWorker | undefined): RiverFs => {
+          inject: [
+            MetadataStore,
+            BlockCache,
+            { token: TahoeSyncWorker, optional: true },
+            { token: RemoteBlocks, optional: true },
+          ],
+          useFactory: (
+            meta: MetadataStore,
+            cache: BlockCache,
+            sync: TahoeSyncWorker | undefined,
+            remote: RemoteBlocks | undefined,
+          ): RiverFs => {
             const cached = new CachedMetadataStore(meta, { ttlMs: metadataCacheTtlMs(config, options) });
-            // Reads here pass no fetcher (reading uncached data from Tahoe is still to come): a clean block the cache
-            // evicted would read back as zeros, so uploaded blocks stay cached until the read path can fetch them.
-            cache.setEvictionGuard(() => false);
+            // Blocks the cache lacks come from Tahoe (RemoteBlocks): clean blocks are evictable. Without sync nothing
+            // can fetch them back, so they stay.
+            if (!remote) {
+              cache.setEvictionGuard(() => false);
+            }
             // The sync worker writes caps and sync state behind the metadata cache's back: it must forget those rows.
             sync?.onInodeChanged((ino) => cached.invalidateInode(ino));
             return new RiverFs(cached, cache, {
@@ -82,6 +95,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
               },
               onContentPersisted: sync ? (ino) => sync.contentPersisted(ino) : undefined,
               syncPoint: sync?.mode === 'writethrough' ? (ino) => sync.syncPoint(ino) : undefined,
+              remoteBlocks: remote,
             });
           },
         },

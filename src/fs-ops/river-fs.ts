@@ -1,5 +1,5 @@
 import { FsError } from '../common/errors/fs-error';
-import type { BlockCache } from '../cache/block-cache';
+import type { BlockCache, BlockFetcher } from '../cache/block-cache';
 import type { MetadataStore } from '../metadata/metadata.store';
 import {
   type Credentials,
@@ -118,6 +118,11 @@ export interface RiverFsOptions {
    * locally: writethrough mode waits here until the file is in Tahoe and linked (sync issue).
    */
   syncPoint?: (ino: number) => Promise<void>;
+  /** Blocks the cache lacks, from Tahoe (RemoteBlocks); without it they read as holes. */
+  remoteBlocks?: {
+    fetcher(ino: number): BlockFetcher;
+    readAhead(fh: number, ino: number, position: number, length: number, fileSize: number): void;
+  };
 }
 
 function nowTimespec(): Timespec {
@@ -292,7 +297,7 @@ export class RiverFs {
     }
     const oldSize = open?.size ?? inode.size;
     this.timesChanged(inode.ino);
-    await this.cache.truncate(inode.ino, oldSize, size);
+    await this.cache.truncate(inode.ino, oldSize, size, this.options.remoteBlocks?.fetcher(inode.ino));
     await this.meta.setattr(inode.ino, { size });
     if (open) {
       open.size = size;
@@ -478,7 +483,10 @@ export class RiverFs {
 
   async read(fh: number, length: number, position: number): Promise<Buffer> {
     const { inode } = this.handle(fh);
-    const data = await this.cache.read(inode.ino, position, length, inode.pending?.size ?? inode.size);
+    const fileSize = inode.pending?.size ?? inode.size;
+    this.options.remoteBlocks?.readAhead(fh, inode.ino, position, length, fileSize);
+    const fetch = this.options.remoteBlocks?.fetcher(inode.ino);
+    const data = await this.cache.read(inode.ino, position, length, fileSize, fetch);
     if (!inode.atimeChecked) {
       // Before answering: the kernel drops its cached atime when the read completes and asks us again.
       inode.atimeChecked = true;
@@ -532,7 +540,7 @@ export class RiverFs {
     if (!Number.isSafeInteger(offset + data.length)) {
       throw new FsError('EFBIG');
     }
-    await this.cache.write(inode.ino, offset, data);
+    await this.cache.write(inode.ino, offset, data, this.options.remoteBlocks?.fetcher(inode.ino));
     const size = Math.max(inode.pending?.size ?? inode.size, offset + data.length);
     inode.size = size;
     inode.pending = { size, mtime: this.now() };
@@ -624,7 +632,8 @@ export class RiverFs {
     if (mode === (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
       const end = Math.min(offset + length, size);
       if (end > offset) {
-        await this.cache.write(inode.ino, offset, Buffer.alloc(end - offset));
+        const fetch = this.options.remoteBlocks?.fetcher(inode.ino);
+        await this.cache.write(inode.ino, offset, Buffer.alloc(end - offset), fetch);
         inode.pending = { size, mtime: this.now() };
         inode.atimeChecked = false;
       }

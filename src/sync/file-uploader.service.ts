@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { BlockCache } from '../cache/block-cache';
+import type { BlockCache, BlockFetcher } from '../cache/block-cache';
 import type { SyncInode } from '../metadata/sync-journal';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 
@@ -15,12 +15,14 @@ export interface FileUpload {
 /**
  * Uploads a file's content as a Tahoe immutable file (CHK, or LIT up to 55 bytes), streamed from the block cache one
  * block at a time: the body is a Readable that reads the next block only when the request has sent the previous
- * one, so memory stays at a block or two whatever the file's size. Holes read as zeros.
+ * one, so memory stays at a block or two whatever the file's size. Holes read as zeros; clean blocks the cache
+ * evicted come from `fetcher` (the file's previous cap).
  */
 export class FileUploader {
   constructor(
     private readonly cache: BlockCache,
     private readonly tahoe: TahoeClient,
+    private readonly fetcher?: (ino: number) => BlockFetcher,
   ) {}
 
   async upload(inode: SyncInode, signal?: AbortSignal): Promise<FileUpload> {
@@ -35,7 +37,7 @@ export class FileUploader {
   private async *blocks(ino: number, size: number): AsyncGenerator<Buffer> {
     const blockSize = this.cache.blockSize;
     for (let offset = 0; offset < size; offset += blockSize) {
-      yield await this.cache.read(ino, offset, Math.min(blockSize, size - offset), size);
+      yield await this.cache.read(ino, offset, Math.min(blockSize, size - offset), size, this.fetcher?.(ino));
     }
   }
 }

@@ -8,6 +8,7 @@ import { StateStore } from '../state/state-store';
 import { TahoeClient } from '../tahoe/tahoe.client';
 import { DirnodePublisher } from './dirnode-publisher.service';
 import { FileUploader } from './file-uploader.service';
+import { RemoteBlocks } from './remote-blocks';
 import { RootCapService } from './root-cap.service';
 import { DEFAULT_SYNC_OPTIONS, TahoeSyncWorker, type TahoeSyncWorkerOptions } from './tahoe-sync.worker';
 
@@ -32,13 +33,14 @@ export class SyncModule implements OnApplicationShutdown {
       providers: [
         {
           provide: TahoeSyncWorker,
-          inject: [MetadataStore, SyncJournal, BlockCache, TahoeClient, StateStore],
+          inject: [MetadataStore, SyncJournal, BlockCache, TahoeClient, StateStore, RemoteBlocks],
           useFactory: (
             meta: MetadataStore,
             journal: SyncJournal,
             cache: BlockCache,
             tahoe: TahoeClient,
             state: StateStore,
+            remote: RemoteBlocks,
           ): TahoeSyncWorker => {
             const logger = new Logger(TahoeSyncWorker.name);
             const options: TahoeSyncWorkerOptions = {
@@ -63,8 +65,9 @@ export class SyncModule implements OnApplicationShutdown {
               lockTtlMs: options.lockTtlMs,
               lockWaitMs: options.lockWaitMs,
             });
+            const uploader = new FileUploader(cache, tahoe, (ino) => remote.fetcher(ino));
             worker = new TahoeSyncWorker(
-              { meta, journal, cache, tahoe, rootCap, publisher, uploader: new FileUploader(cache, tahoe), logger },
+              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger },
               options,
             );
             return worker;
@@ -75,9 +78,15 @@ export class SyncModule implements OnApplicationShutdown {
           inject: [TahoeSyncWorker],
           useFactory: (worker: TahoeSyncWorker): RootCapService => worker.rootCap,
         },
+        {
+          provide: RemoteBlocks,
+          inject: [SyncJournal, TahoeClient, BlockCache],
+          useFactory: (journal: SyncJournal, tahoe: TahoeClient, cache: BlockCache): RemoteBlocks =>
+            new RemoteBlocks({ journal, tahoe, cache }),
+        },
         { provide: SyncControl, useExisting: TahoeSyncWorker },
       ],
-      exports: [TahoeSyncWorker, RootCapService, SyncControl],
+      exports: [TahoeSyncWorker, RootCapService, SyncControl, RemoteBlocks],
     };
   }
 

@@ -463,3 +463,12 @@ export function redactCapsInText(text: string): string {
     return redactCap(decoded);
   });
 }
+
+/** The data of a LIT file cap (a LIT cap holds its file's bytes, base32-encoded); undefined for any other cap. */
+export function litData(cap: string): Buffer | undefined {
+  const parsed = tryParseCap(cap);
+  if (!parsed?.known || parsed.kind !== 'LIT') {
+    return undefined;
+  }
+  return base32Decode(parsed.bareCap.slice('URI:LIT:'.length));
+}

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
+import { freshRootDircap } from '../support/tahoe.helper';
+import { eventually } from '../support/tahoe-tree.helper';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const BLOCK = 64 * KiB;
+
+interface CacheStats {
+  usedBytes: number;
+  dirtyBytes: number;
+  hits: number;
+  misses: number;
+  limits: { maxBytes: number };
+}
+
+function admin(riverfs: RiverFsProcess): {
+  cache: () => Promise<CacheStats>;
+  evict: () => Promise<void>;
+  waitSynced: (file: string) => Promise<void>;
+} {
+  const api = request(riverfs.adminUrl);
+  const auth = { Authorization: `Bearer ${riverfs.adminToken()}` };
+  const cache = async (): Promise<CacheStats> => {
+    const response = await api.get('/admin/cache').set(auth);
+    expect(response.status).toBe(200);
+    return response.body as CacheStats;
+  };
+  return {
+    cache,
+    evict: async () => {
+      const response = await api.post('/admin/cache/evict').set(auth).send({});
+      expect(response.status).toBe(200);
+    },
+    /** Until the file's content is in Tahoe (its cap current) and nothing in the cache is dirty. */
+    waitSynced: async (file) => {
+      await eventually(`${file} synced`, async () => {
+        const inode = await api.get('/admin/inodes').query({ path: file }).set(auth);
+        const sync = (inode.body as { sync?: { dataDirty: boolean; syncedContentVersion: number | null } }).sync;
+        if (inode.status !== 200 || sync?.dataDirty !== false || sync.syncedContentVersion === null) {
+          return undefined;
+        }
+        return (await cache()).dirtyBytes === 0 ? true : undefined;
+      });
+    },
+  };
+}
+
+/** Reads `length` bytes at `position` through a fresh descriptor (the kernel drops its page cache on open). */
+function readRange(file: string, position: number, length: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const read = fs.readSync(fd, buffer, 0, length, position);
+    return buffer.subarray(0, read);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+describe('reads of uncached data', () => {
+  it('should read a synced file back byte for byte from Tahoe after its blocks were evicted', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--root-cap', await freshRootDircap(), '--cache-block-size', '64KiB'],
+      });
+      try {
+        const api = admin(riverfs);
+        const content = randomBytes(10 * BLOCK + 12_345);
+        const tiny = Buffer.from('small enough for a LIT cap');
+        fs.writeFileSync(path.join(mountpoint, 'multi.bin'), content);
+        fs.writeFileSync(path.join(mountpoint, 'tiny.txt'), tiny);
+        await api.waitSynced('/multi.bin');
+        await api.waitSynced('/tiny.txt');
+
+        await api.evict();
+        const evicted = await api.cache();
+        expect(evicted.usedBytes).toBe(0);
+
+        expect(fs.readFileSync(path.join(mountpoint, 'multi.bin')).equals(content)).toBe(true);
+        expect(fs.readFileSync(path.join(mountpoint, 'tiny.txt')).equals(tiny)).toBe(true);
+        const afterRead = await api.cache();
+        expect(afterRead.misses).toBeGreaterThanOrEqual(evicted.misses + 11);
+        expect(afterRead.usedBytes).toBe(content.length + tiny.length);
+
+        await api.evict();
+        for (let i = 0; i < 20; i++) {
+          const position = Math.floor(Math.random() * content.length);
+          const length = 1 + Math.floor(Math.random() * 3 * BLOCK);
+          const got = readRange(path.join(mountpoint, 'multi.bin'), position, length);
+          expect(got.equals(content.subarray(position, position + length))).toBe(true);
+        }
+        // Past the end: nothing, and no request that Tahoe would answer with 416.
+        expect(readRange(path.join(mountpoint, 'multi.bin'), content.length + 10, 100).length).toBe(0);
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  });
+
+  it('should keep the rest of an evicted block when part of it is overwritten or the file is truncated', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--root-cap', await freshRootDircap(), '--cache-block-size', '64KiB'],
+      });
+      try {
+        const api = admin(riverfs);
+        const file = path.join(mountpoint, 'patched.bin');
+        const content = randomBytes(4 * BLOCK + 999);
+        fs.writeFileSync(file, content);
+        await api.waitSynced('/patched.bin');
+        await api.evict();
+
+        // Read-modify-write of block 1 through the fetcher.
+        const patch = Buffer.from('patched in the middle of block one');
+        const fd = fs.openSync(file, 'r+');
+        try {
+          fs.writeSync(fd, patch, 0, patch.length, BLOCK + 1000);
+        } finally {
+          fs.closeSync(fd);
+        }
+        const expected = Buffer.from(content);
+        patch.copy(expected, BLOCK + 1000);
+        expect(fs.readFileSync(file).equals(expected)).toBe(true);
+
+        // Once that is uploaded: shrink into an evicted block, then grow; the cut-off bytes come back as zeros.
+        await api.waitSynced('/patched.bin');
+        await api.evict();
+        fs.truncateSync(file, 2 * BLOCK + 500);
+        fs.truncateSync(file, 3 * BLOCK + 10);
+        const truncated = Buffer.concat([expected.subarray(0, 2 * BLOCK + 500), Buffer.alloc(BLOCK - 490)]);
+        expect(fs.readFileSync(file).equals(truncated)).toBe(true);
+        await api.waitSynced('/patched.bin');
+        await api.evict();
+        expect(fs.readFileSync(file).equals(truncated)).toBe(true);
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  });
+
+  it('should read a file larger than the cache sequentially with the cache staying within its limit', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const rootCap = await freshRootDircap();
+      const args = ['--root-cap', rootCap, '--cache-block-size', '64KiB'];
+      const content = randomBytes(24 * MiB + 777);
+      let riverfs = await RiverFsProcess.start(mountpoint, { args });
+      const dataDir = riverfs.dataDir;
+      try {
+        fs.writeFileSync(path.join(mountpoint, 'large.bin'), content);
+        await admin(riverfs).waitSynced('/large.bin');
+        await riverfs.stop();
+        riverfs = await RiverFsProcess.start(mountpoint, { dataDir, args: [...args, '--cache-size', '16MiB'] });
+        const api = admin(riverfs);
+        await api.evict();
+
+        const fd = fs.openSync(path.join(mountpoint, 'large.bin'), 'r');
+        let peak = 0;
+        try {
+          const chunk = Buffer.alloc(MiB);
+          for (let position = 0; position < content.length; position += chunk.length) {
+            const read = fs.readSync(fd, chunk, 0, chunk.length, position);
+            expect(read).toBe(Math.min(chunk.length, content.length - position));
+            expect(chunk.subarray(0, read).equals(content.subarray(position, position + read))).toBe(true);
+            peak = Math.max(peak, (await api.cache()).usedBytes);
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+        const stats = await api.cache();
+        expect(stats.limits.maxBytes).toBe(16 * MiB);
+        expect(peak).toBeLessThanOrEqual(16 * MiB);
+        expect(stats.usedBytes).toBeLessThanOrEqual(16 * MiB);
+      } finally {
+        await riverfs.dispose();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+});
