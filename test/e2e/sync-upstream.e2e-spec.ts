@@ -150,7 +150,7 @@ describe('upstream sync in writeback mode', () => {
 
   it('should stream a file larger than 16 MiB to Tahoe without holding it in memory', async () => {
     const pid = riverfs!.pid!;
-    const size = 24 * MiB;
+    const size = 40 * MiB;
     const data = randomBytes(size);
     fs.writeFileSync(j(mountpoint, 'large.bin'), data);
     // Peak RSS from here on: the upload (the write itself went through FUSE in 128 KiB requests).
@@ -159,6 +159,8 @@ describe('upstream sync in writeback mode', () => {
 
     await eventuallyBytes(client, rootCap, 'large.bin', data);
 
+    // A whole-file buffer would add at least `size`; streaming block by block costs a bounded ~10-15 MiB of
+    // allocator and stream buffers whatever the size (measured 12.6 MiB with a 24 MiB file).
     const growth = (peakRssKiB(pid) - before) * 1024;
     expect(growth).toBeLessThan(size / 2);
   });
