@@ -15,6 +15,7 @@ import { CachedMetadataStore } from './cached-metadata.store';
 import { FuseService } from './fuse.service';
 import { FuseMountStatus } from './fuse-mount-status';
 import { MountStatus } from '../health/mount-status';
+import { DEFAULT_ATTR_TIMEOUT_SECONDS } from './mount-options';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { RemoteBlocks } from '../sync/remote-blocks';
 import { TahoeSyncWorker } from '../sync/tahoe-sync.worker';
@@ -33,7 +34,7 @@ export interface FsOpsModuleOptions {
  * seen after the same delay the kernel's attribute cache already imposes.
  */
 function metadataCacheTtlMs(config: RiverFsConfig, options: FsOpsModuleOptions): number {
-  return config.redis === undefined ? 60_000 : (options.attrTimeoutSeconds ?? 1) * 1000;
+  return config.redis === undefined ? 60_000 : Math.max(1, options.entryTimeoutSeconds ?? 1) * 1000;
 }
 
 /** Owner of the root directory and, until callers' credentials are known, of new inodes: the mounting user. */
@@ -107,7 +108,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
               observe: metrics ? (op, result, seconds) => metrics.observeFuseOp(op, result, seconds) : undefined,
               mountpoint: options.mountpoint,
               allowOther: options.allowOther ?? false,
-              attrTimeoutSeconds: options.attrTimeoutSeconds ?? 1,
+              attrTimeoutSeconds: options.attrTimeoutSeconds ?? DEFAULT_ATTR_TIMEOUT_SECONDS,
               entryTimeoutSeconds: options.entryTimeoutSeconds ?? 1,
               log: {
                 warn: (message) => logger.warn(message),

@@ -13,7 +13,11 @@
  *   GETATTR without the handle, and libfuse has no path left for it). Without it, libfuse renames such a file to
  *   `.fuse_hiddenNNN` until its last close; RiverFs hides those names from listings.
  * - default_permissions: the kernel checks mode bits, owners and the sticky bit against the caller.
- * - attr_timeout / entry_timeout: how long the kernel trusts attributes and names it got from us.
+ * - attr_timeout=0, entry_timeout=1: how long the kernel trusts attributes and names it got from us. libfuse 2's
+ *   high-level API gives each *name* its own kernel inode, so with a positive attr_timeout a write, link or chmod
+ *   through one hard link stays invisible through the others until it expires: a reader through the other name
+ *   then sees the old size and gets truncated data. Attributes are therefore always asked for again; answering is
+ *   cheap, since RiverFs answers getattr from its metadata cache.
  * - fsname / subtype: what `mount` and /proc/mounts show (`riverfs on /mnt type fuse.riverfs`).
  * - allow_other: other users may use the mount; only when asked for.
  */
@@ -24,6 +28,7 @@ export interface MountOptionSettings {
 }
 
 export const MAX_WRITE = 131072;
+export const DEFAULT_ATTR_TIMEOUT_SECONDS = 0;
 
 export function fuseMountOptions(settings: MountOptionSettings): string[] {
   const options = [
