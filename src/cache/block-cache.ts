@@ -184,7 +184,14 @@ export class BlockCache {
           this.misses++;
           const data = await fetch(index);
           if (data) {
-            await this.storeCleanBlock(ino, index, data);
+            if (!(await this.storeCleanBlock(ino, index, data, true))) {
+              // Not kept (no room, or cut by a truncate meanwhile): serve what is still the file's.
+              const usable = this.fetchedLength(ino, index, data.length);
+              if (inBlock < usable) {
+                data.copy(result, position - offset, inBlock, Math.min(usable, inBlock + take));
+              }
+              return;
+            }
             state = this.files.get(ino)?.get(index);
           }
         } else if (state) {
@@ -222,28 +229,46 @@ export class BlockCache {
     return floor === undefined ? length : Math.max(0, Math.min(length, floor - index * this.blockSize));
   }
 
-  private async storeCleanBlock(ino: number, index: number, fetched: Buffer): Promise<void> {
+  /**
+   * Keeps a fetched block, clean. For a read (`optional`), a block that does not fit once the least recently used
+   * clean blocks not in use are evicted is served without being kept: the limit holds even while concurrent
+   * fetches and read-ahead fill the cache. The room is reserved before the first await for the same reason. A
+   * write that needs the rest of the block always keeps it (it becomes dirty, which the dirty limit governs).
+   */
+  private async storeCleanBlock(ino: number, index: number, fetched: Buffer, optional = false): Promise<boolean> {
     let data = fetched.subarray(0, this.fetchedLength(ino, index, fetched.length));
     if (data.length === 0) {
-      return;
+      return false;
     }
     await this.makeRoom(data.length, false);
-    await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
-    const file = this.blockPath(ino, index, false);
-    await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
-    // A truncate that began meanwhile (it sets the floor before anything else) may have cut this block away.
-    if (this.fetchedLength(ino, index, data.length) < data.length) {
-      await this.pool.forget(file);
-      await fsp.rm(file, { force: true });
-      data = data.subarray(0, this.fetchedLength(ino, index, data.length));
-      if (data.length === 0) {
-        return;
-      }
+    if (optional && this.usedBytes + data.length > this.options.maxBytes) {
+      return false;
+    }
+    let reserved = data.length;
+    this.usedBytes += reserved;
+    try {
+      await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
+      const file = this.blockPath(ino, index, false);
       await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
+      // A truncate that began meanwhile (it sets the floor before anything else) may have cut this block away.
+      if (this.fetchedLength(ino, index, data.length) < data.length) {
+        await this.pool.forget(file);
+        await fsp.rm(file, { force: true });
+        data = data.subarray(0, this.fetchedLength(ino, index, data.length));
+        this.usedBytes -= reserved - data.length;
+        reserved = data.length;
+        if (data.length === 0) {
+          return false;
+        }
+        await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
+      }
+    } catch (error) {
+      this.usedBytes -= reserved;
+      throw error;
     }
     this.blocksOf(ino).set(index, { dirty: false, length: data.length });
-    this.usedBytes += data.length;
     this.lru.set(this.lockKey(ino, index), { ino, index });
+    return true;
   }
 
   /**

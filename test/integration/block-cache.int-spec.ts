@@ -129,6 +129,23 @@ describe('BlockCache on a real disk', () => {
     expect(cache.stats()).toMatchObject({ usedBytes: BS, dirtyBytes: BS });
   });
 
+  it('should stay within its size while many fetches of missing blocks run at once', async () => {
+    const cache = await open({ maxBytes: 4 * BS });
+    const remote = pattern(16 * BS, 12);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Every fetch waits at the gate, so all sixteen are in flight before any block is stored.
+    const fetch = async (index: number): Promise<Buffer> => {
+      await gate;
+      return remote.subarray(index * BS, (index + 1) * BS);
+    };
+    const reads = Array.from({ length: 16 }, (_, index) => cache.read(3, index * BS, BS, 16 * BS, fetch));
+    release();
+    const blocks = await Promise.all(reads);
+    blocks.forEach((block, index) => expect(block.equals(remote.subarray(index * BS, (index + 1) * BS))).toBe(true));
+    expect(cache.stats().usedBytes).toBeLessThanOrEqual(4 * BS);
+  });
+
   it('should make writers wait for dirty data to drain, then fail with ENOSPC', async () => {
     const cache = await open({ maxBytes: 2 * BS, dirtyWaitMs: 2000 });
     await cache.write(1, 0, pattern(2 * BS, 7));
