@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { toRecord } from './inode-record.util';
 import type { DataSource, EntityManager } from 'typeorm';
 import { FsError } from '../common/errors/fs-error';
 import { dialectOf } from './data-source';
@@ -108,33 +109,6 @@ function isDuplicateKey(error: unknown): boolean {
     driverError?.errno === 1062 ||
     (typeof driverError?.code === 'string' && driverError.code.startsWith('SQLITE_CONSTRAINT'))
   );
-}
-
-function toRecord(row: InodeModel): InodeRecord {
-  return {
-    ino: row.ino,
-    type: row.type,
-    mode: row.mode,
-    uid: row.uid,
-    gid: row.gid,
-    size: row.size,
-    nlink: row.nlink,
-    rdev: row.rdev,
-    atime: { sec: row.atimeSec, nsec: row.atimeNsec },
-    mtime: { sec: row.mtimeSec, nsec: row.mtimeNsec },
-    ctime: { sec: row.ctimeSec, nsec: row.ctimeNsec },
-    parent: row.parent,
-    contentVersion: row.contentVersion,
-    writeCap: row.writeCap,
-    readCap: row.readCap,
-    syncedContentVersion: row.syncedContentVersion,
-    syncState: row.syncState,
-    dataDirty: row.dataDirty,
-    attrDirty: row.attrDirty,
-    entriesDirty: row.entriesDirty,
-    dirtySince: row.dirtySince,
-    listedAt: row.listedAt,
-  };
 }
 
 function checkTimespec(time: Timespec): Timespec {

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { toRecord } from './inode-record.util';
 import { DirEntryModel, InodeModel, type SqlDialect, SymlinkModel, SyncedEntryModel, XattrModel } from './entities';
 import {
   type CleanFlags,
@@ -37,33 +38,7 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 function toSyncInode(row: InodeModel): SyncInode {
-  return {
-    ino: row.ino,
-    type: row.type,
-    mode: row.mode,
-    uid: row.uid,
-    gid: row.gid,
-    size: row.size,
-    nlink: row.nlink,
-    rdev: row.rdev,
-    atime: { sec: row.atimeSec, nsec: row.atimeNsec },
-    mtime: { sec: row.mtimeSec, nsec: row.mtimeNsec },
-    ctime: { sec: row.ctimeSec, nsec: row.ctimeNsec },
-    parent: row.parent,
-    contentVersion: row.contentVersion,
-    writeCap: row.writeCap,
-    readCap: row.readCap,
-    syncedContentVersion: row.syncedContentVersion,
-    syncState: row.syncState,
-    dataDirty: row.dataDirty,
-    attrDirty: row.attrDirty,
-    entriesDirty: row.entriesDirty,
-    dirtySince: row.dirtySince,
-    listedAt: row.listedAt,
-    changeSeq: row.changeSeq,
-    syncError: row.syncError,
-    syncTries: row.syncTries,
-  };
+  return { ...toRecord(row), changeSeq: row.changeSeq, syncError: row.syncError, syncTries: row.syncTries };
 }
 
 function toSyncedEntry(row: SyncedEntryModel): SyncedEntry {
