@@ -230,6 +230,22 @@ export class BlockCache {
   }
 
   /**
+   * The block's state, fetching and keeping it first when the cache lacks it and the file has it remotely (a
+   * partial write or a truncate must keep the rest of the block). The caller holds the block's lock.
+   */
+  private async keptBlock(ino: number, index: number, fetch?: BlockFetcher): Promise<BlockState | undefined> {
+    const state = this.files.get(ino)?.get(index);
+    if (state || !fetch) {
+      return state;
+    }
+    const existing = await fetch(index);
+    if (existing) {
+      await this.storeCleanBlock(ino, index, existing);
+    }
+    return this.files.get(ino)?.get(index);
+  }
+
+  /**
    * Keeps a fetched block, clean. For a read (`optional`), a block that does not fit once the least recently used
    * clean blocks not in use are evicted is served without being kept: the limit holds even while concurrent
    * fetches and read-ahead fill the cache. The room is reserved before the first await for the same reason. A
@@ -284,14 +300,9 @@ export class BlockCache {
       const inBlock = position - index * this.blockSize;
       const take = Math.min(this.blockSize - inBlock, end - position);
       await this.locks.run(this.lockKey(ino, index), async () => {
-        let state = this.files.get(ino)?.get(index);
-        if (!state && fetch && (inBlock > 0 || take < this.blockSize)) {
-          const existing = await fetch(index);
-          if (existing) {
-            await this.storeCleanBlock(ino, index, existing);
-            state = this.files.get(ino)?.get(index);
-          }
-        }
+        // A write over the whole block needs none of its old bytes.
+        const partial = inBlock > 0 || take < this.blockSize;
+        let state = partial ? await this.keptBlock(ino, index, fetch) : this.files.get(ino)?.get(index);
         const grows = Math.max(0, inBlock + take - (state?.length ?? 0));
         const newlyDirty = state?.dirty ? grows : (state?.length ?? 0) + grows;
         await this.makeRoom(grows, true, newlyDirty);
@@ -351,14 +362,7 @@ export class BlockCache {
     }
     if (keepInLast > 0) {
       await this.locks.run(this.lockKey(ino, lastIndex), async () => {
-        let state = this.files.get(ino)?.get(lastIndex);
-        if (!state && fetch) {
-          const existing = await fetch(lastIndex);
-          if (existing) {
-            await this.storeCleanBlock(ino, lastIndex, existing);
-            state = this.files.get(ino)?.get(lastIndex);
-          }
-        }
+        let state = await this.keptBlock(ino, lastIndex, fetch);
         if (!state || state.length <= keepInLast) {
           return;
         }

@@ -11,6 +11,7 @@ import {
   type TimeChange,
   type Timespec,
 } from '../metadata/metadata.types';
+import { systemClock } from '../metadata/metadata-txn.util';
 import { PATH_ENCODING, pathComponents, splitParent } from './fs-path';
 
 /** File type bits of st_mode (S_IFMT and friends), as Linux defines them. */
@@ -125,13 +126,6 @@ export interface RiverFsOptions {
   };
 }
 
-function nowTimespec(): Timespec {
-  const ns = process.hrtime.bigint() - HR_ORIGIN + EPOCH_ORIGIN_NS;
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
-}
-const HR_ORIGIN = process.hrtime.bigint();
-const EPOCH_ORIGIN_NS = BigInt(Date.now()) * 1_000_000n;
-
 /**
  * The executor: one place that carries out a filesystem call across the metadata store and the block cache.
  * FsOps translate FUSE calls into these methods; errors are FsError with the errno Linux would give.
@@ -149,7 +143,8 @@ export class RiverFs {
     private readonly cache: BlockCache,
     private readonly options: RiverFsOptions,
   ) {
-    this.now = options.now ?? nowTimespec;
+    // The metadata store's clock: a write's mtime and the ctime the store sets for it must come from one clock.
+    this.now = options.now ?? (() => systemClock.now());
   }
 
   // ---- paths ---------------------------------------------------------------------------------------------

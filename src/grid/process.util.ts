@@ -46,25 +46,24 @@ export function runCommand(
 }
 
 /** True when a process with this pid exists and its command line mentions `mustMention` (guards against pid reuse). */
-export function isProcessAlive(pid: number, mustMention?: string): boolean {
-  let cmdline: string;
+/** The command line of a live process (not a zombie: it has exited and only waits to be reaped), or undefined. */
+export function liveProcessArgs(pid: number): string[] | undefined {
   try {
-    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return false;
-  }
-  try {
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie has exited; it only waits for its parent to reap it.
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') {
-      return false;
-    }
+    return state === 'Z' || state === 'X' ? undefined : cmdline.split('\0');
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** True when a process with this pid exists and its command line mentions `mustMention` (guards against pid reuse). */
+export function isProcessAlive(pid: number, mustMention?: string): boolean {
+  const args = liveProcessArgs(pid);
   return (
-    mustMention === undefined || cmdline.split('\0').some((arg) => arg === mustMention || arg.startsWith(mustMention))
+    args !== undefined &&
+    (mustMention === undefined || args.some((arg) => arg === mustMention || arg.startsWith(mustMention)))
   );
 }
 

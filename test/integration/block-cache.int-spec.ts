@@ -3,22 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { BlockCache, type BlockCacheOptions } from '../../src/cache/block-cache';
 import { isFsError } from '../../src/common/errors/fs-error';
+import { seededRandom } from '../support/seeded-random';
 
 const BS = 4096;
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function pattern(length: number, seed: number): Buffer {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   return Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
 }
 
@@ -174,7 +164,7 @@ describe('BlockCache on a real disk', () => {
 
   it('should match an in-memory model over a random sequence of writes, truncates and reads', async () => {
     const cache = await open();
-    const random = seeded(42);
+    const random = seededRandom(42);
     let model = Buffer.alloc(0);
     for (let step = 0; step < 300; step++) {
       const choice = random();

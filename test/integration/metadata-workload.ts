@@ -1,3 +1,4 @@
+import { seededRandom } from '../support/seeded-random';
 import { type ErrnoName, FsError } from '../../src/common/errors/fs-error';
 import type { MetadataStore } from '../../src/metadata/metadata.store';
 import { ROOT_INO } from '../../src/metadata/metadata.types';
@@ -27,25 +28,13 @@ export interface WorkloadResult {
   unexpected: string[];
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Many workers doing random creates, mkdirs, renames (files and directories, across directories, onto
  * existing names), links, unlinks, content changes and rmdirs on a handful of shared directories and names, so that they
  * collide on the same rows all the time.
  */
 export async function runRandomWorkload(stores: MetadataStore[], options: WorkloadOptions): Promise<WorkloadResult> {
-  const random = generator(options.seed);
+  const random = seededRandom(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const owner = { uid: 1000, gid: 1000 };
   const base = await stores[0].mkdir(ROOT_INO, `workload-${options.seed}`, { ...owner, mode: 0o755 });

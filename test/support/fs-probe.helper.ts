@@ -75,17 +75,7 @@ export function sh(command: string, args: string[], options: { cwd?: string; env
   return result.stdout;
 }
 
-/** A small deterministic PRNG (mulberry32) for test data that must be the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from './seeded-random';
 
 /**
  * `length` pseudo-random bytes determined by `random`: an AES-CTR keystream under a key drawn from it (a byte-by-byte

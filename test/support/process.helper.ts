@@ -1,26 +1,19 @@
 import fs from 'node:fs';
+import { liveProcessArgs } from '../../src/grid/process.util';
 
 /** Pids of every `tahoe run` process whose command line names `dir` or a directory under it. */
 export function tahoeProcessesUnder(gridDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) {
-      continue;
-    }
-    try {
-      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (
-        state !== 'Z' &&
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      const args = liveProcessArgs(pid);
+      return (
+        args !== undefined &&
         args.includes('run') &&
         args.some((arg) => arg === gridDir || arg.startsWith(`${gridDir}/`))
-      ) {
-        pids.push(Number(entry));
-      }
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids.sort((a, b) => a - b);
+      );
+    })
+    .sort((a, b) => a - b);
 }
