@@ -164,6 +164,8 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     cacheBlockSize: (parsed.cacheBlockSize as number | undefined) ?? 1024 * 1024,
     mode: (parsed.mode as RiverFsConfig['mode'] | undefined) ?? 'writeback',
     syncDrainTimeout: (parsed.syncDrainTimeout as number | undefined) ?? 60,
+    syncDelay: (parsed.syncDelay as number | undefined) ?? 1,
+    dirTtl: (parsed.dirTtl as number | undefined) ?? 10,
     logLevel: (parsed.logLevel as RiverFsConfig['logLevel'] | undefined) ?? 'log',
     logFormat: (parsed.logFormat as RiverFsConfig['logFormat'] | undefined) ?? 'auto',
     adminToken: parsed.adminToken as string | undefined,

@@ -49,6 +49,10 @@ export interface RiverFsConfig {
   mode: SyncMode;
   /** Seconds shutdown waits for the sync queue to drain. */
   syncDrainTimeout: number;
+  /** Seconds after a file's last close before it is uploaded (writeback), and a directory change before it is published. */
+  syncDelay: number;
+  /** Seconds a directory listing fetched from Tahoe is trusted before a lookup fetches it again. */
+  dirTtl: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   adminToken: string | undefined;
@@ -163,6 +167,26 @@ export const SETTINGS: readonly SettingSpec[] = [
     description:
       'Seconds shutdown (SIGTERM, unmount) waits for dirty data to reach Tahoe; what is left stays in the cache and is pushed at the next start',
     defaultText: '60',
+    min: 0,
+    max: 86_400,
+  },
+  {
+    key: 'syncDelay',
+    flag: 'sync-delay',
+    kind: 'number',
+    description:
+      'Seconds after the last close of a file (writeback) or a namespace change before it is pushed to Tahoe; repeated closes push at most 30 times this late',
+    defaultText: '1',
+    min: 0,
+    max: 3600,
+  },
+  {
+    key: 'dirTtl',
+    flag: 'dir-ttl',
+    kind: 'number',
+    description:
+      'Seconds a directory listing fetched from Tahoe is trusted; a lookup or listing after that fetches it again, so changes made by other Tahoe clients appear within this time',
+    defaultText: '10',
     min: 0,
     max: 86_400,
   },

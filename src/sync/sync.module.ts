@@ -25,7 +25,7 @@ export class SyncModule implements OnApplicationShutdown {
   constructor(@Inject(TahoeSyncWorker) private readonly worker: TahoeSyncWorker) {}
 
   static forRoot(
-    config: Pick<RiverFsConfig, 'mode' | 'syncDrainTimeout' | 'rootCap' | 'dataDir'>,
+    config: Pick<RiverFsConfig, 'mode' | 'syncDrainTimeout' | 'syncDelay' | 'rootCap' | 'dataDir'>,
     overrides: Partial<TahoeSyncWorkerOptions> = {},
   ): DynamicModule {
     return {
@@ -47,6 +47,8 @@ export class SyncModule implements OnApplicationShutdown {
               ...DEFAULT_SYNC_OPTIONS,
               mode: config.mode,
               drainTimeoutMs: config.syncDrainTimeout * 1000,
+              coalesceDelayMs: config.syncDelay * 1000,
+              maxCoalesceDelayMs: Math.max(DEFAULT_SYNC_OPTIONS.maxCoalesceDelayMs, config.syncDelay * 30_000),
               ...overrides,
             };
             let worker: TahoeSyncWorker | undefined = undefined;
