@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ROOT_INO } from '../metadata/metadata.types';
 import type { SyncQueueDto } from './dto/sync.dto';
-import type { TargetDto, WaitableTargetDto, WarmupDto } from './dto/target.dto';
+import type { SyncDto, TargetDto, WaitableTargetDto, WarmupDto } from './dto/target.dto';
 import { FsLookupService } from './fs-lookup.service';
 import { type JobSnapshot, JobsService } from './jobs.service';
 import { SyncControl, syncUnavailable } from './sync-control';
@@ -37,10 +37,11 @@ export class SyncAdminService {
     );
   }
 
-  async sync(request: WaitableTargetDto): Promise<StartedJob> {
+  async sync(request: SyncDto): Promise<StartedJob> {
     const target = await this.target(request);
-    return this.run(request, 'sync', target.params, (context) =>
-      this.control.sync({ ino: target.ino }, context).then((result) => ({ ...result })),
+    const direction = request.direction ?? 'both';
+    return this.run(request, 'sync', { ...target.params, direction }, (context) =>
+      this.control.sync({ ino: target.ino, direction }, context).then((result) => ({ ...result })),
     );
   }
 

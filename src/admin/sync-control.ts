@@ -11,15 +11,31 @@ export interface FlushResult {
   bytes: number;
 }
 
+export const SYNC_DIRECTIONS = ['push', 'pull', 'both'] as const;
+export type SyncDirection = (typeof SYNC_DIRECTIONS)[number];
+
 export interface SyncRequest {
   /** The inode (a directory: its whole tree) to reconcile with Tahoe now; null for everything dirty. */
   ino: number | null;
+  /** push: local changes to Tahoe; pull: Tahoe's changes (the directory tree, or a file's directory) here; both. */
+  direction?: SyncDirection;
+}
+
+export interface PullSummary {
+  directories: number;
+  added: number;
+  updated: number;
+  removed: number;
+  /** Names of the conflict copies made. */
+  conflicts: string[];
 }
 
 export interface SyncResult {
   directories: number;
   files: number;
   bytes: number;
+  /** What the pull did (direction pull or both). */
+  pulled?: PullSummary;
 }
 
 export interface WarmupRequest {

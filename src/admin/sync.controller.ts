@@ -5,7 +5,7 @@ import { AdminAuthGuard } from '../http/auth/admin-auth.guard';
 import { ApiAdminProblems } from '../http/problem.dto';
 import { JobDto } from './dto/job.dto';
 import { SyncQueueDto, SyncQueueQueryDto } from './dto/sync.dto';
-import { WaitableTargetDto, WarmupDto } from './dto/target.dto';
+import { SyncDto, WarmupDto } from './dto/target.dto';
 import { answerJob } from './job-answer.util';
 import { SyncAdminService } from './sync-admin.service';
 
@@ -26,7 +26,7 @@ export class SyncController {
   @ApiAcceptedResponse({ type: JobDto, description: 'The job, still running' })
   @ApiOkResponse({ type: JobDto, description: 'With wait=true: the job, ended' })
   @ApiAdminProblems(404, 429, 503)
-  async forceSync(@Body() body: WaitableTargetDto, @Res({ passthrough: true }) response: Response): Promise<JobDto> {
+  async forceSync(@Body() body: SyncDto, @Res({ passthrough: true }) response: Response): Promise<JobDto> {
     return answerJob(await this.sync.sync(body), response);
   }
 

@@ -84,6 +84,13 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             }
             // The sync worker writes caps and sync state behind the metadata cache's back: it must forget those rows.
             sync?.onInodeChanged((ino) => cached.invalidateInode(ino));
+            // A pull adds and removes entries: every cached name may be stale.
+            sync?.onRemoteChange((_inos, names) => {
+              if (names) {
+                cached.invalidateAll();
+              }
+            });
+            const puller = sync?.puller;
             return new RiverFs(cached, cache, {
               defaultOwner: mountingUser(),
               capacity: () => {
@@ -97,6 +104,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
               onContentPersisted: sync ? (ino) => sync.contentPersisted(ino) : undefined,
               syncPoint: sync?.mode === 'writethrough' ? (ino) => sync.syncPoint(ino) : undefined,
               remoteBlocks: remote,
+              ensureListed: puller ? (dir) => puller.ensureListed(dir) : undefined,
             });
           },
         },

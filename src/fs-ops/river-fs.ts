@@ -119,6 +119,11 @@ export interface RiverFsOptions {
    * locally: writethrough mode waits here until the file is in Tahoe and linked (sync issue).
    */
   syncPoint?: (ino: number) => Promise<void>;
+  /**
+   * Called before a directory is looked into (a lookup in it, a listing of it): the downstream pull fetches its
+   * Tahoe listing when it has none yet or it is older than the TTL. Returns nothing while the listing is fresh.
+   */
+  ensureListed?: (dir: InodeRecord) => Promise<void> | undefined;
   /** Blocks the cache lacks, from Tahoe (RemoteBlocks); without it they read as holes. */
   remoteBlocks?: {
     fetcher(ino: number): BlockFetcher;
@@ -157,6 +162,10 @@ export class RiverFs {
     }
     let inode = await this.meta.getInode(ROOT_INO);
     for (const name of pathComponents(path)) {
+      const listing = this.options.ensureListed?.(inode);
+      if (listing !== undefined) {
+        await listing;
+      }
       inode = await this.meta.lookup(inode.ino, name);
     }
     return inode;
@@ -392,6 +401,10 @@ export class RiverFs {
     const dir = await this.resolve(path);
     if (dir.type !== 'dir') {
       throw new FsError('ENOTDIR');
+    }
+    const listing = this.options.ensureListed?.(dir);
+    if (listing !== undefined) {
+      await listing;
     }
     const listed = (await this.touchAtime(dir)) ?? dir;
     const names: Buffer[] = [Buffer.from('.'), Buffer.from('..')];

@@ -7,6 +7,7 @@ import { dialectOf } from './data-source';
 import {
   DirEntryModel,
   FsSettingModel,
+  SyncedEntryModel,
   GatewaySessionModel,
   InodeModel,
   SustainedInodeModel,
@@ -56,7 +57,7 @@ import {
 } from './metadata.types';
 import { checkName, checkNewName, checkSymlinkTarget, checkXattrName, checkXattrValue, dotKind } from './names.util';
 import { SqlSyncJournal } from './sql-sync-journal';
-import type { SyncJournal } from './sync-journal';
+import type { RemoteApplyResult, RemoteChange, SyncJournal } from './sync-journal';
 
 const S_ISGID = 0o2000;
 const PERMISSION_BITS = 0o7777;
@@ -1241,7 +1242,357 @@ export class SqlMetadataStore extends MetadataStore {
       dialect: this.dialect,
       read: (body) => this.read(body),
       write: (op, body) => this.write(op, (tx) => body(tx.manager)),
+      applyRemote: (dir, changes, options) => this.applyRemote(dir, changes, options),
     });
+  }
+
+  // ---- downstream (what a pull found in Tahoe) -----------------------------------------------------------------
+
+  /** See SyncJournal.applyRemote. Remote changes never mark anything dirty, except where local must win. */
+  private async applyRemote(
+    dir: number,
+    changes: RemoteChange[],
+    options: { listedAt: number; publishAfter: boolean },
+  ): Promise<RemoteApplyResult> {
+    return await this.write('applyRemote', async (tx) => {
+      const result: RemoteApplyResult = { applied: 0, skipped: 0, added: [], dropData: [], changed: [] };
+      const dirRow = (await this.lockInodes(tx, [dir])).get(dir);
+      if (dirRow === undefined || dirRow.type !== 'dir' || dirRow.nlink === 0) {
+        return result;
+      }
+      let publish = options.publishAfter;
+      for (const change of changes) {
+        const outcome = await this.applyRemoteChange(tx, dirRow, change, result);
+        if (outcome === 'skipped') {
+          result.skipped += 1;
+          continue;
+        }
+        result.applied += 1;
+        publish ||= outcome === 'publish';
+      }
+      dirRow.listedAt = options.listedAt;
+      if (publish) {
+        this.markChanged(tx, dirRow, 'entriesDirty');
+      } else {
+        tx.changed.set(dirRow.ino, dirRow);
+      }
+      result.changed.push(dir);
+      return result;
+    });
+  }
+
+  private async applyRemoteChange(
+    tx: Tx,
+    dir: InodeModel,
+    change: RemoteChange,
+    result: RemoteApplyResult,
+  ): Promise<'applied' | 'skipped' | 'publish'> {
+    switch (change.kind) {
+      case 'acknowledge':
+        await this.recordSynced(tx, dir.ino, change.name, change.child, change.cap, change.metaHash);
+        return 'applied';
+      case 'forget':
+        await this.forgetSynced(tx, dir.ino, [change.name]);
+        // The local entry, if any, is linked again by the next publish.
+        return 'publish';
+      case 'add':
+        return this.addRemote(tx, dir, change, result);
+      case 'update':
+        return this.updateRemote(tx, dir, change, result);
+      case 'remove':
+        return this.removeRemote(tx, dir, change, result);
+    }
+  }
+
+  private async recordSynced(
+    tx: Tx,
+    dir: number,
+    name: Buffer,
+    child: number | null,
+    cap: string,
+    metaHash: string | null,
+  ): Promise<void> {
+    await this.forgetSynced(tx, dir, [name]);
+    await tx.manager
+      .createQueryBuilder()
+      .insert()
+      .into(SyncedEntryModel)
+      .values({ parent: dir, name, child, cap, metaHash, syncedAt: Date.now() })
+      .execute();
+  }
+
+  private async forgetSynced(tx: Tx, dir: number, names: Buffer[]): Promise<void> {
+    await tx.manager
+      .createQueryBuilder()
+      .delete()
+      .from(SyncedEntryModel)
+      .where('parent = :dir', { dir })
+      .andWhere('name IN (:...names)', { names })
+      .execute();
+  }
+
+  private async addRemote(
+    tx: Tx,
+    dir: InodeModel,
+    change: Extract<RemoteChange, { kind: 'add' }>,
+    result: RemoteApplyResult,
+  ): Promise<'applied' | 'skipped' | 'publish'> {
+    const name = checkNewName(change.name);
+    if ((await this.entryAt(tx.manager, dir.ino, name)) !== null) {
+      return 'skipped';
+    }
+    const { node } = change;
+    let linkTo = change.linkTo;
+    if (linkTo === undefined && change.ino !== undefined && node.type !== 'dir') {
+      // A rebuild keeping inode numbers meets the second name of a hard link in the same listing.
+      const existing = await this.findInode(tx.manager, change.ino);
+      if (existing !== null && existing.type === node.type && existing.writeCap === node.writeCap) {
+        linkTo = existing.ino;
+      }
+    }
+    let ino: number;
+    if (linkTo !== undefined) {
+      const target = (await this.lockInodes(tx, [linkTo])).get(linkTo);
+      if (target === undefined || target.nlink === 0 || target.type === 'dir' || target.type !== node.type) {
+        return 'skipped';
+      }
+      target.nlink += 1;
+      tx.changed.set(target.ino, target);
+      ino = target.ino;
+    } else {
+      const nowMs = toMs(tx.now);
+      const row: Omit<InodeModel, 'ino'> & { ino?: number } = {
+        type: node.type,
+        mode: node.mode & PERMISSION_BITS,
+        uid: node.uid,
+        gid: node.gid,
+        size: node.type === 'symlink' ? (node.target?.length ?? 0) : node.size,
+        nlink: node.type === 'dir' ? 2 : 1,
+        rdev: node.rdev,
+        parent: node.type === 'dir' ? dir.ino : null,
+        atimeSec: node.mtime.sec,
+        atimeNsec: node.mtime.nsec,
+        mtimeSec: node.mtime.sec,
+        mtimeNsec: node.mtime.nsec,
+        ctimeSec: node.ctime.sec,
+        ctimeNsec: node.ctime.nsec,
+        contentVersion: 0,
+        writeCap: node.writeCap,
+        readCap: node.readCap,
+        // The cap holds this content: uncached blocks are read from it (RemoteBlocks).
+        syncedContentVersion: 0,
+        syncState: 'synced',
+        dataDirty: false,
+        attrDirty: false,
+        entriesDirty: false,
+        dirtySince: null,
+        // A directory's own listing is fetched when it is first looked into.
+        listedAt: node.type === 'dir' ? null : nowMs,
+        changeSeq: 0,
+        syncError: null,
+        syncTries: 0,
+      };
+      if (change.ino !== undefined && (await this.findInode(tx.manager, change.ino)) === null) {
+        row.ino = change.ino;
+      }
+      const inserted = await tx.manager
+        .createQueryBuilder()
+        .insert()
+        .into(InodeModel)
+        .values({ ...row })
+        .execute();
+      ino = row.ino ?? num((inserted.identifiers[0] as { ino: unknown }).ino);
+      if (node.type === 'symlink') {
+        await tx.manager
+          .createQueryBuilder()
+          .insert()
+          .into(SymlinkModel)
+          .values({ ino, target: node.target ?? Buffer.alloc(0) })
+          .execute();
+      }
+      for (const xattr of node.xattrs ?? []) {
+        await tx.manager
+          .createQueryBuilder()
+          .insert()
+          .into(XattrModel)
+          .values({ ino, ...xattr })
+          .execute();
+      }
+      if (node.type === 'dir') {
+        dir.nlink += 1;
+        tx.changed.set(dir.ino, dir);
+      }
+    }
+    await this.insertEntry(tx, dir.ino, name, ino);
+    if (change.publish) {
+      return 'publish';
+    }
+    await this.recordSynced(tx, dir.ino, name, ino, node.writeCap, change.metaHash);
+    result.added.push({ name, ino });
+    result.changed.push(ino);
+    return 'applied';
+  }
+
+  /** The entry still names `child`, and `child` is unchanged since the pull read it and has nothing to push. */
+  private async unchangedRemoteChild(
+    tx: Tx,
+    dir: number,
+    name: Buffer,
+    child: number,
+    changeSeq: number,
+  ): Promise<InodeModel | null> {
+    const entry = await this.entryAt(tx.manager, dir, name);
+    if (entry === null || entry.child !== child) {
+      return null;
+    }
+    const row = (await this.lockInodes(tx, [child])).get(child);
+    if (row === undefined || row.changeSeq !== changeSeq || row.syncState !== 'synced') {
+      return null;
+    }
+    return row;
+  }
+
+  private async updateRemote(
+    tx: Tx,
+    dir: InodeModel,
+    change: Extract<RemoteChange, { kind: 'update' }>,
+    result: RemoteApplyResult,
+  ): Promise<'applied' | 'skipped'> {
+    const row = await this.unchangedRemoteChild(tx, dir.ino, change.name, change.child, change.changeSeq);
+    const { node } = change;
+    if (row === null || row.type !== node.type) {
+      return 'skipped';
+    }
+    row.mode = node.mode & PERMISSION_BITS;
+    row.uid = node.uid;
+    row.gid = node.gid;
+    row.rdev = node.rdev;
+    setMtime(row, node.mtime);
+    setCtime(row, node.ctime);
+    if (change.contentChanged) {
+      row.writeCap = node.writeCap;
+      row.readCap = node.readCap;
+      if (row.type === 'dir') {
+        // Another dirnode: its listing is fetched again at the next look.
+        row.listedAt = null;
+      } else {
+        row.size = row.type === 'symlink' ? (node.target?.length ?? 0) : node.size;
+        row.contentVersion += 1;
+        row.syncedContentVersion = row.contentVersion;
+        result.dropData.push(row.ino);
+      }
+    }
+    if (row.type === 'symlink' && node.target !== undefined) {
+      await tx.manager.createQueryBuilder().delete().from(SymlinkModel).where('ino = :ino', { ino: row.ino }).execute();
+      await tx.manager
+        .createQueryBuilder()
+        .insert()
+        .into(SymlinkModel)
+        .values({ ino: row.ino, target: node.target })
+        .execute();
+    }
+    if (node.xattrs !== undefined) {
+      await tx.manager.createQueryBuilder().delete().from(XattrModel).where('ino = :ino', { ino: row.ino }).execute();
+      for (const xattr of node.xattrs) {
+        await tx.manager
+          .createQueryBuilder()
+          .insert()
+          .into(XattrModel)
+          .values({ ino: row.ino, ...xattr })
+          .execute();
+      }
+    }
+    tx.changed.set(row.ino, row);
+    await this.recordSynced(tx, dir.ino, change.name, row.ino, node.writeCap, change.metaHash);
+    result.changed.push(row.ino);
+    return 'applied';
+  }
+
+  private async removeRemote(
+    tx: Tx,
+    dir: InodeModel,
+    change: Extract<RemoteChange, { kind: 'remove' }>,
+    result: RemoteApplyResult,
+  ): Promise<'applied' | 'skipped' | 'publish'> {
+    const row = await this.unchangedRemoteChild(tx, dir.ino, change.name, change.child, change.changeSeq);
+    if (row === null) {
+      return 'skipped';
+    }
+    if (row.type === 'dir' && !(await this.treeInSync(tx.manager, row.ino))) {
+      // Local changes below it win: the directory stays and is linked again by the next publish.
+      await this.forgetSynced(tx, dir.ino, [change.name]);
+      return 'publish';
+    }
+    const entry = (await this.entryAt(tx.manager, dir.ino, change.name))!;
+    await this.deleteEntry(tx, entry.id);
+    await this.forgetSynced(tx, dir.ino, [change.name]);
+    if (row.type === 'dir') {
+      dir.nlink -= 1;
+      tx.changed.set(dir.ino, dir);
+      await this.removeTree(tx, row, result);
+      return 'applied';
+    }
+    const removed = await this.dropLink(tx, row);
+    if (removed.freed || removed.nlink === 0) {
+      result.dropData.push(row.ino);
+    }
+    result.changed.push(row.ino);
+    return 'applied';
+  }
+
+  /** True when no inode in the directory's tree has anything to push. */
+  private async treeInSync(manager: EntityManager, root: number): Promise<boolean> {
+    const pending = [root];
+    for (let depth = 0; pending.length > 0 && depth < MAX_DEPTH; depth += 1) {
+      const dir = pending.pop()!;
+      const rows = await manager.query<{ child: unknown; type: InodeType; sync_state: string }[]>(
+        'SELECT e.child AS child, i.type AS type, i.sync_state AS sync_state FROM dir_entry e ' +
+          'JOIN inode i ON i.ino = e.child WHERE e.parent = ?',
+        [dir],
+      );
+      for (const row of rows) {
+        if (row.sync_state !== 'synced') {
+          return false;
+        }
+        if (row.type === 'dir') {
+          pending.push(num(row.child));
+        }
+      }
+    }
+    return true;
+  }
+
+  /** Removes a directory that lost its entry, and everything below it (hard links elsewhere keep their inodes). */
+  private async removeTree(tx: Tx, root: InodeModel, result: RemoteApplyResult): Promise<void> {
+    const entries = await tx.manager.query<{ id: unknown; child: unknown }[]>(
+      'SELECT id, child FROM dir_entry WHERE parent = ? ORDER BY id',
+      [root.ino],
+    );
+    for (const entry of entries) {
+      const child = (await this.lockInodes(tx, [num(entry.child)])).get(num(entry.child));
+      await this.deleteEntry(tx, num(entry.id));
+      if (child === undefined) {
+        continue;
+      }
+      if (child.type === 'dir') {
+        await this.removeTree(tx, child, result);
+      } else {
+        const removed = await this.dropLink(tx, child);
+        if (removed.nlink === 0) {
+          result.dropData.push(child.ino);
+        }
+      }
+      result.changed.push(child.ino);
+    }
+    await tx.manager
+      .createQueryBuilder()
+      .delete()
+      .from(SyncedEntryModel)
+      .where('parent = :dir', { dir: root.ino })
+      .execute();
+    root.nlink = 0;
+    await this.dropLink(tx, root);
+    result.changed.push(root.ino);
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,8 @@ import {
   type CleanFlags,
   type InodeLink,
   type PublishedEntry,
+  type RemoteApplyResult,
+  type RemoteChange,
   type SyncChild,
   type SyncedEntry,
   type SyncInode,
@@ -16,6 +18,7 @@ export interface SqlSyncJournalAccess {
   dialect: SqlDialect;
   read<T>(body: (manager: EntityManager) => Promise<T>): Promise<T>;
   write<T>(op: string, body: (manager: EntityManager) => Promise<T>): Promise<T>;
+  applyRemote(dir: number, changes: RemoteChange[], options: { listedAt: number; publishAfter: boolean }): Promise<RemoteApplyResult>;
 }
 
 const PAGE = 1000;
@@ -321,5 +324,13 @@ export class SqlSyncJournal extends SyncJournal {
         [error.slice(0, MAX_ERROR), tries, ino],
       );
     });
+  }
+
+  applyRemote(
+    dir: number,
+    changes: RemoteChange[],
+    options: { listedAt: number; publishAfter: boolean },
+  ): Promise<RemoteApplyResult> {
+    return this.db.applyRemote(dir, changes, options);
   }
 }

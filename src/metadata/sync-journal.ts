@@ -1,4 +1,4 @@
-import type { InodeRecord } from './metadata.types';
+import type { InodeRecord, InodeType, Timespec } from './metadata.types';
 
 /** An inode as the sync worker sees it: the record plus the bookkeeping it compares and sets. */
 export interface SyncInode extends InodeRecord {
@@ -99,4 +99,79 @@ export abstract class SyncJournal {
   abstract markClean(ino: number, changeSeq: number, flags: CleanFlags): Promise<boolean>;
   /** Records a failed attempt (the flags stay set). */
   abstract markFailed(ino: number, error: string, tries: number): Promise<void>;
+
+  /**
+   * Applies what a pull found in a directory's dirnode, in one transaction, and records the directory as listed at
+   * `listedAt`. With `publishAfter`, the directory is marked for a publish (local wins somewhere and must reach Tahoe).
+   */
+  abstract applyRemote(
+    dir: number,
+    changes: RemoteChange[],
+    options: { listedAt: number; publishAfter: boolean },
+  ): Promise<RemoteApplyResult>;
+}
+
+/** A child as Tahoe has it, in the terms of an inode: what a pull creates or updates locally. */
+export interface RemoteNode {
+  type: InodeType;
+  mode: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  mtime: Timespec;
+  ctime: Timespec;
+  writeCap: string;
+  readCap: string;
+  /** Symlinks. */
+  target?: Buffer;
+  /** Undefined: not carried by the edge (the local ones stay as they are). */
+  xattrs?: { name: Buffer; value: Buffer }[];
+}
+
+/**
+ * One change a pull applies to a directory (DESIGN.md §4). Each is checked again inside the transaction: an entry
+ * that changed locally since the pull planned the change is left alone (`skipped`), and the next pull looks again.
+ */
+export type RemoteChange =
+  /** A name that exists only remotely: a new inode (or a new link of `linkTo`), already in sync. */
+  | {
+      kind: 'add';
+      name: Buffer;
+      node: RemoteNode;
+      metaHash: string | null;
+      /** Keep this inode number when it is free (a rebuild keeps the numbers the tree was published with). */
+      ino?: number;
+      /** A hard link: the existing inode this edge names too. */
+      linkTo?: number;
+      /** A conflict copy: not in Tahoe under this name yet, so the directory must be published. */
+      publish?: boolean;
+    }
+  /** The entry changed remotely and is unchanged locally since `changeSeq`: it takes the remote attributes (and cap). */
+  | {
+      kind: 'update';
+      name: Buffer;
+      child: number;
+      changeSeq: number;
+      node: RemoteNode;
+      contentChanged: boolean;
+      metaHash: string | null;
+    }
+  /** The entry is gone remotely and unchanged locally (a directory: its whole tree); removed locally too. */
+  | { kind: 'remove'; name: Buffer; child: number; changeSeq: number }
+  /** Records what Tahoe now holds under the name without touching the entry (agreement, or local wins). */
+  | { kind: 'acknowledge'; name: Buffer; child: number | null; cap: string; metaHash: string | null }
+  /** Forgets what was published under the name (gone remotely; the local entry, if any, is published again). */
+  | { kind: 'forget'; name: Buffer };
+
+export interface RemoteApplyResult {
+  applied: number;
+  /** Changes not applied because the local entry changed meanwhile. */
+  skipped: number;
+  /** Inodes added by `add`, by name. */
+  added: { name: Buffer; ino: number }[];
+  /** Inodes whose content changed or that were freed: their cached blocks must go. */
+  dropData: number[];
+  /** Every inode whose row changed. */
+  changed: number[];
 }

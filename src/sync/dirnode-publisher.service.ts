@@ -229,7 +229,12 @@ export class DirnodePublisher {
     }
     const changes = desired.filter((edge) => {
       const last = synced.get(edge.key);
-      return last === undefined || last.cap !== edge.cap || last.metaHash !== edge.hash;
+      if (last === undefined || last.cap !== edge.cap) {
+        return true;
+      }
+      // A child with nothing to push keeps the edge Tahoe has: a pulled entry (a tree written by another Tahoe
+      // client, or by a gateway with other inode numbers) is not rewritten just because its metadata is not ours.
+      return last.metaHash !== edge.hash && edge.child.inode.syncState !== 'synced';
     });
     const present = new Set(children.map((child) => nameKey(child.name)));
     const removals = [...synced.values()].filter((entry) => !present.has(nameKey(entry.name)));

@@ -7,6 +7,7 @@ import { SyncJournal } from '../metadata/sync-journal';
 import { StateStore } from '../state/state-store';
 import { TahoeClient } from '../tahoe/tahoe.client';
 import { DirnodePublisher } from './dirnode-publisher.service';
+import { DEFAULT_PULL_OPTIONS, DownstreamPuller } from './downstream-puller';
 import { FileUploader } from './file-uploader.service';
 import { RemoteBlocks } from './remote-blocks';
 import { RootCapService } from './root-cap.service';
@@ -25,7 +26,7 @@ export class SyncModule implements OnApplicationShutdown {
   constructor(@Inject(TahoeSyncWorker) private readonly worker: TahoeSyncWorker) {}
 
   static forRoot(
-    config: Pick<RiverFsConfig, 'mode' | 'syncDrainTimeout' | 'syncDelay' | 'rootCap' | 'dataDir'>,
+    config: Pick<RiverFsConfig, 'mode' | 'syncDrainTimeout' | 'syncDelay' | 'dirTtl' | 'rootCap' | 'dataDir'>,
     overrides: Partial<TahoeSyncWorkerOptions> = {},
   ): DynamicModule {
     return {
@@ -68,8 +69,21 @@ export class SyncModule implements OnApplicationShutdown {
               lockWaitMs: options.lockWaitMs,
             });
             const uploader = new FileUploader(cache, tahoe, (ino) => remote.fetcher(ino));
+            const puller = new DownstreamPuller(
+              {
+                journal,
+                tahoe,
+                state,
+                cache,
+                rootCap,
+                logger: new Logger(DownstreamPuller.name),
+                defaultOwner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+                onChanged: (inos, names) => worker?.notifyRemoteChange(inos, names),
+              },
+              { ...DEFAULT_PULL_OPTIONS, ttlMs: config.dirTtl * 1000, lockTtlMs: options.lockTtlMs },
+            );
             worker = new TahoeSyncWorker(
-              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger },
+              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller },
               options,
             );
             return worker;
@@ -86,9 +100,14 @@ export class SyncModule implements OnApplicationShutdown {
           useFactory: (journal: SyncJournal, tahoe: TahoeClient, cache: BlockCache): RemoteBlocks =>
             new RemoteBlocks({ journal, tahoe, cache }),
         },
+        {
+          provide: DownstreamPuller,
+          inject: [TahoeSyncWorker],
+          useFactory: (worker: TahoeSyncWorker): DownstreamPuller => worker.puller!,
+        },
         { provide: SyncControl, useExisting: TahoeSyncWorker },
       ],
-      exports: [TahoeSyncWorker, RootCapService, SyncControl, RemoteBlocks],
+      exports: [TahoeSyncWorker, RootCapService, SyncControl, RemoteBlocks, DownstreamPuller],
     };
   }
 

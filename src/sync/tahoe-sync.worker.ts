@@ -22,6 +22,7 @@ import type { SyncInode, SyncJournal } from '../metadata/sync-journal';
 import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { DirnodePublisher, PublishResult } from './dirnode-publisher.service';
+import type { DownstreamPuller } from './downstream-puller';
 import type { FileUploader } from './file-uploader.service';
 import type { RootCapService } from './root-cap.service';
 import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay } from './sync-queue';
@@ -68,6 +69,8 @@ export interface TahoeSyncWorkerDeps {
   publisher: DirnodePublisher;
   uploader: FileUploader;
   logger: LoggerService;
+  /** The downstream half: forced pulls (the admin API's sync with direction pull or both). */
+  puller?: DownstreamPuller;
 }
 
 /** One push of one inode, as the hooks see it. */
@@ -132,6 +135,7 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly running = { upload: 0, publish: 0 };
   private readonly inFlight = new Set<Promise<void>>();
   private readonly changeListeners = new Set<(ino: number) => void>();
+  private readonly remoteChangeListeners = new Set<(inos: number[], names: boolean) => void>();
   private readonly abort = new AbortController();
   private scanTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -165,6 +169,28 @@ export class TahoeSyncWorker extends SyncControl {
   onInodeChanged(listener: (ino: number) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  get puller(): DownstreamPuller | undefined {
+    return this.deps.puller;
+  }
+
+  /**
+   * Calls `listener` after a pull applied remote changes: the inodes whose rows changed, and whether names appeared
+   * or went (the mount's metadata cache must then drop its directory entries).
+   */
+  onRemoteChange(listener: (inos: number[], names: boolean) => void): () => void {
+    this.remoteChangeListeners.add(listener);
+    return () => this.remoteChangeListeners.delete(listener);
+  }
+
+  notifyRemoteChange(inos: number[], names: boolean): void {
+    for (const listener of this.remoteChangeListeners) {
+      listener(inos, names);
+    }
+    for (const ino of inos) {
+      this.notifyInodeChanged(ino);
+    }
   }
 
   /** Tells the listeners that the worker changed an inode's row. */
@@ -773,7 +799,41 @@ export class TahoeSyncWorker extends SyncControl {
   }
 
   async sync(request: SyncRequest, job: JobContext): Promise<SyncResult> {
-    return this.runForJob(await this.targets(request.ino, () => true), job);
+    const direction = request.direction ?? 'both';
+    const result: SyncResult =
+      direction === 'pull'
+        ? { directories: 0, files: 0, bytes: 0 }
+        : await this.runForJob(await this.targets(request.ino, () => true), job);
+    const puller = this.deps.puller;
+    if (direction === 'push' || puller === undefined) {
+      return result;
+    }
+    const dir = await this.pullTarget(request.ino);
+    const pulled = await puller.pullTree(dir, {
+      signal: job.signal,
+      onProgress: (done, queued, current) =>
+        job.progress({ done, total: done + queued, unit: 'directories', message: `pulled directory ${current}` }),
+    });
+    return { ...result, pulled };
+  }
+
+  /** The directory a pull of `ino` lists: itself, or the directory a file is linked in (the root for everything). */
+  private async pullTarget(ino: number | null): Promise<number> {
+    if (ino === null) {
+      return ROOT_INO;
+    }
+    const inode = await this.deps.journal.getSyncInode(ino);
+    if (inode === null) {
+      throw new FsError('ENOENT', `no inode ${ino}`);
+    }
+    if (inode.type === 'dir') {
+      return ino;
+    }
+    const [link] = await this.deps.journal.linksOf(ino);
+    if (link === undefined) {
+      throw new FsError('ENOENT', `inode ${ino} has no name to pull`);
+    }
+    return link.parent;
   }
 
   private async targets(ino: number | null, keep: (inode: SyncInode) => boolean): Promise<SyncInode[]> {

@@ -53,6 +53,14 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+export interface TreeComparison {
+  /**
+   * Entries without `riverfs` metadata (written by other Tahoe clients and only pulled by RiverFS, which leaves them
+   * as they are) are compared by type and content alone, instead of counting as a difference.
+   */
+  foreignEntries?: boolean;
+}
+
 /**
  * Compares the Tahoe tree under `rootCap` with the mount: the same paths, and for each the type, mode, owner, mtime,
  * a file's bytes and a symlink's target as the `riverfs` edge metadata and the content say. Returns the differences
@@ -63,6 +71,7 @@ export async function diffTahoeWithMount(
   rootCap: string,
   mountpoint: string,
   contents = new Map<string, string>(),
+  options: TreeComparison = {},
 ): Promise<string[]> {
   const differences: string[] = [];
   const tree = await tahoeTree(client, rootCap);
@@ -98,18 +107,21 @@ export async function diffTahoeWithMount(
       }
       const stat = await statter.mustLstat(full);
       const type = TYPE_OF_MODE[stat.mode & 0o170000];
-      const meta = remote.riverfs;
+      const meta = remote.riverfs ?? (options.foreignEntries ? {} : undefined);
       if (meta === undefined) {
         differences.push(`${relative}: no riverfs metadata`);
         continue;
       }
-      const expected: Record<string, unknown> = {
-        type,
-        mode: stat.mode & 0o7777,
-        uid: stat.uid,
-        gid: stat.gid,
-        mtime_ns: stat.mtimeNs.toString(),
-      };
+      const expected: Record<string, unknown> =
+        remote.riverfs === undefined
+          ? {}
+          : {
+              type,
+              mode: stat.mode & 0o7777,
+              uid: stat.uid,
+              gid: stat.gid,
+              mtime_ns: stat.mtimeNs.toString(),
+            };
       for (const [key, value] of Object.entries(expected)) {
         if (meta[key] !== value) {
           differences.push(
@@ -120,7 +132,7 @@ export async function diffTahoeWithMount(
       if ((type === 'dir') !== (remote.node.type === 'directory')) {
         differences.push(`${relative}: a ${remote.node.type} node in Tahoe for a ${type}`);
       }
-      if (type === 'symlink' && meta.target !== fs.readlinkSync(full)) {
+      if (type === 'symlink' && remote.riverfs !== undefined && meta.target !== fs.readlinkSync(full)) {
         differences.push(`${relative}: symlink target ${JSON.stringify(meta.target)} in Tahoe`);
       }
       if (type === 'file') {
@@ -151,12 +163,13 @@ export async function waitUntilTahoeMatchesMount(
   rootCap: string,
   mountpoint: string,
   timeoutMs = 120_000,
+  options: TreeComparison = {},
 ): Promise<void> {
   const contents = new Map<string, string>();
   let last: string[] = [];
   await pollUntil(
     async () => {
-      last = await diffTahoeWithMount(client, rootCap, mountpoint, contents);
+      last = await diffTahoeWithMount(client, rootCap, mountpoint, contents, options);
       return last.length === 0 ? true : undefined;
     },
     {

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { SYNC_DIRECTIONS, type SyncDirection } from '../sync-control';
 import { IsFsPath, NotWith } from '../../http/validation.util';
 
 /** What an operation applies to: a path, an inode, or (neither) everything. */
@@ -43,4 +44,17 @@ export class WarmupDto extends WaitableTargetDto {
   @IsOptional()
   @IsBoolean()
   recursive?: boolean;
+}
+
+export class SyncDto extends WaitableTargetDto {
+  @ApiPropertyOptional({
+    enum: SYNC_DIRECTIONS,
+    default: 'both',
+    description:
+      'push: upload dirty data and publish namespace changes; pull: fetch the listings of the directory tree ' +
+      "(a file's directory) from Tahoe now, before their TTL, applying remote changes; both: push, then pull",
+  })
+  @IsOptional()
+  @IsIn(SYNC_DIRECTIONS)
+  direction?: SyncDirection;
 }

@@ -1,0 +1,558 @@
+import type { LoggerService } from '@nestjs/common';
+import type { BlockCache } from '../cache/block-cache';
+import { type InodeRecord, NAME_MAX, ROOT_INO, type Timespec } from '../metadata/metadata.types';
+import type {
+  RemoteChange,
+  RemoteNode,
+  SyncChild,
+  SyncInode,
+  SyncJournal,
+  SyncedEntry,
+} from '../metadata/sync-journal';
+import type { StateStore } from '../state/state-store';
+import { redactCapsInText } from '../tahoe/cap.util';
+import type { TahoeClient } from '../tahoe/tahoe.client';
+import type { TahoeNode } from '../tahoe/tahoe.types';
+import { type RiverFsEdgeMetadata, SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-metadata.util';
+import type { RootCapService } from './root-cap.service';
+
+export interface DownstreamPullerDeps {
+  journal: SyncJournal;
+  tahoe: TahoeClient;
+  state: StateStore;
+  cache: BlockCache;
+  rootCap: RootCapService;
+  logger: LoggerService;
+  /** Owner of entries whose edges carry no `riverfs` metadata: the mounting user. */
+  defaultOwner: { uid: number; gid: number };
+  /** Told about inodes a pull changed (`names`: entries appeared or went): the mount's metadata cache drops them. */
+  onChanged: (inos: number[], names: boolean) => void;
+}
+
+export interface DownstreamPullerOptions {
+  /** How long a listing is trusted before a lookup fetches it again (the dir-ttl setting). */
+  ttlMs: number;
+  /**
+   * How long a lookup waits for a pull (the listing, and a publish of the same dirnode that holds its lock) before
+   * it is answered from what the database has: an unreachable grid must not hang the mount.
+   */
+  lookupWaitMs: number;
+  lockTtlMs: number;
+}
+
+export const DEFAULT_PULL_OPTIONS: Omit<DownstreamPullerOptions, 'ttlMs'> = { lookupWaitMs: 5000, lockTtlMs: 30_000 };
+
+export interface PullOptions {
+  signal?: AbortSignal;
+  lockWaitMs?: number;
+  /** Rebuild: keep the inode numbers the tree was published with (`riverfs` metadata `ino`). */
+  keepInodeNumbers?: boolean;
+}
+
+/** What one pull of one directory did. */
+export interface PullResult {
+  dir: number;
+  added: number;
+  updated: number;
+  removed: number;
+  /** Names of the conflict copies made (the remote version kept beside the local one). */
+  conflicts: string[];
+  /** Changes left for the next pull because the entry changed locally meanwhile. */
+  skipped: number;
+  /** Subdirectories in the listing (what a recursive pull visits next). */
+  subdirectories: number[];
+}
+
+/** One pull of one directory, as the hooks see it. */
+export interface DownstreamPull {
+  dir: number;
+  inode: SyncInode;
+  cap: string;
+  options: PullOptions;
+}
+
+export type PullEnd = { ok: true; result: PullResult } | { ok: false; error: unknown };
+
+/** Warnings about failed pulls on the lookup path are logged at most this often per directory. */
+const WARN_INTERVAL_MS = 60_000;
+
+function message(error: unknown): string {
+  return redactCapsInText(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * How names are matched between SQL and Tahoe: Tahoe keeps names in Unicode NFC, so a local name in another
+ * normalisation is the same entry there. Names that are not UTF-8 cannot be in Tahoe at all.
+ */
+function matchKey(name: Buffer): string {
+  const text = exactUtf8(name);
+  return text === undefined ? `\0${name.toString('hex')}` : text.normalize('NFC');
+}
+
+function timeNow(): Timespec {
+  const ms = Date.now();
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 };
+}
+
+/** `20261204T031500Z`: sorts by time, and holds no character a shell or Windows would trip on. */
+function conflictStamp(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+/** The cap an entry is linked with in Tahoe, as far as this gateway knows (null: not uploaded yet). */
+function localCapOf(inode: SyncInode): string | null {
+  switch (inode.type) {
+    case 'file':
+    case 'dir':
+    case 'symlink':
+      return inode.writeCap;
+    default:
+      return SPECIAL_FILE_CAP;
+  }
+}
+
+interface RemoteEntry {
+  name: string;
+  bytes: Buffer;
+  node: RemoteNode;
+  metadata: RiverFsEdgeMetadata | null;
+  hash: string;
+}
+
+/**
+ * The downstream half of sync (DESIGN.md §4): a directory's dirnode listing (`t=json`) compared with what was last
+ * synced (`synced_entry`) and with SQL, the difference applied to SQL. Listings are fetched lazily — when a lookup
+ * or readdir first looks into a directory and again once the listing is older than the TTL — and on demand (the
+ * admin API's forced pull, `riverfs fsck --rebuild`).
+ *
+ * Remote additions appear, removals disappear, a changed cap replaces the file's content (its cached blocks are
+ * dropped). When the same entry also has local changes not yet in Tahoe, local wins and the remote version is kept
+ * beside it as `NAME.conflict-<timestamp>`, which the next publish puts in Tahoe too: nothing is lost on either side.
+ * A pull holds the dirnode's lock, so it never interleaves with a publish of the same directory by any gateway.
+ *
+ * Each pull goes through the hooks `beforePullDownstream` (load the directory and its cap), `pullDownstream` (list,
+ * compare, apply) and `afterPullDownstream` (caches, logs).
+ */
+export class DownstreamPuller {
+  /** When each directory was last listed by this process. */
+  private readonly listedAt = new Map<number, number>();
+  private readonly inFlight = new Map<number, Promise<PullResult | null>>();
+  private readonly warnedAt = new Map<number, number>();
+  /** Pulls done and failed, for the status pages. */
+  readonly counters = { pulls: 0, failures: 0, conflicts: 0 };
+
+  constructor(
+    private readonly deps: DownstreamPullerDeps,
+    private readonly options: DownstreamPullerOptions,
+  ) {}
+
+  /**
+   * The lookup path's check, called for every directory a path walks through: nothing (no promise, no await) while
+   * the directory's listing is fresh; else a pull, bounded by `lookupWaitMs`, whose failure leaves the mount
+   * answering from SQL (the grid may be down: cached data stays usable).
+   */
+  ensureListed(dir: InodeRecord): Promise<void> | undefined {
+    if (dir.type !== 'dir') {
+      return undefined;
+    }
+    const now = Date.now();
+    const last = this.listedAt.get(dir.ino);
+    if (last !== undefined && now - last < this.options.ttlMs) {
+      return undefined;
+    }
+    if (dir.ino !== ROOT_INO && dir.writeCap === null) {
+      // Made here and not published yet: there is nothing in Tahoe to list.
+      this.listedAt.set(dir.ino, now);
+      return undefined;
+    }
+    return this.pullForLookup(dir.ino);
+  }
+
+  private async pullForLookup(dir: number): Promise<void> {
+    const signal = AbortSignal.timeout(this.options.lookupWaitMs);
+    try {
+      await this.pull(dir, { signal, lockWaitMs: this.options.lookupWaitMs });
+    } catch (error) {
+      // Answer from SQL and look again after the TTL.
+      this.listedAt.set(dir, Date.now());
+      const warned = this.warnedAt.get(dir) ?? 0;
+      if (Date.now() - warned >= WARN_INTERVAL_MS) {
+        this.warnedAt.set(dir, Date.now());
+        this.deps.logger.warn(
+          `Directory ${dir} could not be listed from Tahoe; answering from the local database: ${message(error)}`,
+        );
+      }
+    }
+  }
+
+  /** Forgets when directories were listed: the next lookup of each fetches its listing again. */
+  expireAll(): void {
+    this.listedAt.clear();
+  }
+
+  /**
+   * Pulls one directory now (a pull already running for it is shared). Null when there is nothing to pull: the
+   * directory is gone, or has no dirnode yet.
+   */
+  pull(dir: number, options: PullOptions = {}): Promise<PullResult | null> {
+    const running = this.inFlight.get(dir);
+    if (running !== undefined) {
+      return running;
+    }
+    const started = this.runPull(dir, options).finally(() => this.inFlight.delete(dir));
+    this.inFlight.set(dir, started);
+    return started;
+  }
+
+  /**
+   * Pulls a directory and every directory below it, parents before children. `onProgress` hears of each directory
+   * done; `signal` stops the walk between directories.
+   */
+  async pullTree(
+    dir: number,
+    options: PullOptions & { onProgress?: (done: number, queued: number, dir: number) => void } = {},
+  ): Promise<{ directories: number; added: number; updated: number; removed: number; conflicts: string[] }> {
+    const total = { directories: 0, added: 0, updated: 0, removed: 0, conflicts: [] as string[] };
+    const pending = [dir];
+    const seen = new Set<number>();
+    while (pending.length > 0) {
+      options.signal?.throwIfAborted();
+      const current = pending.shift()!;
+      if (seen.has(current)) {
+        continue;
+      }
+      seen.add(current);
+      const result = await this.pull(current, options);
+      total.directories += 1;
+      if (result !== null) {
+        total.added += result.added;
+        total.updated += result.updated;
+        total.removed += result.removed;
+        total.conflicts.push(...result.conflicts);
+        pending.push(...result.subdirectories);
+      } else {
+        // Not in Tahoe yet (made here): its subdirectories may still hold pulled ones.
+        for (const child of await this.deps.journal.children(current)) {
+          if (child.inode.type === 'dir') {
+            pending.push(child.inode.ino);
+          }
+        }
+      }
+      options.onProgress?.(total.directories, pending.length, current);
+    }
+    return total;
+  }
+
+  private async runPull(dir: number, options: PullOptions): Promise<PullResult | null> {
+    const pull = await this.beforePullDownstream(dir, options);
+    if (pull === null) {
+      this.listedAt.set(dir, Date.now());
+      return null;
+    }
+    let ended: PullEnd;
+    try {
+      ended = { ok: true, result: await this.pullDownstream(pull) };
+    } catch (error) {
+      ended = { ok: false, error };
+    }
+    await this.afterPullDownstream(pull, ended);
+    if (!ended.ok) {
+      throw ended.error;
+    }
+    return ended.result;
+  }
+
+  /** Hook: a pull starts. Loads the directory and its dirnode's cap; null when there is nothing to pull. */
+  async beforePullDownstream(dir: number, options: PullOptions): Promise<DownstreamPull | null> {
+    const inode = await this.deps.journal.getSyncInode(dir);
+    if (inode === null || inode.type !== 'dir' || inode.nlink === 0) {
+      return null;
+    }
+    const cap = dir === ROOT_INO ? (this.deps.rootCap.current ?? inode.writeCap) : inode.writeCap;
+    if (cap === null) {
+      return null;
+    }
+    return { dir, inode, cap, options };
+  }
+
+  /** Hook: the pull itself, under the dirnode's lock: list, compare with SQL and the last synced state, apply. */
+  async pullDownstream(pull: DownstreamPull): Promise<PullResult> {
+    const { journal, state, tahoe } = this.deps;
+    const { signal, lockWaitMs } = pull.options;
+    return state.withLock(
+      `dirnode:${pull.dir}`,
+      { ttlMs: this.options.lockTtlMs, waitMs: lockWaitMs ?? 120_000 },
+      async () => {
+        const listing = await tahoe.listDirectory(pull.cap, { signal });
+        const listedAt = Date.now();
+        const remote = await this.remoteEntries(listing.children, signal);
+        const local = await journal.children(pull.dir);
+        const synced = await journal.syncedEntries(pull.dir);
+        const plan = await this.plan(pull, remote, local, synced, listedAt);
+        signal?.throwIfAborted();
+        const applied = await journal.applyRemote(pull.dir, plan.changes, {
+          listedAt,
+          publishAfter: plan.publishAfter,
+        });
+        for (const ino of applied.dropData) {
+          await this.deps.cache.drop(ino);
+        }
+        const namesChanged = plan.changes.some((change) => change.kind === 'add' || change.kind === 'remove');
+        if (applied.applied > 0 && plan.changes.some((change) => change.kind !== 'acknowledge')) {
+          this.deps.onChanged(applied.changed, namesChanged);
+        }
+        const subdirectories = new Set<number>();
+        for (const child of await journal.children(pull.dir)) {
+          if (child.inode.type === 'dir') {
+            subdirectories.add(child.inode.ino);
+          }
+        }
+        return {
+          dir: pull.dir,
+          added: plan.changes.filter((change) => change.kind === 'add' && change.publish !== true).length,
+          updated: plan.changes.filter((change) => change.kind === 'update').length,
+          removed: plan.changes.filter((change) => change.kind === 'remove').length,
+          conflicts: plan.conflicts,
+          skipped: applied.skipped,
+          subdirectories: [...subdirectories],
+        };
+      },
+    );
+  }
+
+  /** Hook: a pull ended. The directory counts as listed either way (a failure is retried after the TTL). */
+  afterPullDownstream(pull: DownstreamPull, ended: PullEnd): Promise<void> {
+    this.listedAt.set(pull.dir, Date.now());
+    if (ended.ok) {
+      this.counters.pulls += 1;
+      this.counters.conflicts += ended.result.conflicts.length;
+      const { added, updated, removed, conflicts } = ended.result;
+      if (added + updated + removed > 0) {
+        this.deps.logger.debug?.(
+          `Pulled directory ${pull.dir}: ${added} added, ${updated} changed, ${removed} removed remotely`,
+        );
+      }
+      if (conflicts.length > 0) {
+        this.deps.logger.warn(
+          `Directory ${pull.dir} changed both here and in Tahoe: local versions kept, remote ones saved as ` +
+            conflicts.map((name) => JSON.stringify(name)).join(', '),
+        );
+      }
+    } else {
+      this.counters.failures += 1;
+    }
+    return Promise.resolve();
+  }
+
+  // ---- comparing ---------------------------------------------------------------------------------------------
+
+  private async remoteEntries(
+    children: Map<string, TahoeNode>,
+    signal?: AbortSignal,
+  ): Promise<Map<string, RemoteEntry>> {
+    const defaults = { ...this.deps.defaultOwner, now: timeNow() };
+    const result = new Map<string, RemoteEntry>();
+    for (const [name, child] of children) {
+      const bytes = Buffer.from(name, 'utf8');
+      if (bytes.length === 0 || bytes.length > NAME_MAX || name === '.' || name === '..' || name.includes('/')) {
+        continue;
+      }
+      const read = remoteNodeOf(child, defaults);
+      if (read === undefined) {
+        continue;
+      }
+      const { node, metadata } = read;
+      if (child.type === 'file' && child.mutable && child.size === undefined) {
+        // Listings often lack the size of a mutable file: the node itself knows it.
+        const info = await this.deps.tahoe.getNode(node.writeCap, { signal });
+        node.size = info.type === 'file' ? (info.size ?? 0) : 0;
+      }
+      if (node.type === 'symlink' && node.target === undefined) {
+        // The target is also the file's content (see DirnodePublisher.capOf).
+        node.target = await this.deps.tahoe.readAll(node.readCap, { signal });
+      }
+      result.set(name.normalize('NFC'), { name, bytes, node, metadata, hash: edgeHash(node.writeCap, metadata) });
+    }
+    return result;
+  }
+
+  private async plan(
+    pull: DownstreamPull,
+    remote: Map<string, RemoteEntry>,
+    localChildren: SyncChild[],
+    syncedEntries: SyncedEntry[],
+    listedAt: number,
+  ): Promise<{ changes: RemoteChange[]; conflicts: string[]; publishAfter: boolean }> {
+    const local = new Map(localChildren.map((child) => [matchKey(child.name), child]));
+    const synced = new Map(syncedEntries.map((entry) => [matchKey(entry.name), entry]));
+    const taken = new Set([...local.keys(), ...remote.keys()]);
+    const changes: RemoteChange[] = [];
+    const conflicts: string[] = [];
+    let publishAfter = false;
+
+    const keepAsConflict = (entry: RemoteEntry): void => {
+      let name = `${entry.name}.conflict-${conflictStamp(listedAt)}`;
+      for (let copy = 2; taken.has(name.normalize('NFC')) || Buffer.byteLength(name) > NAME_MAX; copy += 1) {
+        name = `${entry.name.slice(0, 200)}.conflict-${conflictStamp(listedAt)}-${copy}`;
+      }
+      taken.add(name.normalize('NFC'));
+      conflicts.push(name);
+      changes.push({ kind: 'add', name: Buffer.from(name, 'utf8'), node: entry.node, metaHash: null, publish: true });
+    };
+
+    for (const [key, entry] of remote) {
+      const last = synced.get(key);
+      const mine = local.get(key);
+      const localName = mine?.name ?? last?.name ?? entry.bytes;
+      const mineIsLast = mine !== undefined && last !== undefined && mine.inode.ino === last.child;
+      const clean = mine !== undefined && mine.inode.syncState === 'synced';
+      if (last !== undefined && entry.node.writeCap === last.cap) {
+        if (entry.hash === last.metaHash) {
+          continue;
+        }
+        // Same object, other attributes: taken when nothing local is waiting, else local wins at the next publish.
+        if (mineIsLast && clean && entry.metadata !== null && mine.inode.type === entry.node.type) {
+          changes.push(this.update(mine, entry, false));
+        } else {
+          changes.push({
+            kind: 'acknowledge',
+            name: localName,
+            child: last.child,
+            cap: last.cap,
+            metaHash: entry.hash,
+          });
+        }
+        continue;
+      }
+      if (mine === undefined) {
+        if (last !== undefined) {
+          // Gone here (unlinked or renamed away) while it changed remotely: keep the remote version.
+          keepAsConflict(entry);
+          changes.push({
+            kind: 'acknowledge',
+            name: last.name,
+            child: last.child,
+            cap: entry.node.writeCap,
+            metaHash: entry.hash,
+          });
+          publishAfter = true;
+        } else {
+          changes.push(await this.add(entry, pull.options));
+        }
+        continue;
+      }
+      const mineCap = localCapOf(mine.inode);
+      if (mineCap === entry.node.writeCap) {
+        // Tahoe already has what is here (a publish whose record was lost to a crash, or another gateway's).
+        changes.push({
+          kind: 'acknowledge',
+          name: mine.name,
+          child: mine.inode.ino,
+          cap: mineCap,
+          metaHash: entry.hash,
+        });
+        continue;
+      }
+      if (mineIsLast && clean && mineCap === last.cap && (mine.inode.type === 'dir') === (entry.node.type === 'dir')) {
+        // Changed remotely only.
+        if (mine.inode.type === entry.node.type) {
+          changes.push(this.update(mine, entry, true));
+        } else {
+          changes.push({ kind: 'remove', name: mine.name, child: mine.inode.ino, changeSeq: mine.inode.changeSeq });
+          changes.push(await this.add(entry, pull.options));
+        }
+        continue;
+      }
+      if (
+        mine.inode.type === 'dir' &&
+        entry.node.type === 'dir' &&
+        mine.inode.writeCap === null &&
+        last === undefined
+      ) {
+        // Made here and there under the same name, never published: one directory, the remote dirnode. Its entries
+        // merge at its next pull and publish.
+        await this.deps.journal.recordCap(mine.inode.ino, entry.node.writeCap, entry.node.readCap);
+        this.deps.onChanged([mine.inode.ino], false);
+        changes.push({
+          kind: 'acknowledge',
+          name: mine.name,
+          child: mine.inode.ino,
+          cap: entry.node.writeCap,
+          metaHash: entry.hash,
+        });
+        publishAfter = true;
+        continue;
+      }
+      // Changed on both sides: local wins, the remote version is kept beside it.
+      keepAsConflict(entry);
+      changes.push({
+        kind: 'acknowledge',
+        name: mine.name,
+        child: mine.inode.ino,
+        cap: entry.node.writeCap,
+        metaHash: entry.hash,
+      });
+      publishAfter = true;
+    }
+
+    for (const [key, last] of synced) {
+      if (remote.has(key)) {
+        continue;
+      }
+      const mine = local.get(key);
+      if (
+        mine !== undefined &&
+        mine.inode.ino === last.child &&
+        mine.inode.syncState === 'synced' &&
+        localCapOf(mine.inode) === last.cap
+      ) {
+        changes.push({ kind: 'remove', name: mine.name, child: mine.inode.ino, changeSeq: mine.inode.changeSeq });
+      } else {
+        // Removed remotely, changed here (or already gone here): what is here is published again.
+        changes.push({ kind: 'forget', name: last.name });
+      }
+    }
+    return { changes, conflicts, publishAfter };
+  }
+
+  private update(mine: SyncChild, entry: RemoteEntry, contentChanged: boolean): RemoteChange {
+    return {
+      kind: 'update',
+      name: mine.name,
+      child: mine.inode.ino,
+      changeSeq: mine.inode.changeSeq,
+      node: entry.node,
+      contentChanged,
+      metaHash: entry.hash,
+    };
+  }
+
+  private async add(entry: RemoteEntry, options: PullOptions): Promise<RemoteChange> {
+    const change: RemoteChange = { kind: 'add', name: entry.bytes, node: entry.node, metaHash: entry.hash };
+    const publishedIno = entry.metadata?.ino;
+    if (entry.node.type !== 'dir' && typeof publishedIno === 'number' && Number.isSafeInteger(publishedIno)) {
+      // The same inode linked under several names (hard links): the same published inode number and the same cap.
+      const existing = await this.deps.journal.getSyncInode(publishedIno);
+      if (
+        existing !== null &&
+        existing.nlink > 0 &&
+        existing.type === entry.node.type &&
+        localCapOf(existing) === entry.node.writeCap
+      ) {
+        return { ...change, linkTo: existing.ino };
+      }
+    }
+    if (
+      options.keepInodeNumbers &&
+      typeof publishedIno === 'number' &&
+      Number.isSafeInteger(publishedIno) &&
+      publishedIno > ROOT_INO
+    ) {
+      return { ...change, ino: publishedIno };
+    }
+    return change;
+  }
+}

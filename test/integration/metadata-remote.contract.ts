@@ -1,0 +1,288 @@
+import { runMigrations } from '../../src/metadata/data-source';
+import { type InodeRecord, ROOT_INO, type Timespec } from '../../src/metadata/metadata.types';
+import type { SqlMetadataStore } from '../../src/metadata/sql-metadata.store';
+import type { RemoteNode, SyncJournal } from '../../src/metadata/sync-journal';
+import { findInconsistencies } from './metadata-consistency';
+import { type ContractDatabase, FakeClock, type StoreHandle, openStore } from './metadata-store.contract';
+
+const owner = { uid: 1000, gid: 1000 };
+const T: Timespec = { sec: 1_600_000_000, nsec: 123_456_789 };
+
+function remoteNode(overrides: Partial<RemoteNode> = {}): RemoteNode {
+  return {
+    type: 'file',
+    mode: 0o640,
+    uid: 7,
+    gid: 8,
+    rdev: 0,
+    size: 1234,
+    mtime: T,
+    ctime: { sec: T.sec + 1, nsec: 5 },
+    writeCap: 'URI:CHK:aaaa:bbbb:2:3:1234',
+    readCap: 'URI:CHK:aaaa:bbbb:2:3:1234',
+    ...overrides,
+  };
+}
+
+const b = (text: string): Buffer => Buffer.from(text, 'utf8');
+
+/**
+ * What a pull applies (SyncJournal.applyRemote), on each database: inodes created in sync with their caps and
+ * attributes, changes and removals only of entries unchanged locally, and the invariants of the tree kept.
+ */
+export function describeRemoteApplyContract(name: string, createDatabase: () => Promise<ContractDatabase>): void {
+  describe(`applying remote changes (${name})`, () => {
+    const clock = new FakeClock();
+    let database: ContractDatabase;
+    let handle: StoreHandle;
+    let store: SqlMetadataStore;
+    let journal: SyncJournal;
+    let sequence = 0;
+
+    beforeAll(async () => {
+      database = await createDatabase();
+      await runMigrations(database.url);
+      handle = await openStore(database.url, clock);
+      store = handle.store as SqlMetadataStore;
+      journal = store.syncJournal();
+      await store.initFilesystem({ uid: 0, gid: 0, mode: 0o755 });
+      await store.openSession({ host: 'remote-contract', pid: process.pid });
+    });
+
+    afterAll(async () => {
+      await store?.close();
+      await database?.destroy();
+    });
+
+    afterEach(async () => {
+      expect(await findInconsistencies(handle.dataSource)).toEqual([]);
+    });
+
+    async function freshDir(): Promise<InodeRecord> {
+      sequence += 1;
+      return store.mkdir(ROOT_INO, `remote-${sequence}`, { ...owner, mode: 0o755 });
+    }
+
+    async function names(dir: number): Promise<string[]> {
+      const result: string[] = [];
+      for await (const entry of store.entries(dir)) {
+        result.push(entry.name.toString());
+      }
+      return result.sort();
+    }
+
+    it('should create files, directories and symlinks in sync, with their attributes, caps and synced edges', async () => {
+      const dir = await freshDir();
+      const result = await journal.applyRemote(
+        dir.ino,
+        [
+          { kind: 'add', name: b('file'), node: remoteNode(), metaHash: 'h1' },
+          {
+            kind: 'add',
+            name: b('sub'),
+            node: remoteNode({
+              type: 'dir',
+              mode: 0o750,
+              size: 0,
+              writeCap: 'URI:DIR2:x:y',
+              readCap: 'URI:DIR2-RO:x:y',
+            }),
+            metaHash: null,
+          },
+          {
+            kind: 'add',
+            name: b('link'),
+            node: remoteNode({ type: 'symlink', mode: 0o777, target: b('file'), writeCap: 'URI:LIT:mzuwyzi' }),
+            metaHash: 'h3',
+          },
+          {
+            kind: 'add',
+            name: b('tagged'),
+            node: remoteNode({ xattrs: [{ name: b('user.k'), value: b('v') }] }),
+            metaHash: 'h4',
+          },
+        ],
+        { listedAt: 42_000, publishAfter: false },
+      );
+      expect(result).toMatchObject({ applied: 4, skipped: 0 });
+      expect(await names(dir.ino)).toEqual(['file', 'link', 'sub', 'tagged']);
+
+      const file = await store.lookup(dir.ino, 'file');
+      expect(file).toMatchObject({
+        type: 'file',
+        mode: 0o640,
+        uid: 7,
+        gid: 8,
+        size: 1234,
+        nlink: 1,
+        mtime: T,
+        ctime: { sec: T.sec + 1, nsec: 5 },
+        writeCap: 'URI:CHK:aaaa:bbbb:2:3:1234',
+        syncState: 'synced',
+        dataDirty: false,
+        syncedContentVersion: file.contentVersion,
+      });
+      const sub = await store.lookup(dir.ino, 'sub');
+      expect(sub).toMatchObject({ type: 'dir', mode: 0o750, nlink: 2, parent: dir.ino, listedAt: null });
+      expect(await store.readlink((await store.lookup(dir.ino, 'link')).ino)).toEqual(b('file'));
+      expect(await store.getXattr((await store.lookup(dir.ino, 'tagged')).ino, 'user.k')).toEqual(b('v'));
+
+      const parent = await store.getInode(dir.ino);
+      expect(parent).toMatchObject({ nlink: 3, listedAt: 42_000 });
+      // A pull marks nothing dirty: the directory's state is what it was (a new directory, not yet published).
+      expect(parent.mtime).toEqual(dir.mtime);
+      const synced = new Map((await journal.syncedEntries(dir.ino)).map((entry) => [entry.name.toString(), entry]));
+      expect(synced.get('file')).toMatchObject({ child: file.ino, cap: 'URI:CHK:aaaa:bbbb:2:3:1234', metaHash: 'h1' });
+      expect(synced.get('sub')).toMatchObject({ child: sub.ino, cap: 'URI:DIR2:x:y', metaHash: null });
+    });
+
+    it('should keep published inode numbers when asked, and link a second name of the same inode', async () => {
+      const dir = await freshDir();
+      const other = await freshDir();
+      const wanted = 900_000 + sequence;
+      await journal.applyRemote(
+        dir.ino,
+        [
+          { kind: 'add', name: b('one'), node: remoteNode(), metaHash: null, ino: wanted },
+          { kind: 'add', name: b('two'), node: remoteNode(), metaHash: null, ino: wanted },
+        ],
+        { listedAt: 1, publishAfter: false },
+      );
+      await journal.applyRemote(
+        other.ino,
+        [{ kind: 'add', name: b('three'), node: remoteNode(), metaHash: null, linkTo: wanted }],
+        {
+          listedAt: 1,
+          publishAfter: false,
+        },
+      );
+      const one = await store.lookup(dir.ino, 'one');
+      expect(one.ino).toBe(wanted);
+      expect((await store.lookup(dir.ino, 'two')).ino).toBe(wanted);
+      expect((await store.lookup(other.ino, 'three')).ino).toBe(wanted);
+      expect((await store.getInode(wanted)).nlink).toBe(3);
+    });
+
+    it('should take a remote change of an unchanged entry, and leave an entry changed locally since alone', async () => {
+      const dir = await freshDir();
+      await journal.applyRemote(
+        dir.ino,
+        [
+          { kind: 'add', name: b('kept'), node: remoteNode(), metaHash: null },
+          { kind: 'add', name: b('edited'), node: remoteNode(), metaHash: null },
+        ],
+        { listedAt: 1, publishAfter: false },
+      );
+      const kept = await journal.getSyncInode((await store.lookup(dir.ino, 'kept')).ino);
+      const edited = await journal.getSyncInode((await store.lookup(dir.ino, 'edited')).ino);
+      await store.setattr(edited!.ino, { mode: 0o600 });
+
+      const next = remoteNode({ size: 99, writeCap: 'URI:CHK:cccc:dddd:2:3:99', readCap: 'URI:CHK:cccc:dddd:2:3:99' });
+      const result = await journal.applyRemote(
+        dir.ino,
+        [
+          {
+            kind: 'update',
+            name: b('kept'),
+            child: kept!.ino,
+            changeSeq: kept!.changeSeq,
+            node: next,
+            contentChanged: true,
+            metaHash: 'n',
+          },
+          {
+            kind: 'update',
+            name: b('edited'),
+            child: edited!.ino,
+            changeSeq: edited!.changeSeq,
+            node: next,
+            contentChanged: true,
+            metaHash: 'n',
+          },
+        ],
+        { listedAt: 2, publishAfter: false },
+      );
+      expect(result).toMatchObject({ applied: 1, skipped: 1, dropData: [kept!.ino] });
+      const after = await store.getInode(kept!.ino);
+      expect(after).toMatchObject({ size: 99, writeCap: next.writeCap, contentVersion: kept!.contentVersion + 1 });
+      expect(after.syncedContentVersion).toBe(after.contentVersion);
+      expect(await store.getInode(edited!.ino)).toMatchObject({ mode: 0o600, size: 1234, syncState: 'dirty' });
+    });
+
+    it('should remove an unchanged file and a whole unchanged tree, and keep a tree with local changes', async () => {
+      const dir = await freshDir();
+      const subNode = remoteNode({
+        type: 'dir',
+        mode: 0o755,
+        size: 0,
+        writeCap: 'URI:DIR2:s:t',
+        readCap: 'URI:DIR2-RO:s:t',
+      });
+      await journal.applyRemote(
+        dir.ino,
+        [
+          { kind: 'add', name: b('gone'), node: remoteNode(), metaHash: null },
+          { kind: 'add', name: b('tree'), node: subNode, metaHash: null },
+          { kind: 'add', name: b('busy'), node: { ...subNode, writeCap: 'URI:DIR2:u:v' }, metaHash: null },
+        ],
+        { listedAt: 1, publishAfter: false },
+      );
+      const tree = await store.lookup(dir.ino, 'tree');
+      const busy = await store.lookup(dir.ino, 'busy');
+      await journal.applyRemote(tree.ino, [{ kind: 'add', name: b('leaf'), node: remoteNode(), metaHash: null }], {
+        listedAt: 1,
+        publishAfter: false,
+      });
+      await journal.applyRemote(
+        tree.ino,
+        [{ kind: 'add', name: b('deep'), node: { ...subNode, writeCap: 'URI:DIR2:w:z' }, metaHash: null }],
+        { listedAt: 1, publishAfter: false },
+      );
+      await journal.applyRemote(
+        busy.ino,
+        [{ kind: 'add', name: b('inner'), node: { ...subNode, writeCap: 'URI:DIR2:i:j' }, metaHash: null }],
+        { listedAt: 1, publishAfter: false },
+      );
+      // Deep down, so `busy` itself is still in sync: only a walk of its tree finds the change.
+      await store.create((await store.lookup(busy.ino, 'inner')).ino, 'written-here', { ...owner, mode: 0o644 });
+      const gone = await journal.getSyncInode((await store.lookup(dir.ino, 'gone')).ino);
+      const treeRow = await journal.getSyncInode(tree.ino);
+      const busyRow = await journal.getSyncInode(busy.ino);
+
+      const result = await journal.applyRemote(
+        dir.ino,
+        [
+          { kind: 'remove', name: b('gone'), child: gone!.ino, changeSeq: gone!.changeSeq },
+          { kind: 'remove', name: b('tree'), child: tree.ino, changeSeq: treeRow!.changeSeq },
+          { kind: 'remove', name: b('busy'), child: busy.ino, changeSeq: busyRow!.changeSeq },
+        ],
+        { listedAt: 3, publishAfter: false },
+      );
+      expect(result.skipped).toBe(0);
+      expect(await names(dir.ino)).toEqual(['busy']);
+      expect(result.dropData).toContain(gone!.ino);
+      await expect(store.getInode(tree.ino)).rejects.toMatchObject({ code: 'ENOENT' });
+      // The tree with local changes stays, to be linked again by the next publish of its parent.
+      expect(await names((await store.lookup(busy.ino, 'inner')).ino)).toEqual(['written-here']);
+      expect((await journal.syncedEntries(dir.ino)).map((entry) => entry.name.toString())).toEqual([]);
+      expect(await store.getInode(dir.ino)).toMatchObject({ nlink: 3, entriesDirty: true, syncState: 'dirty' });
+    });
+
+    it('should add a conflict copy as a new entry to publish, and skip a name that exists', async () => {
+      const dir = await freshDir();
+      await store.create(dir.ino, 'taken', { ...owner, mode: 0o644 });
+      const result = await journal.applyRemote(
+        dir.ino,
+        [
+          { kind: 'add', name: b('taken'), node: remoteNode(), metaHash: null },
+          { kind: 'add', name: b('doc.conflict-20261204T000000Z'), node: remoteNode(), metaHash: null, publish: true },
+        ],
+        { listedAt: 1, publishAfter: false },
+      );
+      expect(result).toMatchObject({ applied: 1, skipped: 1 });
+      expect(await names(dir.ino)).toEqual(['doc.conflict-20261204T000000Z', 'taken']);
+      expect(await journal.syncedEntries(dir.ino)).toEqual([]);
+      expect((await store.getInode(dir.ino)).entriesDirty).toBe(true);
+    });
+  });
+}
