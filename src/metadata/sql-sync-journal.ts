@@ -18,7 +18,11 @@ export interface SqlSyncJournalAccess {
   dialect: SqlDialect;
   read<T>(body: (manager: EntityManager) => Promise<T>): Promise<T>;
   write<T>(op: string, body: (manager: EntityManager) => Promise<T>): Promise<T>;
-  applyRemote(dir: number, changes: RemoteChange[], options: { listedAt: number; publishAfter: boolean }): Promise<RemoteApplyResult>;
+  applyRemote(
+    dir: number,
+    changes: RemoteChange[],
+    options: { listedAt: number; publishAfter: boolean },
+  ): Promise<RemoteApplyResult>;
 }
 
 const PAGE = 1000;
