@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { JobDto } from '../admin/dto/job.dto';
 import { AdminApiError, type AdminTarget, type JobKind, RequestInterrupted } from './admin-api.client';
 import { addAdminApiOptions, type AdminContext, adminContext, runAdminAction } from './admin-command.util';
@@ -114,7 +114,10 @@ function jobCommand(
   description: string,
   argument: string,
   waitByDefault: boolean,
-  bodyOf: (target: AdminTarget, options: Record<string, unknown>) => AdminTarget & { recursive?: boolean },
+  bodyOf: (
+    target: AdminTarget,
+    options: Record<string, unknown>,
+  ) => AdminTarget & { recursive?: boolean; direction?: string },
   configure: (command: Command) => Command = (command) => command,
 ): Command {
   const command = configure(
@@ -263,10 +266,16 @@ export function jobCommands(): Command[] {
     ),
     jobCommand(
       'sync',
-      'Reconcile with Tahoe now: a path or inode (a directory: its whole tree), or everything dirty; starts the job and prints its id, --wait waits for it',
+      'Reconcile with Tahoe now, both ways: push what is dirty and pull the listings of a path or inode (a directory: its whole tree), or of everything; starts the job and prints its id, --wait waits for it',
       '[path|ino]',
       false,
-      (target) => target,
+      (target, options) => ({ ...target, direction: options.direction as string }),
+      (command) =>
+        command.addOption(
+          new Option('--direction <direction>', 'push: local changes to Tahoe; pull: remote changes here; both')
+            .choices(['push', 'pull', 'both'])
+            .default('both'),
+        ),
     ),
     jobCommand(
       'warmup',

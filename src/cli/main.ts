@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { ConfigValidationError } from '../config/config.errors';
 import { GridError } from '../grid/grid.errors';
+import { fsckCommand } from './fsck.command';
 import { gridCommand } from './grid.command';
 import { configCommand } from './config.command';
 import { mountCommand } from './mount.command';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(gridCommand());
   program.addCommand(configCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(fsckCommand());
   program.addCommand(statusCommand());
   program.addCommand(inodeCommand());
   for (const command of jobCommands()) {

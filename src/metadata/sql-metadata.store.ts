@@ -382,7 +382,8 @@ export class SqlMetadataStore extends MetadataStore {
             .createQueryBuilder()
             .insert()
             .into(InodeModel)
-            .values({ ...this.newInode(tx, 'dir', root.mode, root), ino: ROOT_INO, parent: ROOT_INO })
+            // listedAt null: the root cap may name an existing tree, which the first look must wait for.
+            .values({ ...this.newInode(tx, 'dir', root.mode, root), ino: ROOT_INO, parent: ROOT_INO, listedAt: null })
             .execute();
           await tx.manager
             .createQueryBuilder()

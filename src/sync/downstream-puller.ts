@@ -20,8 +20,9 @@ export interface DownstreamPullerDeps {
   journal: SyncJournal;
   tahoe: TahoeClient;
   state: StateStore;
-  cache: BlockCache;
-  rootCap: RootCapService;
+  /** Drops the cached blocks of a file whose content changed remotely. */
+  cache: Pick<BlockCache, 'drop'>;
+  rootCap: Pick<RootCapService, 'current'>;
   logger: LoggerService;
   /** Owner of entries whose edges carry no `riverfs` metadata: the mounting user. */
   defaultOwner: { uid: number; gid: number };
@@ -150,41 +151,50 @@ export class DownstreamPuller {
   ) {}
 
   /**
-   * The lookup path's check, called for every directory a path walks through: nothing (no promise, no await) while
-   * the directory's listing is fresh; else a pull, bounded by `lookupWaitMs`, whose failure leaves the mount
-   * answering from SQL (the grid may be down: cached data stays usable).
+   * The lookup path's check, called for every directory a path walks through. Nothing (no promise, no await) while
+   * the directory's listing is fresh. Once it is older than the TTL, the lookup is answered from SQL at once and the
+   * listing is fetched behind it. Only a directory never listed (pulled from its parent, or the root of a mounted
+   * tree) makes the lookup wait for its listing, and then at most `lookupWaitMs`: past that, or when Tahoe cannot be
+   * reached, the mount answers from SQL (an unreachable grid must not hang it) and the pull goes on in the background.
    */
   ensureListed(dir: InodeRecord): Promise<void> | undefined {
     if (dir.type !== 'dir') {
       return undefined;
     }
     const now = Date.now();
-    const last = this.listedAt.get(dir.ino);
+    const last = this.listedAt.get(dir.ino) ?? dir.listedAt ?? undefined;
     if (last !== undefined && now - last < this.options.ttlMs) {
       return undefined;
     }
+    // One pull per TTL, however many lookups arrive meanwhile.
+    this.listedAt.set(dir.ino, now);
     if (dir.ino !== ROOT_INO && dir.writeCap === null) {
       // Made here and not published yet: there is nothing in Tahoe to list.
-      this.listedAt.set(dir.ino, now);
       return undefined;
     }
-    return this.pullForLookup(dir.ino);
+    const pulled = this.pull(dir.ino).then(
+      () => undefined,
+      (error: unknown) => this.warnPullFailed(dir.ino, error),
+    );
+    if (last !== undefined) {
+      return undefined;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      pulled,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.lookupWaitMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
-  private async pullForLookup(dir: number): Promise<void> {
-    const signal = AbortSignal.timeout(this.options.lookupWaitMs);
-    try {
-      await this.pull(dir, { signal, lockWaitMs: this.options.lookupWaitMs });
-    } catch (error) {
-      // Answer from SQL and look again after the TTL.
-      this.listedAt.set(dir, Date.now());
-      const warned = this.warnedAt.get(dir) ?? 0;
-      if (Date.now() - warned >= WARN_INTERVAL_MS) {
-        this.warnedAt.set(dir, Date.now());
-        this.deps.logger.warn(
-          `Directory ${dir} could not be listed from Tahoe; answering from the local database: ${message(error)}`,
-        );
-      }
+  private warnPullFailed(dir: number, error: unknown): void {
+    const warned = this.warnedAt.get(dir) ?? 0;
+    if (Date.now() - warned >= WARN_INTERVAL_MS) {
+      this.warnedAt.set(dir, Date.now());
+      this.deps.logger.warn(
+        `Directory ${dir} could not be listed from Tahoe; answering from the local database: ${message(error)}`,
+      );
     }
   }
 

@@ -1,0 +1,205 @@
+import { ROOT_INO } from '../metadata/metadata.types';
+import type { RemoteChange, SyncChild, SyncInode, SyncJournal, SyncedEntry } from '../metadata/sync-journal';
+import { InProcessStateStore } from '../state/in-process-state-store';
+import type { TahoeClient } from '../tahoe/tahoe.client';
+import type { TahoeNode } from '../tahoe/tahoe.types';
+import { DownstreamPuller } from './downstream-puller';
+import { edgeHash } from './edge-metadata.util';
+
+const CAP_A = 'URI:CHK:aaaa:aaaa:2:3:10';
+const CAP_B = 'URI:CHK:bbbb:bbbb:2:3:20';
+
+function inode(ino: number, overrides: Partial<SyncInode> = {}): SyncInode {
+  return {
+    ino,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: 10,
+    nlink: 1,
+    rdev: 0,
+    atime: { sec: 1, nsec: 0 },
+    mtime: { sec: 1, nsec: 0 },
+    ctime: { sec: 1, nsec: 0 },
+    parent: null,
+    contentVersion: 0,
+    writeCap: CAP_A,
+    readCap: CAP_A,
+    syncedContentVersion: 0,
+    syncState: 'synced',
+    dataDirty: false,
+    attrDirty: false,
+    entriesDirty: false,
+    dirtySince: null,
+    listedAt: null,
+    changeSeq: 3,
+    syncError: null,
+    syncTries: 0,
+    ...overrides,
+  };
+}
+
+function file(cap: string, linkmotime = 1000): TahoeNode {
+  return { type: 'file', mutable: false, roUri: cap, size: 10, metadata: { linkmotime, custom: {}, raw: {} } };
+}
+
+function synced(name: string, child: number, cap: string): SyncedEntry {
+  return { parent: ROOT_INO, name: Buffer.from(name), child, cap, metaHash: edgeHash(cap, null), syncedAt: 0 };
+}
+
+/** A unit test's stand-ins for the journal and Tahoe (both real in the e2e suites): one root directory. */
+function puller(remote: Record<string, TahoeNode>, local: SyncChild[], syncedEntries: SyncedEntry[]) {
+  const applied: RemoteChange[][] = [];
+  const journal = {
+    getSyncInode: (ino: number) => Promise.resolve(ino === ROOT_INO ? inode(ROOT_INO, { type: 'dir' }) : null),
+    children: () => Promise.resolve(local),
+    syncedEntries: () => Promise.resolve(syncedEntries),
+    applyRemote: (_dir: number, changes: RemoteChange[]) => {
+      applied.push(changes);
+      return Promise.resolve({ applied: changes.length, skipped: 0, added: [], dropData: [], changed: [] });
+    },
+  } as unknown as SyncJournal;
+  const tahoe = {
+    listDirectory: () =>
+      Promise.resolve({ type: 'directory', mutable: true, children: new Map(Object.entries(remote)) }),
+  } as unknown as TahoeClient;
+  const instance = new DownstreamPuller(
+    {
+      journal,
+      tahoe,
+      state: new InProcessStateStore(),
+      cache: { drop: () => Promise.resolve() },
+      rootCap: { current: 'URI:DIR2:root:root' },
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+      defaultOwner: { uid: 1, gid: 2 },
+      onChanged: () => undefined,
+    },
+    { ttlMs: 1000, lookupWaitMs: 1000, lockTtlMs: 5000 },
+  );
+  return { instance, applied };
+}
+
+function kinds(changes: RemoteChange[]): string[] {
+  return changes.map((change) => `${change.kind}:${change.name.toString()}`);
+}
+
+describe('DownstreamPuller (planning against stand-ins)', () => {
+  it('should add what only Tahoe has, with the defaults for a tree without riverfs metadata', async () => {
+    const { instance, applied } = puller({ new: file(CAP_A, 1234.5) }, [], []);
+    const result = await instance.pull(ROOT_INO);
+    expect(kinds(applied[0])).toEqual(['add:new']);
+    expect(applied[0][0]).toMatchObject({
+      node: { type: 'file', mode: 0o644, uid: 1, gid: 2, size: 10, mtime: { sec: 1234, nsec: 500_000_000 } },
+    });
+    expect(result).toMatchObject({ added: 1, conflicts: [] });
+  });
+
+  it('should change nothing when Tahoe has what was last synced', async () => {
+    const { instance, applied } = puller(
+      { same: file(CAP_A) },
+      [{ name: Buffer.from('same'), inode: inode(5), xattrs: [] }],
+      [synced('same', 5, CAP_A)],
+    );
+    await instance.pull(ROOT_INO);
+    expect(applied[0]).toEqual([]);
+  });
+
+  it('should take a remote content change of an entry that is in sync here', async () => {
+    const { instance, applied } = puller(
+      { doc: file(CAP_B) },
+      [{ name: Buffer.from('doc'), inode: inode(5), xattrs: [] }],
+      [synced('doc', 5, CAP_A)],
+    );
+    await instance.pull(ROOT_INO);
+    expect(applied[0]).toEqual([
+      expect.objectContaining({ kind: 'update', child: 5, changeSeq: 3, contentChanged: true }),
+    ]);
+  });
+
+  it('should keep a local change and save the remote version beside it when both changed', async () => {
+    const dirty = inode(5, { syncState: 'dirty', dataDirty: true });
+    const { instance, applied } = puller(
+      { doc: file(CAP_B) },
+      [{ name: Buffer.from('doc'), inode: dirty, xattrs: [] }],
+      [synced('doc', 5, CAP_A)],
+    );
+    const result = await instance.pull(ROOT_INO);
+    expect(result?.conflicts).toHaveLength(1);
+    expect(result?.conflicts[0]).toMatch(/^doc\.conflict-\d{8}T\d{6}Z$/);
+    expect(kinds(applied[0])).toEqual([`add:${result!.conflicts[0]}`, 'acknowledge:doc']);
+    expect(applied[0][0]).toMatchObject({ publish: true, node: { writeCap: CAP_B } });
+    // The remote cap is now the synced one: the next publish replaces it with the local version.
+    expect(applied[0][1]).toMatchObject({ child: 5, cap: CAP_B });
+  });
+
+  it('should remove an entry gone from Tahoe only while nothing local waits for it', async () => {
+    const clean = { name: Buffer.from('clean'), inode: inode(5), xattrs: [] };
+    const edited = {
+      name: Buffer.from('edited'),
+      inode: inode(6, { syncState: 'dirty', attrDirty: true }),
+      xattrs: [],
+    };
+    const { instance, applied } = puller(
+      {},
+      [clean, edited],
+      [synced('clean', 5, CAP_A), synced('edited', 6, CAP_A), synced('gone', 7, CAP_A)],
+    );
+    await instance.pull(ROOT_INO);
+    expect(kinds(applied[0])).toEqual(['remove:clean', 'forget:edited', 'forget:gone']);
+  });
+
+  it('should recognise its own publish that was not recorded (a crash between the two)', async () => {
+    const { instance, applied } = puller(
+      { mine: file(CAP_A) },
+      [{ name: Buffer.from('mine'), inode: inode(5, { syncState: 'dirty', attrDirty: true }), xattrs: [] }],
+      [],
+    );
+    await instance.pull(ROOT_INO);
+    expect(applied[0]).toEqual([expect.objectContaining({ kind: 'acknowledge', child: 5, cap: CAP_A })]);
+  });
+
+  it('should match a local name in another Unicode normalisation to the NFC name Tahoe keeps', async () => {
+    const decomposed = Buffer.from('cafe\u0301', 'utf8');
+    const { instance, applied } = puller(
+      { 'caf\u00e9': file(CAP_A) },
+      [{ name: decomposed, inode: inode(5), xattrs: [] }],
+      [{ ...synced('x', 5, CAP_A), name: decomposed }],
+    );
+    await instance.pull(ROOT_INO);
+    expect(applied[0]).toEqual([]);
+  });
+
+  it('should take the riverfs attributes of an edge another gateway changed', async () => {
+    const metadata = {
+      v: 1,
+      type: 'file',
+      ino: 99,
+      mode: 0o600,
+      uid: 7,
+      gid: 8,
+      mtime_ns: '5000000000',
+      ctime_ns: '6000000000',
+    };
+    const node: TahoeNode = { ...file(CAP_A), metadata: { custom: { riverfs: metadata }, raw: {} } } as TahoeNode;
+    const { instance, applied } = puller(
+      { doc: node },
+      [{ name: Buffer.from('doc'), inode: inode(5), xattrs: [] }],
+      [synced('doc', 5, CAP_A)],
+    );
+    await instance.pull(ROOT_INO);
+    expect(applied[0]).toEqual([
+      expect.objectContaining({
+        kind: 'update',
+        contentChanged: false,
+        node: expect.objectContaining({
+          mode: 0o600,
+          uid: 7,
+          gid: 8,
+          mtime: { sec: 5, nsec: 0 },
+          ctime: { sec: 6, nsec: 0 },
+        }),
+      }),
+    ]);
+  });
+});
