@@ -3,6 +3,7 @@
  * from it. Talks to the database and Tahoe directly, without the mount application.
  */
 import fs from 'node:fs';
+import { Logger } from '@nestjs/common';
 import path from 'node:path';
 import { RiverFsLogger } from '../common/logging/riverfs-logger';
 import type { RiverFsConfig } from '../config/config.schema';
@@ -270,6 +271,8 @@ async function check(config: RiverFsConfig, flags: FsckFlags, logger: RiverFsLog
 
 export async function runFsck(config: RiverFsConfig, flags: FsckFlags): Promise<number> {
   const logger = new RiverFsLogger({ level: config.logLevel, format: config.logFormat });
+  // Modules log through Nest's Logger: to stderr like ours, so stdout carries only the report (--json).
+  Logger.overrideLogger(logger);
   try {
     return flags.rebuild ? await rebuild(config, flags, logger) : await check(config, flags, logger);
   } catch (error) {

@@ -68,6 +68,27 @@ interface Plan {
   unrepresentable: SyncChild[];
 }
 
+/** Attempts of one dirnode mutation that another writer raced (Tahoe's UncoordinatedWriteError). */
+const UNCOORDINATED_ATTEMPTS = 4;
+
+/**
+ * Runs a dirnode mutation again when Tahoe reports an uncoordinated write: each attempt re-reads the dirnode and
+ * applies the same change to what it now holds (set_children and unlink are read-modify-write inside Tahoe). The
+ * dirnode lock rules out RiverFS gateways; what races is another kind of Tahoe client.
+ */
+async function retryUncoordinated<T>(mutation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await mutation();
+    } catch (error) {
+      if (!isTahoeError(error, 'UNCOORDINATED_WRITE') || attempt >= UNCOORDINATED_ATTEMPTS) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
 function nameKey(name: Buffer): string {
   return name.toString('hex');
 }
@@ -122,7 +143,9 @@ export class DirnodePublisher {
               children.set(edge.tahoeName, this.childSpec(edge));
             }
             lock.assertHeld();
-            await this.deps.tahoe.setChildren(plan.dirCap, children, { replace: true, signal });
+            await retryUncoordinated(() =>
+              this.deps.tahoe.setChildren(plan.dirCap, children, { replace: true, signal }),
+            );
             await journal.recordPublished(
               dir,
               plan.changes.map((edge): PublishedEntry => ({
@@ -145,7 +168,7 @@ export class DirnodePublisher {
             if (name !== undefined) {
               lock.assertHeld();
               try {
-                await this.deps.tahoe.unlink(plan.dirCap, name, { signal });
+                await retryUncoordinated(() => this.deps.tahoe.unlink(plan.dirCap, name, { signal }));
               } catch (error) {
                 // Already gone (an earlier run unlinked it and crashed before recording that): the state is right.
                 if (!isTahoeError(error, 'NOT_FOUND')) {

@@ -27,6 +27,9 @@ interface Call {
 
 /** Records every dirnode mutation, and can make unlinks fail as a crash between the two steps of a move would. */
 class RecordingTahoeClient extends TahoeClient {
+  /** set_children calls still to fail as an uncoordinated write (another writer raced), before reaching Tahoe. */
+  uncoordinatedSetChildren = 0;
+
   constructor(
     private readonly calls: Call[],
     private readonly failUnlinks: () => boolean,
@@ -47,6 +50,10 @@ class RecordingTahoeClient extends TahoeClient {
     options?: LinkOptions,
   ): Promise<void> {
     const names = children instanceof Map ? [...children.keys()] : Object.keys(children);
+    if (this.uncoordinatedSetChildren > 0) {
+      this.uncoordinatedSetChildren -= 1;
+      throw new TahoeError({ code: 'UNCOORDINATED_WRITE', operation: 'setChildren', detail: 'injected' });
+    }
     this.calls.push({ op: 'set', cap: dircap, names: names.sort().join(',') });
     return super.setChildren(dircap, children, options);
   }
@@ -204,5 +211,19 @@ describe('DirnodePublisher on SQLite and the test grid', () => {
     expect(await takeCalls()).toEqual([`set ${dir} f2`]);
     expect((await tahoeTree(client, rootCap)).get('batch/f2')?.riverfs).toMatchObject({ mode: 0o600 });
     expect((await journal.getSyncInode(sub))?.writeCap).toMatch(/^URI:DIR2:/);
+  });
+
+  it('should apply a set_children again after an uncoordinated write (injected: no real part races on demand)', async () => {
+    const dir = await mkdir('raced');
+    await publish(ROOT_INO);
+    const file = await store.create(dir, 'after-race', { ...OWNER, mode: 0o644 });
+    await uploadEmpty(file.ino);
+    await takeCalls();
+    recording.uncoordinatedSetChildren = 2;
+    await publish(dir);
+    expect(recording.uncoordinatedSetChildren).toBe(0);
+    expect(await takeCalls()).toEqual([`set ${dir} after-race`]);
+    expect((await tahoeTree(client, rootCap)).has('raced/after-race')).toBe(true);
+    expect((await journal.getSyncInode(dir))?.syncState).toBe('synced');
   });
 });
