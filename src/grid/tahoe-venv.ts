@@ -14,6 +14,85 @@ const SUPPORTED_PYTHON = [
 ] as const;
 const READY_MARKER = '.riverfs-tahoe-ready';
 
+/** A change of ours to the venv's copy of tahoe-lafs: `find` is replaced by `replace`, which carries `marker`. */
+interface TahoeFix {
+  file: string;
+  find: string;
+  replace: string;
+  marker: string;
+}
+
+/**
+ * Fixes of ours to tahoe-lafs 1.20.0, applied to the copy in the venv RiverFS manages (so to the embedded grid and
+ * the test grid; a Tahoe node RiverFS does not run needs them applied by its operator: see the README).
+ *
+ * finish-cut-uploads: Tahoe cancels a request's work when its client disconnects. For an immutable upload that
+ * leaves the share slots it had reserved on the storage servers allocated until their 30-minute inactivity timeout,
+ * and every retry of the same bytes (the same storage index: PUT /uri always uses the node's convergence secret) is
+ * refused meanwhile with "shares could be placed or found on only 0 server(s)". A RiverFS killed during an upload
+ * retries exactly that. With the fix, a PUT or POST whose body has arrived runs to its end; the retry then finds the
+ * shares in place and succeeds at once.
+ */
+export const TAHOE_FIXES: readonly TahoeFix[] = [
+  {
+    file: 'allmydata/web/common.py',
+    find: `        request.notifyFinish().addErrback(
+            lambda ignored: d.cancel(),
+        )`,
+    replace: `        # riverfs: finish-cut-uploads (see RiverFS src/grid/tahoe-venv.ts): a write whose body has arrived runs to
+        # its end when the client goes away, instead of leaving its share slots reserved for 30 minutes.
+        request.notifyFinish().addErrback(
+            lambda ignored: None if request.method in (b"PUT", b"POST") else d.cancel(),
+        )`,
+    marker: 'riverfs: finish-cut-uploads',
+  },
+];
+
+function sitePackages(venvDir: string): string | undefined {
+  const lib = path.join(venvDir, 'lib');
+  if (!fs.existsSync(lib)) {
+    return undefined;
+  }
+  const python = fs.readdirSync(lib).find((name) => /^python3\.\d+$/.test(name));
+  return python === undefined ? undefined : path.join(lib, python, 'site-packages');
+}
+
+/** The fixes not applied yet to the venv's tahoe-lafs (none when each file already carries its marker). */
+function missingFixes(venvDir: string): TahoeFix[] {
+  const site = sitePackages(venvDir);
+  if (site === undefined) {
+    return [...TAHOE_FIXES];
+  }
+  return TAHOE_FIXES.filter((fix) => {
+    const file = path.join(site, fix.file);
+    return !fs.existsSync(file) || !fs.readFileSync(file, 'utf8').includes(fix.marker);
+  });
+}
+
+/** Applies the fixes; a file that does not hold the expected text (another tahoe-lafs) is an error, never guessed at. */
+function applyFixes(venvDir: string, log: (message: string) => void): void {
+  const site = sitePackages(venvDir);
+  for (const fix of missingFixes(venvDir)) {
+    const file = site === undefined ? fix.file : path.join(site, fix.file);
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (!text.includes(fix.find)) {
+      throw new GridError(
+        'TAHOE_INSTALL_FAILED',
+        `${file} does not hold the code RiverFS's fix "${fix.marker}" expects: is it tahoe-lafs ${TAHOE_VERSION}?`,
+      );
+    }
+    fs.writeFileSync(file, text.replace(fix.find, fix.replace));
+    // Python would otherwise keep running the cached bytecode of the old text.
+    const cache = path.join(path.dirname(file), '__pycache__');
+    if (fs.existsSync(cache)) {
+      for (const name of fs.readdirSync(cache).filter((entry) => entry.startsWith(`${path.basename(file, '.py')}.`))) {
+        fs.rmSync(path.join(cache, name), { force: true });
+      }
+    }
+    log(`applied RiverFS's fix "${fix.marker}" to ${file}`);
+  }
+}
+
 export interface TahoeVenvOptions {
   venvDir: string;
   /** Interpreter to build the venv with; otherwise python3.11, python3.12, python3 from PATH. */
@@ -71,12 +150,14 @@ export async function ensureTahoeVenv(options: TahoeVenvOptions): Promise<string
   const log = options.log ?? (() => undefined);
   const tahoe = tahoeExecutable(venvDir);
   const marker = path.join(venvDir, READY_MARKER);
-  if (fs.existsSync(marker) && fs.existsSync(tahoe)) {
+  if (fs.existsSync(marker) && fs.existsSync(tahoe) && missingFixes(venvDir).length === 0) {
     return tahoe;
   }
   fs.mkdirSync(path.dirname(venvDir), { recursive: true });
   return withFileLock(`${venvDir}.lock`, { timeoutMs: 15 * 60_000 }, async () => {
     if (fs.existsSync(marker) && fs.existsSync(tahoe)) {
+      // A venv made before a fix was added gets it now.
+      applyFixes(venvDir, log);
       return tahoe;
     }
     const python = await findPython(options.python);
@@ -119,6 +200,7 @@ export async function ensureTahoeVenv(options: TahoeVenvOptions): Promise<string
         `${tahoe} --version did not report tahoe-lafs/${TAHOE_VERSION}: ${(version.stdout + version.stderr).trim().slice(-1000)}`,
       );
     }
+    applyFixes(venvDir, log);
     fs.writeFileSync(marker, `tahoe-lafs/${TAHOE_VERSION}\n`);
     return tahoe;
   });

@@ -314,10 +314,20 @@ export class DownstreamPuller {
         if (applied.applied > 0 && plan.changes.some((change) => change.kind !== 'acknowledge')) {
           this.deps.onChanged(applied.changed, namesChanged);
         }
-        const subdirectories = new Set<number>();
-        for (const child of await journal.children(pull.dir)) {
-          if (child.inode.type === 'dir') {
-            subdirectories.add(child.inode.ino);
+        const removed = new Set(plan.changes.flatMap((change) => (change.kind === 'remove' ? [change.child] : [])));
+        const subdirectories = new Set<number>(
+          local
+            .filter((child) => child.inode.type === 'dir' && !removed.has(child.inode.ino))
+            .map((child) => child.inode.ino),
+        );
+        const addedDirs = new Set(
+          plan.changes.flatMap((change) =>
+            change.kind === 'add' && change.node.type === 'dir' ? [change.name.toString('hex')] : [],
+          ),
+        );
+        for (const added of applied.added) {
+          if (addedDirs.has(added.name.toString('hex'))) {
+            subdirectories.add(added.ino);
           }
         }
         return {
