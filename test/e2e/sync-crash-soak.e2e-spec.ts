@@ -12,6 +12,7 @@ import {
 } from '../support/crash-writer.helper';
 import { RiverFsProcess, isMounted, withTempMountpoint } from '../support/fuse-mount.helper';
 import { seededRandom } from '../support/seeded-random';
+import { glanceAtQueue } from '../support/sync-queue.helper';
 import { testTahoeClient } from '../support/tahoe-fixtures';
 import { freshRootDircap } from '../support/tahoe.helper';
 import { diffTahoeWithMount, tahoeTree, waitUntilTahoeMatchesMount } from '../support/tahoe-tree.helper';
@@ -91,34 +92,6 @@ function shuffled<T>(random: () => number, items: readonly T[]): T[] {
   return copy;
 }
 
-interface QueueItem {
-  ino: number;
-  kind: string;
-  state: string;
-}
-
-async function adminGet<T>(riverfs: RiverFsProcess, url: string): Promise<T | undefined> {
-  const response = await fetch(`${riverfs.adminUrl}${url}`, {
-    headers: { authorization: `Bearer ${riverfs.adminToken()}` },
-  });
-  return response.status === 200 ? ((await response.json()) as T) : undefined;
-}
-
-/** What the admin API shows: the upload of the file at `relative` running; nothing queued at all. */
-async function uploadState(
-  riverfs: RiverFsProcess,
-  relative: string,
-): Promise<{ uploadRunning: boolean; queueEmpty: boolean }> {
-  const inode = await adminGet<{ ino: number }>(riverfs, `/admin/inodes?path=${encodeURIComponent(`/${relative}`)}`);
-  const queue = await adminGet<{ items: QueueItem[]; total: number }>(riverfs, '/admin/sync/queue?limit=1000');
-  return {
-    uploadRunning:
-      inode !== undefined &&
-      (queue?.items ?? []).some((item) => item.ino === inode.ino && item.kind === 'upload' && item.state === 'running'),
-    queueEmpty: queue?.total === 0,
-  };
-}
-
 describe('upstream sync under repeated kill -9 while a writer runs', () => {
   it('should keep every closed file, with its bytes, in the mount and in Tahoe after kills and restarts', async () => {
     console.log(`sync-crash-soak seed: ${SEED} (replay with RIVERFS_TEST_CRASH_SEED=${SEED})`);
@@ -168,10 +141,10 @@ describe('upstream sync under repeated kill -9 while a writer runs', () => {
                   }
                   // Renamed since? Then its upload may still run, under the new name: asked by the first name only,
                   // the poll gives up once nothing is queued.
-                  const state = await uploadState(riverfs, largeFile(plan).path);
-                  uploadSeen = state.uploadRunning;
+                  const queue = await glanceAtQueue(riverfs, largeFile(plan).path);
+                  uploadSeen = queue.uploadRunning;
                   // Seen running; or the polls missed it and nothing is left to upload: kill now all the same.
-                  if (uploadSeen || (writerEnded !== undefined && state.queueEmpty)) {
+                  if (uploadSeen || (writerEnded !== undefined && queue.empty)) {
                     return true;
                   }
                 }
