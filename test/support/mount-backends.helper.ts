@@ -30,7 +30,15 @@ export interface BackendResources {
  * suites mounting different filesystems on the same Redis database at the same time would share session and lock
  * keys. Suites run in parallel, so each gets a database of its own (0, the default, is left to the others).
  */
-export const REDIS_DATABASES = { posix: 11, differential: 12, restart: 13, tools: 14, identity: 15 } as const;
+export const REDIS_DATABASES = {
+  crashSoak: 9,
+  adminSync: 10,
+  posix: 11,
+  differential: 12,
+  restart: 13,
+  tools: 14,
+  identity: 15,
+} as const;
 
 async function deleteRiverFsKeys(url: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
