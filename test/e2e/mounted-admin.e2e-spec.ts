@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb.helper';
+import { REDIS_DATABASES } from '../support/mount-backends.helper';
 import { createTestRedis, type TestRedis } from '../support/redis.helper';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
 
@@ -25,7 +26,10 @@ describe('the admin API of a mounted RiverFS (MariaDB + Redis)', () => {
 
   it('should report the mount ready, inspect a file written through it, and count FUSE reads', async () => {
     await withTempMountpoint(async (mountpoint) => {
-      const riverfs = await RiverFsProcess.start(mountpoint, { db: database.url, redis: redis.url });
+      // A Redis database of its own: RiverFS's keys (locks, sessions) are not under the test's prefix.
+      const redisUrl = new URL(redis.url);
+      redisUrl.pathname = `/${REDIS_DATABASES.mountedAdmin}`;
+      const riverfs = await RiverFsProcess.start(mountpoint, { db: database.url, redis: redisUrl.toString() });
       try {
         const api = request(riverfs.adminUrl);
         const auth = { Authorization: `Bearer ${riverfs.adminToken()}` };

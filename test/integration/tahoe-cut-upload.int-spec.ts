@@ -30,14 +30,14 @@ describe('an upload whose client went away (the venv fix finish-cut-uploads)', (
 
   it('should let the same bytes be uploaded again at once', async () => {
     const body = randomBytes(6 * 1024 * 1024 + 321);
-    const { host, port } = new URL(testTahoeUrl());
+    const { hostname, port } = new URL(testTahoeUrl());
     let answered = false;
-    const socket = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host);
+    const socket = net.connect(Number(port), hostname);
     socket.on('data', () => {
       answered = true;
     });
     socket.on('error', () => undefined);
-    socket.write(`PUT /uri HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(`PUT /uri HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${body.length}\r\n\r\n`);
     socket.write(body);
 
     // Cut once Tahoe is working on it (its storage index is known), as a kill would.
