@@ -302,6 +302,8 @@ export class RiverFs {
     const oldSize = open?.size ?? inode.size;
     this.timesChanged(inode.ino);
     await this.cache.truncate(inode.ino, oldSize, size, this.options.remoteBlocks?.fetcher(inode.ino));
+    // The cut last block is a write: durable before the new size is recorded (no close may follow a truncate(2)).
+    await this.cache.fsync(inode.ino);
     await this.meta.setattr(inode.ino, { size });
     if (open) {
       open.size = size;
@@ -560,10 +562,7 @@ export class RiverFs {
   async flush(fh: number): Promise<void> {
     const handle = this.handle(fh);
     const { inode } = handle;
-    if (inode.pending) {
-      await this.cache.fsync(inode.ino);
-      await this.persist(inode);
-    }
+    await this.persist(inode);
     if (handle.writable) {
       await this.options.syncPoint?.(inode.ino);
     }
@@ -572,13 +571,20 @@ export class RiverFs {
   async fsync(fh: number): Promise<void> {
     const { inode } = this.handle(fh);
     await this.cache.fsync(inode.ino);
-    if (inode.pending) {
-      await this.persist(inode);
-    }
+    await this.persist(inode);
     await this.options.syncPoint?.(inode.ino);
   }
 
+  /**
+   * Makes what writes left in memory durable: the file's cache blocks fsync'd first, then its size and mtime
+   * recorded. Every path that clears `pending` comes here, so a file is never recorded as persisted while its blocks
+   * are not (the sync worker would then wait forever for writes no close will fsync).
+   */
   private async persist(inode: CachedFileInode): Promise<void> {
+    if (!inode.pending && !this.cache.hasUnsyncedWrites(inode.ino)) {
+      return;
+    }
+    await this.cache.fsync(inode.ino);
     const pending = inode.pending;
     if (!pending) {
       return;
@@ -600,10 +606,7 @@ export class RiverFs {
     const inode = handle.inode;
     inode.openHandles--;
     try {
-      if (inode.pending) {
-        await this.cache.fsync(inode.ino);
-        await this.persist(inode);
-      }
+      await this.persist(inode);
       if (handle.writable) {
         await this.options.syncPoint?.(inode.ino);
       }

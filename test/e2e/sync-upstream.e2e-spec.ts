@@ -148,6 +148,27 @@ describe('upstream sync in writeback mode', () => {
     expect(shared.riverfs?.mtime_ns).toMatch(/^\d{19}$/);
   });
 
+  it('should upload files whose times were set while open (tar) and files truncated by path', async () => {
+    const root = j(mountpoint, 'times');
+    fs.mkdirSync(root);
+    // What tar does: write, set the times through the still-open descriptor's path, close.
+    python(
+      'import os, sys\n' +
+        'with open(sys.argv[1], "wb") as f:\n' +
+        '    f.write(b"x" * 3000); f.flush(); os.utime(sys.argv[1], ns=(1_000_000_000, 2_000_000_123))\n' +
+        'print(1)',
+      [j(root, 'extracted')],
+    );
+    fs.writeFileSync(j(root, 'cut'), randomBytes(200_000));
+    await waitUntilTahoeMatchesMount(client, rootCap, mountpoint);
+    // truncate(2) by path: no descriptor is open, no close follows.
+    fs.truncateSync(j(root, 'cut'), 70_001);
+    await eventuallyBytes(client, rootCap, 'times/cut', fs.readFileSync(j(root, 'cut')));
+    await eventuallyBytes(client, rootCap, 'times/extracted', Buffer.alloc(3000, 'x'));
+    expect(fs.statSync(j(root, 'extracted'), { bigint: true }).mtimeNs).toBe(2_000_000_123n);
+    await waitUntilTahoeMatchesMount(client, rootCap, mountpoint);
+  });
+
   it('should stream a file larger than 16 MiB to Tahoe without holding it in memory', async () => {
     const pid = riverfs!.pid!;
     const size = 40 * MiB;
