@@ -29,6 +29,7 @@ export interface BenchSettings {
 }
 
 const SMALL_TREE = ['commander'];
+const QUICK_TREE = ['yaml', 'commander'];
 const MEDIUM_TREE = ['@nestjs/core', '@nestjs/common', 'yaml'];
 const LARGE_TREE = ['rxjs', 'lodash', 'class-validator', '@nestjs/core', '@nestjs/common'];
 
@@ -61,19 +62,19 @@ export function parseSettings(argv: string[], defaultOutDir: string): BenchSetti
       return {
         ...common,
         repetitions: 1,
-        seqMiB: 128,
-        slowSeqMiB: 64,
-        randomFileMiB: 64,
-        randomReads: 2000,
-        ttfbFileMiB: 16,
-        smallFiles: 1000,
-        smallDirs: 10,
-        slowSmallFiles: 200,
-        slowSmallDirs: 4,
-        treePackages: MEDIUM_TREE,
+        seqMiB: 64,
+        slowSeqMiB: 32,
+        randomFileMiB: 32,
+        randomReads: 1000,
+        ttfbFileMiB: 8,
+        smallFiles: 300,
+        smallDirs: 6,
+        slowSmallFiles: 60,
+        slowSmallDirs: 3,
+        treePackages: QUICK_TREE,
         slowTreePackages: SMALL_TREE,
-        scaleCounts: [1000, 10_000],
-        memoryCopyMiB: 512,
+        scaleCounts: [300, 1000, 3000],
+        memoryCopyMiB: 256,
         drainTimeoutMs: 300_000,
       };
     case 'full':
