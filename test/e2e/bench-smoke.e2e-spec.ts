@@ -29,12 +29,12 @@ const EVERYWHERE = [
 ];
 const IN_TAHOE = ['seqWrite.inTahoeMBps', 'small.inTahoePerS', 'tree.inTahoeFilesPerS'];
 const ON_A_MOUNT = ['tree.findEntriesPerS', 'tree.duEntriesPerS'];
-const NOT_SLOW = ['tree.gitCommitFilesPerS', 'scale.create.50.usPerEntry', 'scale.list.200.usPerEntry'];
+const NOT_SLOW = ['tree.gitCommitFilesPerS', 'scale.create.20.usPerEntry', 'scale.list.80.usPerEntry'];
 
 const EXPECTED: Record<string, string[]> = {
   local: [...EVERYWHERE, ...ON_A_MOUNT, ...NOT_SLOW],
   passthrough: [...EVERYWHERE, ...ON_A_MOUNT, ...NOT_SLOW, 'memory.peakRssMiB'],
-  riverfs: [...EVERYWHERE, ...IN_TAHOE, ...ON_A_MOUNT, ...NOT_SLOW, 'scale.drain.200.usPerEntry', 'memory.peakRssMiB'],
+  riverfs: [...EVERYWHERE, ...IN_TAHOE, ...ON_A_MOUNT, ...NOT_SLOW, 'scale.drain.80.usPerEntry', 'memory.peakRssMiB'],
   'riverfs-writethrough': ['seqWrite.closeMBps', 'seqWrite.inTahoeMBps', 'small.createPerS', 'small.inTahoePerS'],
   'tahoe-api': [...EVERYWHERE, ...IN_TAHOE],
   sshfs: [...EVERYWHERE, ...IN_TAHOE, ...ON_A_MOUNT],
