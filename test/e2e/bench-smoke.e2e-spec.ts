@@ -40,17 +40,19 @@ const EXPECTED: Record<string, string[]> = {
   sshfs: [...EVERYWHERE, ...IN_TAHOE, ...ON_A_MOUNT],
 };
 
-async function benchMounts(): Promise<string[]> {
+/** Mounts left under this run's work directory (other engineers' benches may be running beside it). */
+async function mountsUnder(dir: string): Promise<string[]> {
   const mounts = await fs.promises.readFile('/proc/mounts', 'utf8');
   return mounts
     .split('\n')
     .map((line) => line.split(' ')[1] ?? '')
-    .filter((mountpoint) => mountpoint.includes('riverfs-bench-'));
+    .filter((mountpoint) => mountpoint.startsWith(dir + path.sep));
 }
 
 describe('npm run bench (smoke, tiny sizes)', () => {
   it('should measure every workload on every target and leave no mount behind', async () => {
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-bench-smoke-'));
+    let workDir: string | undefined;
     try {
       await run(
         process.execPath,
@@ -70,6 +72,8 @@ describe('npm run bench (smoke, tiny sizes)', () => {
       ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
         throw new Error(`bench failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
       });
+      workDir = /work directory (\S+)/.exec(bench.stderr)?.[1];
+      expect(workDir).toBeDefined();
       expect(bench.stdout).toContain('riverfs/passthrough');
 
       const file = fs.readdirSync(outDir).find((name) => name.endsWith('.json'));
@@ -91,7 +95,10 @@ describe('npm run bench (smoke, tiny sizes)', () => {
       }
     } finally {
       fs.rmSync(outDir, { recursive: true, force: true });
-      expect(await benchMounts()).toEqual([]);
+      if (workDir !== undefined) {
+        expect(await mountsUnder(workDir)).toEqual([]);
+        expect(fs.existsSync(workDir)).toBe(false);
+      }
     }
   }, 240_000);
 });
