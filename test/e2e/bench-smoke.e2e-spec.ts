@@ -67,7 +67,7 @@ describe('npm run bench (smoke, tiny sizes)', () => {
         {
           cwd: ROOT,
           maxBuffer: 16 << 20,
-          timeout: 170_000,
+          timeout: 230_000,
         },
       ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
         throw new Error(`bench failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
@@ -100,5 +100,5 @@ describe('npm run bench (smoke, tiny sizes)', () => {
         expect(fs.existsSync(workDir)).toBe(false);
       }
     }
-  }, 240_000);
+  }, 300_000);
 });
