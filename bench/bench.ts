@@ -1,309 +1,289 @@
 /**
- * `npm run bench [-- --quick] [-- --mysql]`: the same workloads, in one run on one machine, against
+ * `npm run bench [-- --quick | --tiny] [-- --mysql] [-- --only=riverfs,passthrough] [-- --out DIR]`: the same
+ * workloads, in one run on one machine, against
  *   local        a directory on the local disk (the physical reference);
  *   passthrough  a minimal fuse-native mount passing calls to a local directory (FUSE through Node's ceiling);
- *   riverfs      the RiverFS mount (embedded default: SQLite, in-process state; --mysql: MariaDB + Redis).
- * It starts what it needs itself (a local Tahoe grid for RiverFS), prints a table with progress, and writes
- * every figure (median, min, max of the repetitions) and the ratios to bench/results/.
+ *   riverfs      the RiverFS mount, writeback (and riverfs-writethrough where the mode matters; riverfs-mariadb
+ *                on MariaDB + Redis with --mysql);
+ *   tahoe-api    the same data moved with direct web-API calls to the same grid;
+ *   sshfs        Tahoe's own SFTP frontend on the same grid, mounted with sshfs.
+ * It starts what it needs itself (its own local Tahoe grid, with the SFTP frontend enabled), prints a table with
+ * progress, and writes every figure (median, min, max of the repetitions) and the ratios to bench/results/.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { LocalGrid } from '../src/grid/local-grid';
 import { defaultTahoeVenv } from '../src/config/config.schema';
 import { mountedPaths } from '../src/fs-ops/mountpoint';
-import { pollUntil } from '../src/grid/process.util';
+import { LocalGrid } from '../src/grid/local-grid';
+import { tahoeExecutable } from '../src/grid/tahoe-venv';
+import { growth, ratios, shortfalls, summarize, table, type Results } from './report';
+import { parseSettings, type BenchSettings } from './settings';
+import { enableSftpFrontend } from './tahoe-sftp';
+import {
+  REPO_ROOT,
+  localTarget,
+  passthroughTarget,
+  riverfsTarget,
+  sshfsTarget,
+  tahoeApiTarget,
+  type Target,
+} from './targets';
+import { WORKLOADS, type Figures, type Tree, type WorkloadContext } from './workloads';
 
 const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..', '..');
-const DIST_BENCH = __dirname;
 
-interface Settings {
-  quick: boolean;
-  mysql: boolean;
-  seqMiB: number;
-  files: number;
-  dirs: number;
-  repetitions: number;
-}
-
-interface Target {
+interface TargetPlan {
   name: string;
-  dir: string;
-  pid?: () => number | undefined;
-  stop(): Promise<void>;
-}
-
-type Figures = Record<string, number>;
-
-function parseArgs(argv: string[]): Settings {
-  const quick = argv.includes('--quick');
-  return {
-    quick,
-    mysql: argv.includes('--mysql'),
-    seqMiB: quick ? 256 : 1024,
-    files: quick ? 1000 : 10_000,
-    dirs: quick ? 10 : 100,
-    repetitions: quick ? 1 : 3,
-  };
+  make: () => Promise<Target>;
+  /** Only these workloads (by name); all when absent. */
+  workloads?: string[];
 }
 
 function progress(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-async function unmount(mountpoint: string): Promise<void> {
-  if ((await mountedPaths()).has(mountpoint)) {
-    await run('fusermount3', ['-u', mountpoint]).catch(() => run('fusermount3', ['-uz', mountpoint]));
+function optionList(argv: string[], name: string): string[] | undefined {
+  const option = argv.find((arg) => arg.startsWith(`--${name}=`));
+  return option?.slice(name.length + 3).split(',');
+}
+
+async function dropCaches(): Promise<boolean> {
+  try {
+    await run('sync');
+    await fs.promises.writeFile('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
   }
 }
 
-async function startChild(command: string, args: string[], ready: string, label: string): Promise<ChildProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  let exited: number | null | undefined;
-  child.on('exit', (code) => (exited = code));
-  await pollUntil(
-    () => {
-      if (exited !== undefined) {
-        throw new Error(`${label} exited (${exited}) before it was ready:\n${output}`);
-      }
-      return output.includes(ready) ? true : undefined;
-    },
-    { timeoutMs: 180_000, intervalMs: 50, describeTimeout: () => `${label} was not ready within 180 s:\n${output}` },
-  );
-  return child;
+async function buildTree(work: string, name: string, packages: string[]): Promise<Tree> {
+  const tarball = path.join(work, `${name}.tar`);
+  await run('tar', ['-cf', tarball, '-C', path.join(REPO_ROOT, 'node_modules'), ...packages]);
+  const { stdout } = await run('tar', ['-tf', tarball], { maxBuffer: 64 << 20 });
+  const lines = stdout.split('\n').filter((line) => line !== '');
+  const extracted = path.join(work, `${name}-extracted`);
+  fs.mkdirSync(extracted);
+  await run('tar', ['-xf', tarball, '--no-same-owner', '-C', extracted]);
+  return { tarball, files: lines.filter((line) => !line.endsWith('/')).length, entries: lines.length, extracted };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return;
+async function commandVersion(command: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await run(command, args);
+    return (stdout + stderr)
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim();
+  } catch {
+    return undefined;
   }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await exited;
 }
 
-function localTarget(work: string): Promise<Target> {
-  const dir = path.join(work, 'local');
-  fs.mkdirSync(dir, { recursive: true });
-  return Promise.resolve({ name: 'local', dir, stop: () => Promise.resolve() });
-}
-
-async function passthroughTarget(work: string): Promise<Target> {
-  const backing = path.join(work, 'passthrough-backing');
-  const mountpoint = path.join(work, 'passthrough-mnt');
-  fs.mkdirSync(backing, { recursive: true });
-  fs.mkdirSync(mountpoint, { recursive: true });
-  const child = await startChild(
-    process.execPath,
-    [path.join(DIST_BENCH, 'passthrough-fs.js'), backing, mountpoint],
-    'mounted',
-    'passthrough',
-  );
-  return {
-    name: 'passthrough',
-    dir: mountpoint,
-    pid: () => child.pid,
-    stop: async () => {
-      await stopChild(child);
-      await unmount(mountpoint);
-    },
-  };
-}
-
-async function riverfsTarget(work: string, tahoeUrl: string, settings: Settings): Promise<Target> {
-  const mountpoint = path.join(work, 'riverfs-mnt');
-  fs.mkdirSync(mountpoint, { recursive: true });
-  const args = [
-    path.join(ROOT, 'bin', 'riverfs.js'),
-    'mount',
-    mountpoint,
-    '--data-dir',
-    path.join(work, 'riverfs-data'),
-    '--tahoe-url',
-    tahoeUrl,
-    '--log-level',
-    'warn',
-    '--listen',
-    '127.0.0.1:0',
-  ];
-  let dropDatabase: (() => Promise<void>) | undefined;
-  if (settings.mysql) {
-    const name = `riverfs_bench_${process.pid}`;
-    await run('mysql', ['-uroot', '-h127.0.0.1', '-e', `CREATE DATABASE ${name}`]);
-    dropDatabase = async () => {
-      await run('mysql', ['-uroot', '-h127.0.0.1', '-e', `DROP DATABASE IF EXISTS ${name}`]);
-    };
-    args.push('--db', `mysql://root@127.0.0.1:3306/${name}`, '--redis', 'redis://127.0.0.1:6379');
-  }
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('RIVERFS_')));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  await pollUntil(
-    async () => (output.includes('RiverFS mounted on') && (await mountedPaths()).has(mountpoint) ? true : undefined),
-    {
-      timeoutMs: 180_000,
-      intervalMs: 50,
-      describeTimeout: () => `riverfs did not mount within 180 s:\n${output}`,
-    },
-  );
-  return {
-    name: settings.mysql ? 'riverfs(mariadb)' : 'riverfs',
-    dir: mountpoint,
-    pid: () => child.pid,
-    stop: async () => {
-      await stopChild(child);
-      await unmount(mountpoint);
-      await dropDatabase?.();
-    },
-  };
-}
-
-async function seconds(work: () => Promise<unknown>): Promise<number> {
-  const started = process.hrtime.bigint();
-  await work();
-  return Number(process.hrtime.bigint() - started) / 1e9;
-}
-
-/** Sequential write of `mib` MiB with dd (time until close returns, data fsync'd), then a warm read. */
-async function sequential(target: Target, mib: number): Promise<Figures> {
-  const file = path.join(target.dir, 'sequential.bin');
-  const write = await seconds(() =>
-    run('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${mib}`, 'conv=fsync'], { maxBuffer: 1 << 20 }),
-  );
-  const read = await seconds(() => run('dd', [`if=${file}`, 'of=/dev/null', 'bs=1M'], { maxBuffer: 1 << 20 }));
-  await fs.promises.unlink(file);
-  return { seqWriteMBps: (mib * 1.048576) / write, seqReadWarmMBps: (mib * 1.048576) / read };
-}
-
-async function smallFiles(target: Target, settings: Settings): Promise<Figures> {
-  const dir = path.join(target.dir, 'small');
-  await fs.promises.mkdir(dir, { recursive: true });
-  const { stdout } = await run(process.execPath, [
-    path.join(DIST_BENCH, 'small-files-workload.js'),
-    dir,
-    String(settings.files),
-    String(settings.dirs),
-    '4096',
-  ]);
-  await fs.promises.rm(dir, { recursive: true, force: true });
-  return JSON.parse(stdout) as Figures;
-}
-
-interface Summary {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function summarize(values: number[]): Summary {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted[sorted.length - 1] };
-}
-
-function machine(): Record<string, unknown> {
+async function machine(work: string, venvDir: string): Promise<Record<string, unknown>> {
+  const { stdout: disk } = await run('df', ['--output=source,fstype,size,avail', '-h', work]);
   return {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
-    memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
-    node: process.version,
+    memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    disk: disk.trim().split('\n').pop()?.replace(/\s+/g, ' '),
     kernel: os.release(),
-    tahoe: 'tahoe-lafs 1.20.0',
+    node: process.version,
+    tahoe: await commandVersion(tahoeExecutable(venvDir), ['--version']),
+    sshfs: await commandVersion('sshfs', ['-V']),
+    loadAverageAtEnd: os.loadavg().map((load) => Math.round(load * 100) / 100),
   };
 }
 
-async function main(): Promise<void> {
-  const settings = parseArgs(process.argv.slice(2));
+function targetPlans(settings: BenchSettings, work: string, grid: LocalGrid, tahoeUrl: string): TargetPlan[] {
+  const nodeFlags = (process.env.RIVERFS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+  const riverfs = (name: string, mode: 'writeback' | 'writethrough', mysql: boolean) => () =>
+    riverfsTarget(work, { name, tahoeUrl, mode, mysql, nodeFlags });
+  const plans: TargetPlan[] = [
+    { name: 'local', make: () => localTarget(work) },
+    { name: 'passthrough', make: () => passthroughTarget(work) },
+    { name: 'riverfs', make: riverfs('riverfs', 'writeback', false) },
+    {
+      name: 'riverfs-writethrough',
+      make: riverfs('riverfs-writethrough', 'writethrough', false),
+      workloads: ['sequential', 'small files'],
+    },
+  ];
+  if (settings.mysql) {
+    plans.push({ name: 'riverfs-mariadb', make: riverfs('riverfs-mariadb', 'writeback', true) });
+  }
+  plans.push({ name: 'tahoe-api', make: () => tahoeApiTarget(tahoeUrl) });
+  plans.push({
+    name: 'sshfs',
+    make: async () => {
+      const api = await tahoeApiTarget(tahoeUrl);
+      try {
+        progress('sshfs: enabling the SFTP frontend of the client node (restarts it)');
+        return await sshfsTarget(work, await enableSftpFrontend(grid, api.rootCap, path.join(work, 'sftp-keys')), api);
+      } catch (error) {
+        await api.stop();
+        throw error;
+      }
+    },
+  });
+  return plans;
+}
+
+/** Every mount the bench made under its work directory, unmounted before the directory is removed. */
+async function unmountLeftovers(work: string): Promise<void> {
+  for (const mountpoint of (await mountedPaths()).keys()) {
+    if (mountpoint.startsWith(work + path.sep)) {
+      progress(`unmounting leftover ${mountpoint}`);
+      await run('fusermount3', ['-uz', mountpoint]).catch(() => run('umount', ['-l', mountpoint]));
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const settings = parseSettings(argv, path.join(REPO_ROOT, 'bench', 'results'));
+  const onlyTargets = optionList(argv, 'only');
+  const onlyWorkloads = optionList(argv, 'workloads');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-bench-'));
+  const venvDir = defaultTahoeVenv(process.env);
   const grid = new LocalGrid({
     gridDir: path.join(work, 'grid'),
-    venvDir: defaultTahoeVenv(process.env),
+    venvDir,
     storageNodes: 3,
     sharesNeeded: 2,
     sharesHappy: 3,
     sharesTotal: 3,
   });
-  const results: Record<string, Record<string, Summary>> = {};
+  const results: Results = {};
+  const errors: Record<string, Record<string, string>> = {};
+  const started = Date.now();
+  let described: Record<string, unknown> | undefined;
+  const sizes: Record<string, unknown> = {};
   try {
-    progress(`starting a local Tahoe grid in ${work}/grid`);
+    progress(`${settings.mode} run; work directory ${work}`);
+    const context: WorkloadContext = {
+      settings,
+      tree: await buildTree(work, 'tree', settings.treePackages),
+      slowTree: await buildTree(work, 'slow-tree', settings.slowTreePackages),
+      dropCaches,
+      progress,
+    };
+    sizes.tree = { packages: settings.treePackages, files: context.tree.files, entries: context.tree.entries };
+    sizes.slowTree = {
+      packages: settings.slowTreePackages,
+      files: context.slowTree.files,
+      entries: context.slowTree.entries,
+    };
+    progress(`starting a local Tahoe grid in ${grid.gridDir}`);
     const status = await grid.start();
-    const targets: (() => Promise<Target>)[] = [
-      () => localTarget(work),
-      () => passthroughTarget(work),
-      () => riverfsTarget(work, status.webUrl!, settings),
-    ];
-    for (const makeTarget of targets) {
-      const target = await makeTarget();
-      progress(`${target.name}: ${target.dir}`);
+    const plans = targetPlans(settings, work, grid, status.webUrl!).filter(
+      (plan) => !onlyTargets || onlyTargets.includes(plan.name),
+    );
+    for (const plan of plans) {
+      progress(`${plan.name}: starting`);
+      let target: Target;
+      try {
+        target = await plan.make();
+      } catch (error) {
+        (errors[plan.name] ??= {}).start = String(error);
+        progress(`${plan.name}: could not start: ${String(error)}`);
+        continue;
+      }
       const samples: Record<string, number[]> = {};
       try {
-        for (let repetition = 1; repetition <= settings.repetitions; repetition++) {
-          progress(`${target.name}: sequential ${settings.seqMiB} MiB (${repetition}/${settings.repetitions})`);
-          const figures = { ...(await sequential(target, settings.seqMiB)) };
-          progress(`${target.name}: ${settings.files} small files in ${settings.dirs} directories`);
-          Object.assign(figures, await smallFiles(target, settings));
-          for (const [name, value] of Object.entries(figures)) {
-            (samples[name] ??= []).push(value);
+        const workloads = WORKLOADS.filter(
+          (workload) =>
+            workload.applies(target) &&
+            (!plan.workloads || plan.workloads.includes(workload.name)) &&
+            (!onlyWorkloads || onlyWorkloads.some((name) => workload.name.startsWith(name))),
+        );
+        for (const workload of workloads) {
+          const repetitions = workload.once ? 1 : settings.repetitions;
+          for (let repetition = 1; repetition <= repetitions; repetition++) {
+            progress(`${plan.name}: ${workload.name} (${repetition}/${repetitions})`);
+            const figures: Figures = {};
+            let failure: Error | undefined;
+            try {
+              await workload.run(target, context, figures);
+            } catch (error) {
+              failure = error instanceof Error ? error : new Error(String(error));
+            }
+            for (const [name, value] of Object.entries(figures)) {
+              (samples[name] ??= []).push(value);
+            }
+            progress(
+              `${plan.name}: ${Object.entries(figures)
+                .map(([name, value]) => `${name}=${value.toFixed(2)}`)
+                .join(' ')}`,
+            );
+            if (failure !== undefined) {
+              (errors[plan.name] ??= {})[workload.name] = failure.message.slice(0, 2000);
+              progress(`${plan.name}: ${workload.name} failed: ${failure.message.slice(0, 500)}`);
+              break;
+            }
           }
         }
       } finally {
+        progress(`${plan.name}: stopping`);
         await target.stop();
       }
-      results[target.name] = Object.fromEntries(
+      results[plan.name] = Object.fromEntries(
         Object.entries(samples).map(([name, values]) => [name, summarize(values)]),
       );
     }
+    described = await machine(work, venvDir);
   } finally {
+    await unmountLeftovers(work);
     await grid.stop();
     fs.rmSync(work, { recursive: true, force: true });
   }
 
-  const riverfs = results.riverfs ?? results['riverfs(mariadb)'];
-  const ratios: Record<string, Record<string, number>> = {};
-  for (const reference of ['local', 'passthrough']) {
-    const base = results[reference];
-    if (!riverfs || !base) {
-      continue;
-    }
-    ratios[`riverfs/${reference}`] = Object.fromEntries(
-      Object.keys(riverfs).map((name) => [name, riverfs[name].median / base[name].median]),
-    );
-  }
-  const metrics = Object.keys(results.local ?? {});
-  const names = Object.keys(results);
-  const lines = [
-    ['workload', ...names, ...Object.keys(ratios)]
-      .map((cell, index) => (index === 0 ? cell.padEnd(18) : cell.padStart(20)))
-      .join(''),
-    ...metrics.map((metric) =>
-      [
-        metric.padEnd(18),
-        ...names.map((name) => (results[name][metric]?.median ?? NaN).toFixed(1).padStart(20)),
-        ...Object.values(ratios).map((ratio) => `${((ratio[metric] ?? NaN) * 100).toFixed(0)}%`.padStart(20)),
-      ].join(''),
-    ),
-  ];
-  process.stdout.write(
-    `\n${lines.join('\n')}\n(MB/s for seq*, operations/s for the rest; medians of ${settings.repetitions})\n`,
+  const ratioTable = ratios(results);
+  const text = table(results, ratioTable);
+  const below = shortfalls(ratioTable);
+  const elapsedMinutes = Math.round((Date.now() - started) / 600) / 100;
+  const footer = [
+    `medians of ${settings.repetitions} (the growth and big-copy workloads: one run); ratios are RiverFS's speed`,
+    `relative to the reference (100% = as fast; for ms, MiB and µs/entry, lower is better and already inverted).`,
+    below.length > 0 ? `below 70% of passthrough or slower than sshfs: ${below.join('; ')}` : '',
+    Object.keys(errors).length > 0 ? `errors: ${JSON.stringify(errors)}` : '',
+    `${settings.mode} run, ${elapsedMinutes} min`,
+  ].filter((line) => line !== '');
+  process.stdout.write(`\n${text}\n${footer.join('\n')}\n`);
+  fs.mkdirSync(settings.outDir, { recursive: true });
+  const stem = `bench-${settings.mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const file = path.join(settings.outDir, `${stem}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        settings,
+        sizes,
+        machine: described,
+        elapsedMinutes,
+        results,
+        ratios: ratioTable,
+        growth: growth(results),
+        shortfalls: below,
+        errors,
+      },
+      null,
+      2,
+    ) + '\n',
   );
-  const outDir = path.join(ROOT, 'bench', 'results');
-  fs.mkdirSync(outDir, { recursive: true });
-  const file = path.join(
-    outDir,
-    `bench-${settings.quick ? 'quick' : 'full'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-  );
-  fs.writeFileSync(file, JSON.stringify({ settings, machine: machine(), results, ratios }, null, 2) + '\n');
-  process.stdout.write(`figures written to ${path.relative(ROOT, file)}\n`);
+  fs.writeFileSync(path.join(settings.outDir, `${stem}.txt`), `${text}\n${footer.join('\n')}\n`);
+  process.stdout.write(`figures written to ${file}\n`);
+  return Object.keys(errors).length > 0 ? 1 : 0;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,264 @@
+/** The filesystems under test, each started by the bench and stopped (unmounted) by it. */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { mountedPaths } from '../src/fs-ops/mountpoint';
+import { pollUntil } from '../src/grid/process.util';
+import { TahoeClient } from '../src/tahoe/tahoe.client';
+import { RiverFsAdmin } from './riverfs-admin';
+import type { SftpFrontend } from './tahoe-sftp';
+
+const run = promisify(execFile);
+export const REPO_ROOT = path.join(__dirname, '..', '..', '..');
+const DIST_BENCH = __dirname;
+
+/** A target reached through a mount point with ordinary file calls and tools. */
+export interface MountedTarget {
+  kind: 'mounted';
+  name: string;
+  dir: string;
+  /** The process serving the mount (for its peak memory), when there is one. */
+  pid?: number;
+  /** RiverFS only: drain to Tahoe, evict the cache. */
+  admin?: RiverFsAdmin;
+  /** Data is in Tahoe once close returns (sshfs through Tahoe's SFTP frontend, RiverFS in writethrough mode). */
+  inTahoeAtClose: boolean;
+  /** sshfs: where its files land in Tahoe, to see when a write has arrived (Tahoe's SFTP close does not wait). */
+  tahoe?: { client: TahoeClient; rootCap: string };
+  /** Every call goes to Tahoe: the workloads move less data here (see BenchSettings.slow*). */
+  slow: boolean;
+  stop(): Promise<void>;
+}
+
+/** The same data moved with direct web-API calls to the same grid. */
+export interface ApiTarget {
+  kind: 'api';
+  name: 'tahoe-api';
+  client: TahoeClient;
+  rootCap: string;
+  slow: true;
+  stop(): Promise<void>;
+}
+
+export type Target = MountedTarget | ApiTarget;
+
+async function unmount(mountpoint: string): Promise<void> {
+  if ((await mountedPaths()).has(mountpoint)) {
+    await run('fusermount3', ['-u', mountpoint]).catch(() => run('fusermount3', ['-uz', mountpoint]));
+  }
+}
+
+interface Child {
+  process: ChildProcess;
+  output: () => string;
+}
+
+/** Starts a server process and waits until `isReady(output)`; its output is drained (kept) so it never blocks on a full pipe. */
+async function startChild(
+  command: string,
+  args: string[],
+  label: string,
+  isReady: (output: string) => Promise<boolean> | boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Child> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let output = '';
+  const keep = (chunk: string): void => {
+    output = (output + chunk).slice(-200_000);
+  };
+  child.stdout?.setEncoding('utf8').on('data', keep);
+  child.stderr?.setEncoding('utf8').on('data', keep);
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  try {
+    await pollUntil(
+      async () => {
+        if (exited !== undefined) {
+          throw new Error(`${label} exited (${exited}) before it was ready:\n${output}`);
+        }
+        return (await isReady(output)) ? true : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 50, describeTimeout: () => `${label} was not ready within 180 s:\n${output}` },
+    );
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { process: child, output: () => output };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export function localTarget(work: string): Promise<MountedTarget> {
+  const dir = path.join(work, 'local');
+  fs.mkdirSync(dir, { recursive: true });
+  return Promise.resolve({
+    kind: 'mounted',
+    name: 'local',
+    dir,
+    inTahoeAtClose: false,
+    slow: false,
+    stop: () => Promise.resolve(),
+  });
+}
+
+export async function passthroughTarget(work: string): Promise<MountedTarget> {
+  const backing = path.join(work, 'passthrough-backing');
+  const mountpoint = path.join(work, 'passthrough-mnt');
+  fs.mkdirSync(backing, { recursive: true });
+  fs.mkdirSync(mountpoint, { recursive: true });
+  const child = await startChild(
+    process.execPath,
+    [path.join(DIST_BENCH, 'passthrough-fs.js'), backing, mountpoint],
+    'passthrough',
+    (output) => output.includes('mounted'),
+  );
+  return {
+    kind: 'mounted',
+    name: 'passthrough',
+    dir: mountpoint,
+    pid: child.process.pid,
+    inTahoeAtClose: false,
+    slow: false,
+    stop: async () => {
+      await stopChild(child.process);
+      await unmount(mountpoint);
+    },
+  };
+}
+
+export interface RiverFsTargetOptions {
+  name: string;
+  tahoeUrl: string;
+  mode: 'writeback' | 'writethrough';
+  mysql: boolean;
+  /** Extra node flags for the RiverFS process, e.g. --cpu-prof (RIVERFS_BENCH_NODE_FLAGS). */
+  nodeFlags: string[];
+}
+
+export async function riverfsTarget(work: string, options: RiverFsTargetOptions): Promise<MountedTarget> {
+  const mountpoint = path.join(work, `${options.name}-mnt`);
+  const dataDir = path.join(work, `${options.name}-data`);
+  fs.mkdirSync(mountpoint, { recursive: true });
+  const args = [
+    ...options.nodeFlags,
+    path.join(REPO_ROOT, 'bin', 'riverfs.js'),
+    'mount',
+    mountpoint,
+    '--data-dir',
+    dataDir,
+    '--tahoe-url',
+    options.tahoeUrl,
+    '--mode',
+    options.mode,
+    '--log-level',
+    'warn',
+    '--listen',
+    '127.0.0.1:0',
+  ];
+  let dropDatabase: (() => Promise<void>) | undefined;
+  if (options.mysql) {
+    const database = `riverfs_bench_${process.pid}`;
+    await run('mysql', ['-uroot', '-h127.0.0.1', '-e', `CREATE DATABASE ${database}`]);
+    dropDatabase = async () => {
+      await run('mysql', ['-uroot', '-h127.0.0.1', '-e', `DROP DATABASE IF EXISTS ${database}`]);
+    };
+    args.push('--db', `mysql://root@127.0.0.1:3306/${database}`, '--redis', 'redis://127.0.0.1:6379');
+  }
+  // The user's own RIVERFS_* settings must not leak into the bench's mount.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('RIVERFS_')));
+  let child: Child;
+  try {
+    child = await startChild(
+      process.execPath,
+      args,
+      options.name,
+      async (output) => output.includes('RiverFS mounted on') && (await mountedPaths()).has(mountpoint),
+      env,
+    );
+  } catch (error) {
+    await unmount(mountpoint);
+    await dropDatabase?.();
+    throw error;
+  }
+  const adminUrl = /admin:\s+(http:\/\/[^\s/]+)/.exec(child.output())?.[1];
+  if (adminUrl === undefined) {
+    await stopChild(child.process);
+    await unmount(mountpoint);
+    throw new Error(`no admin URL in the output of riverfs mount:\n${child.output()}`);
+  }
+  const token = fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+  return {
+    kind: 'mounted',
+    name: options.name,
+    dir: mountpoint,
+    pid: child.process.pid,
+    admin: new RiverFsAdmin(adminUrl, token),
+    inTahoeAtClose: options.mode === 'writethrough',
+    slow: false,
+    stop: async () => {
+      try {
+        await stopChild(child.process);
+      } finally {
+        await unmount(mountpoint);
+        await dropDatabase?.();
+      }
+    },
+  };
+}
+
+export async function sshfsTarget(work: string, sftp: SftpFrontend, api: ApiTarget): Promise<MountedTarget> {
+  const mountpoint = path.join(work, 'sshfs-mnt');
+  fs.mkdirSync(mountpoint, { recursive: true });
+  const options = [
+    `IdentityFile=${sftp.identityFile}`,
+    'StrictHostKeyChecking=no',
+    'UserKnownHostsFile=/dev/null',
+    `port=${sftp.port}`,
+    'LogLevel=ERROR',
+  ].join(',');
+  // sshfs daemonizes once mounted; the mount table, not the process, is the sign that it is up.
+  await run('sshfs', [`${sftp.user}@127.0.0.1:/`, mountpoint, '-o', options], { timeout: 60_000 });
+  await pollUntil(async () => ((await mountedPaths()).has(mountpoint) ? true : undefined), {
+    timeoutMs: 30_000,
+    intervalMs: 50,
+    describeTimeout: () => `sshfs did not mount ${mountpoint} within 30 s`,
+  });
+  return {
+    kind: 'mounted',
+    name: 'sshfs',
+    dir: mountpoint,
+    inTahoeAtClose: false,
+    tahoe: { client: api.client, rootCap: api.rootCap },
+    slow: true,
+    stop: async () => {
+      try {
+        await unmount(mountpoint);
+      } finally {
+        await api.stop();
+      }
+    },
+  };
+}
+
+export async function tahoeApiTarget(tahoeUrl: string): Promise<ApiTarget> {
+  // Requests in flight at once: RiverFS's own default (--tahoe-concurrency), so both move data with the same parallelism.
+  const client = new TahoeClient({
+    url: tahoeUrl,
+    connectTimeout: 10_000,
+    headersTimeout: 600_000,
+    bodyTimeout: 120_000,
+    concurrency: 8,
+    retries: 3,
+  });
+  const rootCap = await client.mkdir();
+  return { kind: 'api', name: 'tahoe-api', client, rootCap, slow: true, stop: () => client.close() };
+}
