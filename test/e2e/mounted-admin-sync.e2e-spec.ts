@@ -71,7 +71,8 @@ describe('flush, sync and evict of a mounted RiverFS through the admin API and t
     mountpoint = fs.mkdtempSync(j(os.tmpdir(), 'riverfs-mnt-'));
     riverfs = await RiverFsProcess.start(mountpoint, {
       ...resources.options,
-      args: ['--root-cap', rootCap, '--sync-delay', '3600', '--sync-drain-timeout', '0'],
+      // Listings trusted for an hour too: a remote change shows up only when a pull is asked for.
+      args: ['--root-cap', rootCap, '--sync-delay', '3600', '--sync-drain-timeout', '0', '--dir-ttl', '3600'],
     });
   }, 180_000);
 
@@ -200,6 +201,26 @@ describe('flush, sync and evict of a mounted RiverFS through the admin API and t
     expect(after.get('tree/made/renamed')?.cap).toBe(before.cap);
     await expectInTahoe('tree/made/renamed', data);
     expect((await inode('tree')).sync.state).toBe('synced');
+  });
+
+  it('should show a change another Tahoe client made once POST /admin/sync pulls it, before the directory TTL', async () => {
+    fs.mkdirSync(j(mountpoint!, 'pulled'));
+    const pushed = await api().post('/admin/sync').set(auth()).send({ path: '/pulled', direction: 'push', wait: true });
+    expect(pushed.body as JobDto).toMatchObject({ state: 'succeeded', params: { direction: 'push' } });
+    const dirCap = (await tree()).get('pulled')!.cap;
+    await client.link(dirCap, 'from-elsewhere', await client.upload(Buffer.from('written by another client')));
+    // The listing is trusted for an hour: the mount does not look yet.
+    expect(fs.readdirSync(j(mountpoint!, 'pulled'))).toEqual([]);
+
+    const pulled = await api().post('/admin/sync').set(auth()).send({ path: '/pulled', direction: 'pull', wait: true });
+    expect(pulled.status).toBe(200);
+    expect(pulled.body as JobDto).toMatchObject({
+      state: 'succeeded',
+      result: { pulled: { directories: 1, added: 1, conflicts: [] } },
+    });
+    expect(fs.readdirSync(j(mountpoint!, 'pulled'))).toEqual(['from-elsewhere']);
+    expect(fs.readFileSync(j(mountpoint!, 'pulled', 'from-elsewhere'), 'utf8')).toBe('written by another client');
+    expect((await inode('pulled/from-elsewhere')).sync.state).toBe('synced');
   });
 
   it('should flush a file given by its path in the mount with `riverfs flush`, exiting 0', async () => {
