@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureTahoeVenv, findPython } from './tahoe-venv';
+import { TAHOE_FIXES, ensureTahoeVenv, findPython } from './tahoe-venv';
 import { GridError } from './grid.errors';
 
 describe('the Tahoe venv', () => {
@@ -48,13 +48,45 @@ describe('the Tahoe venv', () => {
     expect(fs.existsSync(path.join(dir, 'venv'))).toBe(false);
   });
 
-  it('should reuse a prepared venv without running Python at all', async () => {
+  /** A venv that looks installed (no real Python in it), its web/common.py holding `commonPy`. */
+  function preparedVenv(commonPy: string): { venv: string; file: string; cached: string } {
     const venv = path.join(dir, 'venv');
     fs.mkdirSync(path.join(venv, 'bin'), { recursive: true });
     fs.writeFileSync(path.join(venv, 'bin', 'tahoe'), '');
     fs.writeFileSync(path.join(venv, '.riverfs-tahoe-ready'), 'tahoe-lafs/1.20.0\n');
+    const web = path.join(venv, 'lib', 'python3.11', 'site-packages', 'allmydata', 'web');
+    fs.mkdirSync(path.join(web, '__pycache__'), { recursive: true });
+    const file = path.join(web, 'common.py');
+    fs.writeFileSync(file, commonPy);
+    const cached = path.join(web, '__pycache__', 'common.cpython-311.pyc');
+    fs.writeFileSync(cached, 'old bytecode');
+    return { venv, file, cached };
+  }
+
+  const [FIX] = TAHOE_FIXES;
+
+  it('should reuse a prepared venv with its fixes without running Python at all', async () => {
+    const { venv, file, cached } = preparedVenv(`before\n${FIX.replace}\nafter\n`);
     await expect(ensureTahoeVenv({ venvDir: venv, python: path.join(dir, 'no-python') })).resolves.toBe(
       path.join(venv, 'bin', 'tahoe'),
     );
+    expect(fs.readFileSync(file, 'utf8')).toBe(`before\n${FIX.replace}\nafter\n`);
+    expect(fs.existsSync(cached)).toBe(true);
+  });
+
+  it('should apply a missing fix to a venv made before it, and drop the stale bytecode', async () => {
+    const { venv, file, cached } = preparedVenv(`before\n${FIX.find}\nafter\n`);
+    await ensureTahoeVenv({ venvDir: venv, python: path.join(dir, 'no-python') });
+    expect(fs.readFileSync(file, 'utf8')).toBe(`before\n${FIX.replace}\nafter\n`);
+    expect(fs.readFileSync(file, 'utf8')).toContain('request.method in (b"PUT", b"POST")');
+    expect(fs.existsSync(cached)).toBe(false);
+  });
+
+  it('should refuse to guess when the file to fix holds other code', async () => {
+    const { venv } = preparedVenv('some other tahoe-lafs\n');
+    await expect(ensureTahoeVenv({ venvDir: venv, python: path.join(dir, 'no-python') })).rejects.toMatchObject({
+      code: 'TAHOE_INSTALL_FAILED',
+      message: expect.stringContaining('riverfs: finish-cut-uploads'),
+    });
   });
 });

@@ -181,7 +181,7 @@ describe('DownstreamPuller (planning against stand-ins)', () => {
       mtime_ns: '5000000000',
       ctime_ns: '6000000000',
     };
-    const node: TahoeNode = { ...file(CAP_A), metadata: { custom: { riverfs: metadata }, raw: {} } } as TahoeNode;
+    const node: TahoeNode = { ...file(CAP_A), metadata: { custom: { riverfs: metadata }, raw: {} } };
     const { instance, applied } = puller(
       { doc: node },
       [{ name: Buffer.from('doc'), inode: inode(5), xattrs: [] }],

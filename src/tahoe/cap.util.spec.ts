@@ -2,6 +2,9 @@ import {
   BadCapError,
   capFingerprint,
   isCap,
+  LIT_MAX_BYTES,
+  litCapOf,
+  litData,
   KNOWN_CAP_KINDS,
   type KnownCap,
   parseCap,
@@ -316,5 +319,16 @@ describe('redactCap and redactCapsInText', () => {
   it('should leave text without caps unchanged', () => {
     const text = 'No such child: notes.txt (URI is the scheme name)';
     expect(redactCapsInText(text)).toBe(text);
+  });
+});
+
+describe('litCapOf', () => {
+  it('should make the cap Tahoe makes for small files, and none for larger ones', () => {
+    // Tahoe 1.20 answered PUT /uri with this cap for "hello\n" on the test grid.
+    expect(litCapOf(Buffer.from('hello\n'))).toBe('URI:LIT:nbswy3dpbi');
+    expect(litCapOf(Buffer.alloc(0))).toBe('URI:LIT:');
+    const largest = Buffer.from(Array.from({ length: LIT_MAX_BYTES }, (_, index) => (index * 37) % 256));
+    expect(litData(litCapOf(largest)!)).toEqual(largest);
+    expect(litCapOf(Buffer.alloc(LIT_MAX_BYTES + 1))).toBeUndefined();
   });
 });

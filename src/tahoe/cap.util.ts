@@ -465,6 +465,17 @@ export function redactCapsInText(text: string): string {
 }
 
 /** The data of a LIT file cap (a LIT cap holds its file's bytes, base32-encoded); undefined for any other cap. */
+/** Tahoe keeps files up to this size inside their cap (URI_LIT_SIZE_THRESHOLD): no share is stored anywhere. */
+export const LIT_MAX_BYTES = 55;
+
+/**
+ * The cap Tahoe gives bytes of at most LIT_MAX_BYTES (a LIT cap holds the data itself, base32): made here, it costs
+ * no request. Undefined for more bytes.
+ */
+export function litCapOf(data: Uint8Array): string | undefined {
+  return data.length <= LIT_MAX_BYTES ? `URI:LIT:${base32Encode(data)}` : undefined;
+}
+
 export function litData(cap: string): Buffer | undefined {
   const parsed = tryParseCap(cap);
   if (!parsed?.known || parsed.kind !== 'LIT') {
