@@ -52,7 +52,7 @@ export const DEFAULT_SYNC_OPTIONS: Omit<TahoeSyncWorkerOptions, 'mode' | 'drainT
   maxCoalesceDelayMs: 30_000,
   publishDelayMs: 200,
   scanIntervalMs: 1000,
-  uploadConcurrency: 2,
+  uploadConcurrency: 4,
   publishConcurrency: 2,
   backoffBaseMs: 1000,
   backoffMaxMs: 30_000,
