@@ -9,23 +9,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { seededRandom } from '../test/support/seeded-random';
 
 function timed(work: () => void): number {
   const started = process.hrtime.bigint();
   work();
   return Number(process.hrtime.bigint() - started) / 1e9;
-}
-
-/** mulberry32: the same offsets on every target of a run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function smallFiles(root: string, phase: string, files: number, dirs: number, size: number): number {

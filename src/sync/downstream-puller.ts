@@ -124,6 +124,20 @@ interface RemoteEntry {
 }
 
 /**
+ * Records Tahoe's edge as the synced one while the local entry stays: the next publish sees its own edge differ and
+ * writes the local version over the remote one (local wins; the remote one is kept beside it where it mattered).
+ */
+function takeRemoteAsSynced(mine: SyncChild, entry: RemoteEntry): RemoteChange {
+  return {
+    kind: 'acknowledge',
+    name: mine.name,
+    child: mine.inode.ino,
+    cap: entry.node.writeCap,
+    metaHash: entry.hash,
+  };
+}
+
+/**
  * The downstream half of sync (DESIGN.md §4): a directory's dirnode listing (`t=json`) compared with what was last
  * synced (`synced_entry`) and with SQL, the difference applied to SQL. Listings are fetched lazily — when a lookup
  * or readdir first looks into a directory and again once the listing is older than the TTL — and on demand (the
@@ -496,25 +510,13 @@ export class DownstreamPuller {
         // merge at its next pull and publish.
         await this.deps.journal.recordCap(mine.inode.ino, entry.node.writeCap, entry.node.readCap);
         this.deps.onChanged([mine.inode.ino], false);
-        changes.push({
-          kind: 'acknowledge',
-          name: mine.name,
-          child: mine.inode.ino,
-          cap: entry.node.writeCap,
-          metaHash: entry.hash,
-        });
+        changes.push(takeRemoteAsSynced(mine, entry));
         publishAfter = true;
         continue;
       }
       // Changed on both sides: local wins, the remote version is kept beside it.
       keepAsConflict(entry);
-      changes.push({
-        kind: 'acknowledge',
-        name: mine.name,
-        child: mine.inode.ino,
-        cap: entry.node.writeCap,
-        metaHash: entry.hash,
-      });
+      changes.push(takeRemoteAsSynced(mine, entry));
       publishAfter = true;
     }
 

@@ -7,30 +7,9 @@ import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper
 import { testTahoeClient } from '../support/tahoe-fixtures';
 import { freshRootDircap, testTahoeUrl } from '../support/tahoe.helper';
 import { waitUntilTahoeMatchesMount } from '../support/tahoe-tree.helper';
-import { type TreeEntry, comparable, snapshotTree } from '../support/tree-snapshot.helper';
+import { durable, snapshotTree } from '../support/tree-snapshot.helper';
 
 const j = path.join;
-
-/** What a rebuild must bring back: everything but atime (Tahoe does not keep it). */
-const REBUILT = [
-  'type',
-  'mode',
-  'uid',
-  'gid',
-  'nlink',
-  'ino',
-  'size',
-  'mtimeNs',
-  'ctimeNs',
-  'sha256',
-  'target',
-  'links',
-  'xattrs',
-] as const;
-
-function rebuilt(entries: TreeEntry[]): ReturnType<typeof comparable<(typeof REBUILT)[number]>> {
-  return comparable(entries, REBUILT);
-}
 
 /** A tree with every kind of thing the edge metadata carries. */
 function writeTree(root: string): void {
@@ -101,7 +80,7 @@ describe('riverfs fsck', () => {
         expect(refused.stderr).toMatch(/--rebuild --force moves it aside/);
 
         await riverfs.start();
-        expect(rebuilt(snapshotTree(mountpoint))).toEqual(rebuilt(before));
+        expect(durable(snapshotTree(mountpoint))).toEqual(durable(before));
         expect(fs.readFileSync(j(mountpoint, 'hard-a'), 'utf8')).toBe('alpha\n');
       } finally {
         await riverfs.dispose();

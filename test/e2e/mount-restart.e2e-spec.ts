@@ -4,31 +4,10 @@ import path from 'node:path';
 import { RiverFsProcess, isMounted, withTempMountpoint } from '../support/fuse-mount.helper';
 import { python, randomBytesFrom, seededRandom } from '../support/fs-probe.helper';
 import { BACKENDS, type MountBackend, REDIS_DATABASES, backendResources } from '../support/mount-backends.helper';
-import { type TreeEntry, comparable, snapshotTree } from '../support/tree-snapshot.helper';
+import { durable, snapshotTree } from '../support/tree-snapshot.helper';
 
 const j = path.join;
 const MiB = 1024 * 1024;
-/** Everything a restart must keep exactly; atime is left out, as reading the tree to compare it moves it. */
-const DURABLE = [
-  'type',
-  'mode',
-  'uid',
-  'gid',
-  'nlink',
-  'ino',
-  'size',
-  'mtimeNs',
-  'ctimeNs',
-  'sha256',
-  'target',
-  'links',
-  'xattrs',
-] as const;
-
-function durable(entries: TreeEntry[]): ReturnType<typeof comparable<(typeof DURABLE)[number]>> {
-  return comparable(entries, DURABLE);
-}
-
 /** A tree with every kind of thing a restart must keep: data of many sizes, holes, links, modes, times, xattrs. */
 function buildTree(root: string, seed: number): void {
   const random = seededRandom(seed);

@@ -111,3 +111,27 @@ export function comparable<K extends keyof TreeEntry>(
     return picked;
   });
 }
+
+/**
+ * Everything a restart or a rebuild must keep exactly; atime is left out (reading the tree to compare it moves it,
+ * and Tahoe does not keep it).
+ */
+export const DURABLE_FIELDS = [
+  'type',
+  'mode',
+  'uid',
+  'gid',
+  'nlink',
+  'ino',
+  'size',
+  'mtimeNs',
+  'ctimeNs',
+  'sha256',
+  'target',
+  'links',
+  'xattrs',
+] as const;
+
+export function durable(entries: TreeEntry[]): Pick<TreeEntry, (typeof DURABLE_FIELDS)[number] | 'path'>[] {
+  return comparable(entries, DURABLE_FIELDS);
+}
