@@ -9,9 +9,18 @@ export interface RemoteBlocksOptions {
   maxConcurrentDownloads: number;
   /** Blocks fetched ahead of a handle that reads sequentially; 0 turns read-ahead off. */
   readAheadBlocks: number;
+  /**
+   * Consecutive blocks read ahead in one ranged GET. Tahoe spends about 0.2 s setting up each ranged GET of a CHK
+   * file (measured: 1 MiB GETs gave 4 MB/s where one 256 MiB GET gave 36 MB/s), so read-ahead asks for runs.
+   */
+  maxBlocksPerRequest: number;
 }
 
-export const DEFAULT_REMOTE_BLOCKS_OPTIONS: RemoteBlocksOptions = { maxConcurrentDownloads: 4, readAheadBlocks: 4 };
+export const DEFAULT_REMOTE_BLOCKS_OPTIONS: RemoteBlocksOptions = {
+  maxConcurrentDownloads: 4,
+  readAheadBlocks: 8,
+  maxBlocksPerRequest: 8,
+};
 
 /** How many times a block is downloaded again when the file's cap changed during the download. */
 const CAP_CHANGE_RETRIES = 2;
@@ -92,31 +101,77 @@ export class RemoteBlocks {
     }
     const first = Math.floor((end - 1) / blockSize) + 1;
     const last = Math.min(first + this.options.readAheadBlocks, Math.ceil(fileSize / blockSize)) - 1;
+    let run: number[] = [];
+    const flush = (): void => {
+      if (run.length > 0) {
+        this.prefetchRun(ino, run, fileSize);
+        run = [];
+      }
+    };
     for (let index = first; index <= last; index++) {
       const blockKey = `${ino}:${index}`;
-      if (this.prefetching.has(blockKey) || this.deps.cache.hasBlock(ino, index)) {
+      if (this.prefetching.has(blockKey) || this.inFlight.has(blockKey) || this.deps.cache.hasBlock(ino, index)) {
+        flush();
         continue;
       }
+      run.push(index);
+      if (run.length >= Math.max(1, this.options.maxBlocksPerRequest)) {
+        flush();
+      }
+    }
+    flush();
+  }
+
+  /**
+   * Fetches consecutive blocks with one ranged GET and stores each through the cache. Every block of the run is
+   * in flight meanwhile, so a reader that needs one of them waits for this download instead of starting its own.
+   */
+  private prefetchRun(ino: number, indices: number[], fileSize: number): void {
+    const blockSize = this.deps.cache.blockSize;
+    const downloaded = this.downloadRun(ino, indices[0], indices.length, false);
+    for (const [offset, index] of indices.entries()) {
+      const blockKey = `${ino}:${index}`;
       this.prefetching.add(blockKey);
+      const block = downloaded.then((blocks) => blocks[offset]);
+      this.inFlight.set(blockKey, block);
+      const settled = (): void => {
+        if (this.inFlight.get(blockKey) === block) {
+          this.inFlight.delete(blockKey);
+        }
+      };
+      void block.then(settled, settled);
       // Through the cache, which stores the block and makes a reader of it wait for this fetch (its block lock).
       void this.deps.cache
-        .read(ino, index * blockSize, 1, fileSize, (block) => this.fetch(ino, block, false))
+        .read(ino, index * blockSize, 1, fileSize, () => block)
         .catch(() => undefined) // The reader that needs the block fetches it again and sees the error itself.
         .finally(() => this.prefetching.delete(blockKey));
     }
   }
 
   private async download(ino: number, index: number, demand: boolean): Promise<Buffer | undefined> {
+    return (await this.downloadRun(ino, index, 1, demand))[0];
+  }
+
+  /**
+   * Blocks `first` .. `first + count - 1` of a file with one ranged GET (undefined for a block that is a hole), each
+   * byte count checked; downloaded again when the file's cap changed meanwhile.
+   */
+  private async downloadRun(
+    ino: number,
+    first: number,
+    count: number,
+    demand: boolean,
+  ): Promise<(Buffer | undefined)[]> {
     const { journal, cache, tahoe } = this.deps;
     const blockSize = cache.blockSize;
     for (let attempt = 0; ; attempt++) {
       const inode = await journal.getSyncInode(ino);
       if (inode === null || inode.type !== 'file') {
-        return undefined;
+        return [];
       }
       const cap = inode.readCap ?? inode.writeCap;
       if (cap === null || inode.syncedContentVersion === null) {
-        return undefined; // Never uploaded: what the cache lacks is a hole.
+        return []; // Never uploaded: what the cache lacks is a hole.
       }
       const parsed = tryParseCap(cap);
       const capSize = parsed?.known ? parsed.size : undefined;
@@ -124,10 +179,10 @@ export class RemoteBlocks {
         throw new FsError('EIO', `inode ${ino}: its cap carries no size`);
       }
       const limit = Math.min(capSize, cache.remoteLimit(ino) ?? Infinity);
-      const start = index * blockSize;
-      const length = Math.min(blockSize, limit - start);
+      const start = first * blockSize;
+      const length = Math.min(count * blockSize, limit - start);
       if (length <= 0) {
-        return undefined;
+        return [];
       }
       const literal = litData(cap);
       const data = literal
@@ -137,14 +192,22 @@ export class RemoteBlocks {
             return tahoe.readRange(cap, start, length);
           });
       if (data.length !== length) {
-        throw new FsError('EIO', `inode ${ino} block ${index}: got ${data.length} bytes of ${length}`);
+        throw new FsError('EIO', `inode ${ino} blocks ${first}+${count}: got ${data.length} bytes of ${length}`);
       }
       const now = await journal.getSyncInode(ino);
       if (now !== null && (now.readCap ?? now.writeCap) === cap) {
-        return data;
+        if (count === 1) {
+          return [data];
+        }
+        const blocks: (Buffer | undefined)[] = [];
+        for (let offset = 0; offset < length; offset += blockSize) {
+          // Copies: a slice would keep the whole run's buffer alive for as long as any one block is referenced.
+          blocks.push(Buffer.from(data.subarray(offset, Math.min(offset + blockSize, length))));
+        }
+        return blocks;
       }
       if (now === null || attempt >= CAP_CHANGE_RETRIES) {
-        throw new FsError('EIO', `inode ${ino}: its cap kept changing while block ${index} was fetched`);
+        throw new FsError('EIO', `inode ${ino}: its cap kept changing while blocks ${first}+${count} were fetched`);
       }
     }
   }
