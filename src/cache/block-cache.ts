@@ -637,6 +637,11 @@ export class BlockCache {
     }
   }
 
+  /** The most bytes the cache holds (the cache-size setting). */
+  get maxBytes(): number {
+    return this.options.maxBytes;
+  }
+
   stats(): BlockCacheStats {
     let blocks = 0;
     for (const file of this.files.values()) {

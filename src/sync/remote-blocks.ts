@@ -18,8 +18,8 @@ export interface RemoteBlocksOptions {
 
 export const DEFAULT_REMOTE_BLOCKS_OPTIONS: RemoteBlocksOptions = {
   maxConcurrentDownloads: 4,
-  readAheadBlocks: 8,
-  maxBlocksPerRequest: 8,
+  readAheadBlocks: 32,
+  maxBlocksPerRequest: 16,
 };
 
 /** How many times a block is downloaded again when the file's cap changed during the download. */
@@ -100,26 +100,31 @@ export class RemoteBlocks {
       return;
     }
     const first = Math.floor((end - 1) / blockSize) + 1;
-    const last = Math.min(first + this.options.readAheadBlocks, Math.ceil(fileSize / blockSize)) - 1;
-    let run: number[] = [];
-    const flush = (): void => {
-      if (run.length > 0) {
-        this.prefetchRun(ino, run, fileSize);
-        run = [];
-      }
-    };
-    for (let index = first; index <= last; index++) {
-      const blockKey = `${ino}:${index}`;
-      if (this.prefetching.has(blockKey) || this.inFlight.has(blockKey) || this.deps.cache.hasBlock(ino, index)) {
-        flush();
-        continue;
-      }
-      run.push(index);
-      if (run.length >= Math.max(1, this.options.maxBlocksPerRequest)) {
-        flush();
-      }
+    const fileBlocks = Math.ceil(fileSize / blockSize);
+    // A small cache gets a short window: read-ahead must not evict what the reader is about to read.
+    const cacheBlocks = Math.max(1, Math.floor(this.deps.cache.maxBytes / blockSize / 4));
+    const ahead = Math.min(this.options.readAheadBlocks, cacheBlocks);
+    const perRequest = Math.max(1, Math.min(this.options.maxBlocksPerRequest, ahead));
+    const windowEnd = Math.min(first + ahead, fileBlocks) - 1;
+    const busy = (index: number): boolean =>
+      this.prefetching.has(`${ino}:${index}`) ||
+      this.inFlight.has(`${ino}:${index}`) ||
+      this.deps.cache.hasBlock(ino, index);
+    let index = first;
+    while (index <= windowEnd && busy(index)) {
+      index++;
     }
-    flush();
+    if (index > windowEnd) {
+      return;
+    }
+    // A whole run from the first block missing in the window, even past the window's end: a GET of one block per
+    // read would cost Tahoe its setup every time.
+    const run: number[] = [];
+    while (run.length < perRequest && index < fileBlocks && !busy(index)) {
+      run.push(index);
+      index++;
+    }
+    this.prefetchRun(ino, run, fileSize);
   }
 
   /**
