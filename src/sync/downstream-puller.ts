@@ -156,8 +156,6 @@ export class DownstreamPuller {
   private readonly listedAt = new Map<number, number>();
   private readonly inFlight = new Map<number, Promise<PullResult | null>>();
   private readonly warnedAt = new Map<number, number>();
-  /** Pulls done and failed, for the status pages. */
-  readonly counters = { pulls: 0, failures: 0, conflicts: 0 };
 
   constructor(
     private readonly deps: DownstreamPullerDeps,
@@ -210,11 +208,6 @@ export class DownstreamPuller {
         `Directory ${dir} could not be listed from Tahoe; answering from the local database: ${message(error)}`,
       );
     }
-  }
-
-  /** Forgets when directories were listed: the next lookup of each fetches its listing again. */
-  expireAll(): void {
-    this.listedAt.clear();
   }
 
   /**
@@ -361,8 +354,6 @@ export class DownstreamPuller {
   afterPullDownstream(pull: DownstreamPull, ended: PullEnd): Promise<void> {
     this.listedAt.set(pull.dir, Date.now());
     if (ended.ok) {
-      this.counters.pulls += 1;
-      this.counters.conflicts += ended.result.conflicts.length;
       const { added, updated, removed, conflicts } = ended.result;
       if (added + updated + removed > 0) {
         this.deps.logger.debug?.(
@@ -375,8 +366,6 @@ export class DownstreamPuller {
             conflicts.map((name) => JSON.stringify(name)).join(', '),
         );
       }
-    } else {
-      this.counters.failures += 1;
     }
     return Promise.resolve();
   }
