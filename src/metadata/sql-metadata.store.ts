@@ -1338,7 +1338,13 @@ export class SqlMetadataStore extends MetadataStore {
     change: Extract<RemoteChange, { kind: 'add' }>,
     result: RemoteApplyResult,
   ): Promise<'applied' | 'skipped' | 'publish'> {
-    const name = checkNewName(change.name);
+    let name: Buffer;
+    try {
+      name = checkNewName(change.name);
+    } catch {
+      // A name no local filesystem can hold (the planner filters these): left out, never the whole pull failed.
+      return 'skipped';
+    }
     if ((await this.entryAt(tx.manager, dir.ino, name)) !== null) {
       return 'skipped';
     }

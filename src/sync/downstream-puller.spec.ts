@@ -3,7 +3,7 @@ import type { RemoteChange, SyncChild, SyncInode, SyncJournal, SyncedEntry } fro
 import { InProcessStateStore } from '../state/in-process-state-store';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
-import { DownstreamPuller } from './downstream-puller';
+import { DownstreamPuller, conflictName } from './downstream-puller';
 import { edgeHash } from './edge-metadata.util';
 
 const CAP_A = 'URI:CHK:aaaa:aaaa:2:3:10';
@@ -201,5 +201,15 @@ describe('DownstreamPuller (planning against stand-ins)', () => {
         }),
       }),
     ]);
+  });
+
+  it('should keep conflict names within NAME_MAX bytes, shortening the name by whole characters', () => {
+    expect(conflictName('doc.txt', '20261204T031500Z', 1)).toBe('doc.txt.conflict-20261204T031500Z');
+    expect(conflictName('doc.txt', '20261204T031500Z', 3)).toBe('doc.txt.conflict-20261204T031500Z-3');
+    const long = '\u{1F600}'.repeat(63); // 252 bytes of 4-byte characters
+    const name = conflictName(long, '20261204T031500Z', 2);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+    expect(name.endsWith('.conflict-20261204T031500Z-2')).toBe(true);
+    expect(Buffer.from(name, 'utf8').toString('utf8')).toBe(name);
   });
 });

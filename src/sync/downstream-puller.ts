@@ -103,6 +103,16 @@ function conflictStamp(ms: number): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
+/** `NAME.conflict-STAMP[-COPY]`, the name shortened (by whole characters) to keep it within NAME_MAX bytes. */
+export function conflictName(name: string, stamp: string, copy: number): string {
+  const suffix = `.conflict-${stamp}${copy > 1 ? `-${copy}` : ''}`;
+  const characters = [...name];
+  while (characters.length > 0 && Buffer.byteLength(characters.join('') + suffix) > NAME_MAX) {
+    characters.pop();
+  }
+  return characters.join('') + suffix;
+}
+
 /** The cap an entry is linked with in Tahoe, as far as this gateway knows (null: not uploaded yet). */
 function localCapOf(inode: SyncInode): string | null {
   switch (inode.type) {
@@ -380,7 +390,14 @@ export class DownstreamPuller {
     const result = new Map<string, RemoteEntry>();
     for (const [name, child] of children) {
       const bytes = Buffer.from(name, 'utf8');
-      if (bytes.length === 0 || bytes.length > NAME_MAX || name === '.' || name === '..' || name.includes('/')) {
+      if (
+        bytes.length === 0 ||
+        bytes.length > NAME_MAX ||
+        name === '.' ||
+        name === '..' ||
+        name.includes('/') ||
+        name.includes('\0')
+      ) {
         continue;
       }
       const read = remoteNodeOf(child, defaults);
@@ -417,9 +434,9 @@ export class DownstreamPuller {
     let publishAfter = false;
 
     const keepAsConflict = (entry: RemoteEntry): void => {
-      let name = `${entry.name}.conflict-${conflictStamp(listedAt)}`;
-      for (let copy = 2; taken.has(name.normalize('NFC')) || Buffer.byteLength(name) > NAME_MAX; copy += 1) {
-        name = `${entry.name.slice(0, 200)}.conflict-${conflictStamp(listedAt)}-${copy}`;
+      let name = conflictName(entry.name, conflictStamp(listedAt), 1);
+      for (let copy = 2; taken.has(name.normalize('NFC')); copy += 1) {
+        name = conflictName(entry.name, conflictStamp(listedAt), copy);
       }
       taken.add(name.normalize('NFC'));
       conflicts.push(name);
