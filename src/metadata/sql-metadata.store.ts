@@ -56,8 +56,8 @@ import {
   XATTR_REPLACE,
 } from './metadata.types';
 import { checkName, checkNewName, checkSymlinkTarget, checkXattrName, checkXattrValue, dotKind } from './names.util';
-import { SqlSyncJournal } from './sql-sync-journal';
-import type { RemoteApplyResult, RemoteChange, SyncJournal } from './sync-journal';
+import { SqlSyncJournal, deleteSyncedNames } from './sql-sync-journal';
+import type { RemoteApplyResult, RemoteChange, RemoteNode, SyncJournal } from './sync-journal';
 
 const S_ISGID = 0o2000;
 const PERMISSION_BITS = 0o7777;
@@ -1323,13 +1323,31 @@ export class SqlMetadataStore extends MetadataStore {
   }
 
   private async forgetSynced(tx: Tx, dir: number, names: Buffer[]): Promise<void> {
-    await tx.manager
-      .createQueryBuilder()
-      .delete()
-      .from(SyncedEntryModel)
-      .where('parent = :dir', { dir })
-      .andWhere('name IN (:...names)', { names })
-      .execute();
+    await deleteSyncedNames(tx.manager, dir, names);
+  }
+
+  /** A pulled inode's symlink target and xattrs, replacing what it had (each only when the edge carries it). */
+  private async writeRemoteExtras(tx: Tx, ino: number, extras: Pick<RemoteNode, 'target' | 'xattrs'>): Promise<void> {
+    if (extras.target !== undefined) {
+      await tx.manager.createQueryBuilder().delete().from(SymlinkModel).where('ino = :ino', { ino }).execute();
+      await tx.manager
+        .createQueryBuilder()
+        .insert()
+        .into(SymlinkModel)
+        .values({ ino, target: extras.target })
+        .execute();
+    }
+    if (extras.xattrs !== undefined) {
+      await tx.manager.createQueryBuilder().delete().from(XattrModel).where('ino = :ino', { ino }).execute();
+      for (const xattr of extras.xattrs) {
+        await tx.manager
+          .createQueryBuilder()
+          .insert()
+          .into(XattrModel)
+          .values({ ino, ...xattr })
+          .execute();
+      }
+    }
   }
 
   private async addRemote(
@@ -1409,22 +1427,10 @@ export class SqlMetadataStore extends MetadataStore {
         .values({ ...row })
         .execute();
       ino = row.ino ?? num((inserted.identifiers[0] as { ino: unknown }).ino);
-      if (node.type === 'symlink') {
-        await tx.manager
-          .createQueryBuilder()
-          .insert()
-          .into(SymlinkModel)
-          .values({ ino, target: node.target ?? Buffer.alloc(0) })
-          .execute();
-      }
-      for (const xattr of node.xattrs ?? []) {
-        await tx.manager
-          .createQueryBuilder()
-          .insert()
-          .into(XattrModel)
-          .values({ ino, ...xattr })
-          .execute();
-      }
+      await this.writeRemoteExtras(tx, ino, {
+        ...node,
+        target: node.type === 'symlink' ? (node.target ?? Buffer.alloc(0)) : undefined,
+      });
       if (node.type === 'dir') {
         dir.nlink += 1;
         tx.changed.set(dir.ino, dir);
@@ -1489,26 +1495,7 @@ export class SqlMetadataStore extends MetadataStore {
         result.dropData.push(row.ino);
       }
     }
-    if (row.type === 'symlink' && node.target !== undefined) {
-      await tx.manager.createQueryBuilder().delete().from(SymlinkModel).where('ino = :ino', { ino: row.ino }).execute();
-      await tx.manager
-        .createQueryBuilder()
-        .insert()
-        .into(SymlinkModel)
-        .values({ ino: row.ino, target: node.target })
-        .execute();
-    }
-    if (node.xattrs !== undefined) {
-      await tx.manager.createQueryBuilder().delete().from(XattrModel).where('ino = :ino', { ino: row.ino }).execute();
-      for (const xattr of node.xattrs) {
-        await tx.manager
-          .createQueryBuilder()
-          .insert()
-          .into(XattrModel)
-          .values({ ino: row.ino, ...xattr })
-          .execute();
-      }
-    }
+    await this.writeRemoteExtras(tx, row.ino, { ...node, target: row.type === 'symlink' ? node.target : undefined });
     tx.changed.set(row.ino, row);
     await this.recordSynced(tx, dir.ino, change.name, row.ino, node.writeCap, change.metaHash);
     result.changed.push(row.ino);

@@ -59,6 +59,17 @@ function toSyncedEntry(row: SyncedEntryModel): SyncedEntry {
   };
 }
 
+/** Forgets what was published under these names of a directory (the store's pulls use it too). */
+export async function deleteSyncedNames(manager: EntityManager, dir: number, names: Buffer[]): Promise<void> {
+  await manager
+    .createQueryBuilder()
+    .delete()
+    .from(SyncedEntryModel)
+    .where('parent = :dir', { dir })
+    .andWhere('name IN (:...names)', { names })
+    .execute();
+}
+
 /** SyncJournal on the metadata database (see SqlMetadataStore.syncJournal). */
 export class SqlSyncJournal extends SyncJournal {
   constructor(private readonly db: SqlSyncJournalAccess) {
@@ -178,7 +189,7 @@ export class SqlSyncJournal extends SyncJournal {
     await this.db.write('recordPublished', async (manager) => {
       const syncedAt = Date.now();
       for (const part of chunks(entries)) {
-        await this.deleteNames(
+        await deleteSyncedNames(
           manager,
           dir,
           part.map((entry) => entry.name),
@@ -208,19 +219,9 @@ export class SqlSyncJournal extends SyncJournal {
     }
     await this.db.write('recordUnlinked', async (manager) => {
       for (const part of chunks(names)) {
-        await this.deleteNames(manager, dir, part);
+        await deleteSyncedNames(manager, dir, part);
       }
     });
-  }
-
-  private async deleteNames(manager: EntityManager, dir: number, names: Buffer[]): Promise<void> {
-    await manager
-      .createQueryBuilder()
-      .delete()
-      .from(SyncedEntryModel)
-      .where('parent = :dir', { dir })
-      .andWhere('name IN (:...names)', { names })
-      .execute();
   }
 
   async forgetDirectory(dir: number): Promise<void> {
