@@ -159,8 +159,29 @@ async function main(): Promise<number> {
     sharesTotal: 3,
   });
   const results: Results = {};
+  /** Per RiverFS target and workload, the FUSE calls it served (count, seconds in RiverFS), summed over repetitions. */
+  const fuseOps: Record<string, Record<string, Record<string, { calls: number; seconds: number }>>> = {};
   const errors: Record<string, Record<string, string>> = {};
   const started = Date.now();
+  let current: Target | undefined;
+  let interrupted = false;
+  const interrupt = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      return;
+    }
+    interrupted = true;
+    // A killed run must not leave mounts, a running grid or its work directory behind.
+    progress(`${signal}: stopping the current target, the mounts and the grid`);
+    void (async () => {
+      await current?.stop().catch(() => undefined);
+      await unmountLeftovers(work).catch(() => undefined);
+      await grid.stop().catch(() => undefined);
+      fs.rmSync(work, { recursive: true, force: true });
+      process.exit(130);
+    })();
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   let described: Record<string, unknown> | undefined;
   const sizes: Record<string, unknown> = {};
   try {
@@ -188,6 +209,7 @@ async function main(): Promise<number> {
       let target: Target;
       try {
         target = await plan.make();
+        current = target;
       } catch (error) {
         (errors[plan.name] ??= {}).start = String(error);
         progress(`${plan.name}: could not start: ${String(error)}`);
@@ -207,10 +229,25 @@ async function main(): Promise<number> {
             progress(`${plan.name}: ${workload.name} (${repetition}/${repetitions})`);
             const figures: Figures = {};
             let failure: Error | undefined;
+            const admin = target.kind === 'mounted' ? target.admin : undefined;
+            const opsBefore = await admin?.fuseOps().catch(() => undefined);
             try {
               await workload.run(target, context, figures);
             } catch (error) {
               failure = error instanceof Error ? error : new Error(String(error));
+            }
+            const opsAfter = await admin?.fuseOps().catch(() => undefined);
+            if (opsBefore && opsAfter) {
+              const spent = ((fuseOps[plan.name] ??= {})[workload.name] ??= {});
+              for (const [op, after] of Object.entries(opsAfter)) {
+                const calls = after.calls - (opsBefore[op]?.calls ?? 0);
+                if (calls > 0) {
+                  const entry = (spent[op] ??= { calls: 0, seconds: 0 });
+                  entry.calls += calls;
+                  entry.seconds =
+                    Math.round((entry.seconds + after.seconds - (opsBefore[op]?.seconds ?? 0)) * 1e4) / 1e4;
+                }
+              }
             }
             for (const [name, value] of Object.entries(figures)) {
               (samples[name] ??= []).push(value);
@@ -229,6 +266,7 @@ async function main(): Promise<number> {
         }
       } finally {
         progress(`${plan.name}: stopping`);
+        current = undefined;
         await target.stop();
       }
       results[plan.name] = Object.fromEntries(
@@ -269,6 +307,7 @@ async function main(): Promise<number> {
         ratios: ratioTable,
         growth: growth(results),
         shortfalls: below,
+        fuseOps,
         errors,
       },
       null,

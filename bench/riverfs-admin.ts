@@ -58,6 +58,32 @@ export class RiverFsAdmin {
     );
   }
 
+  /**
+   * Per FUSE operation, how many calls RiverFS served and the seconds it spent on them so far (from /metrics'
+   * riverfs_fuse_op_duration_seconds): the difference over a workload says where the mount's time went.
+   */
+  async fuseOps(): Promise<Record<string, { calls: number; seconds: number }>> {
+    const response = await fetch(`${this.baseUrl}/metrics`, {
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new Error(`GET /metrics: ${response.status} ${text.slice(0, 500)}`);
+    }
+    const ops: Record<string, { calls: number; seconds: number }> = {};
+    for (const match of text.matchAll(/^riverfs_fuse_op_duration_seconds_(sum|count)\{op="([^"]+)"\} (\S+)$/gm)) {
+      const [, field, op, value] = match;
+      const entry = (ops[op] ??= { calls: 0, seconds: 0 });
+      if (field === 'sum') {
+        entry.seconds = Number(value);
+      } else {
+        entry.calls = Number(value);
+      }
+    }
+    return ops;
+  }
+
   async evictAll(): Promise<void> {
     await this.call('POST', '/admin/cache/evict', {});
   }

@@ -38,6 +38,18 @@ export function parseSettings(argv: string[], defaultOutDir: string): BenchSetti
   const outIndex = argv.indexOf('--out');
   const outDir = outIndex >= 0 && argv[outIndex + 1] ? argv[outIndex + 1] : defaultOutDir;
   const common = { mode, mysql: argv.includes('--mysql'), outDir };
+  const repetitionsOption = argv.find((arg) => arg.startsWith('--repetitions='));
+  if (repetitionsOption !== undefined) {
+    const repetitions = Number(repetitionsOption.slice('--repetitions='.length));
+    if (!Number.isInteger(repetitions) || repetitions < 1) {
+      throw new Error(`--repetitions wants a whole number of at least 1, not ${repetitionsOption.slice(14)}`);
+    }
+    return { ...sizesFor(mode, common), repetitions };
+  }
+  return sizesFor(mode, common);
+}
+
+function sizesFor(mode: BenchMode, common: Pick<BenchSettings, 'mode' | 'mysql' | 'outDir'>): BenchSettings {
   switch (mode) {
     case 'tiny':
       return {

@@ -71,6 +71,36 @@ export async function deleteSyncedNames(manager: EntityManager, dir: number, nam
 }
 
 /** SyncJournal on the metadata database (see SqlMetadataStore.syncJournal). */
+async function cleanInode(manager: EntityManager, ino: number, changeSeq: number, flags: CleanFlags): Promise<boolean> {
+  const changes: Partial<InodeModel> = {};
+  if (flags.data) {
+    changes.dataDirty = false;
+  }
+  if (flags.attr) {
+    changes.attrDirty = false;
+  }
+  if (flags.entries) {
+    changes.entriesDirty = false;
+  }
+  const result = await manager
+    .createQueryBuilder()
+    .update(InodeModel)
+    .set(Object.keys(changes).length > 0 ? changes : { changeSeq })
+    .where('ino = :ino', { ino })
+    .andWhere('change_seq = :changeSeq', { changeSeq })
+    .execute();
+  if ((result.affected ?? 0) === 0) {
+    return false;
+  }
+  // Two statements: SQLite evaluates every SET against the old row, so the flags must be written first.
+  await manager.query(
+    "UPDATE inode SET sync_state = 'synced', dirty_since = NULL, sync_error = NULL, sync_tries = 0 " +
+      'WHERE ino = ? AND change_seq = ? AND data_dirty = 0 AND attr_dirty = 0 AND entries_dirty = 0',
+    [ino, changeSeq],
+  );
+  return true;
+}
+
 export class SqlSyncJournal extends SyncJournal {
   constructor(private readonly db: SqlSyncJournalAccess) {
     super();
@@ -165,6 +195,28 @@ export class SqlSyncJournal extends SyncJournal {
         .orderBy('e.id', 'ASC')
         .getMany();
       return rows.map((row) => ({ parent: row.parent, name: Buffer.from(row.name) }));
+    });
+  }
+
+  async parentsOf(inos: readonly number[]): Promise<Map<number, number[]>> {
+    const parents = new Map<number, number[]>();
+    if (inos.length === 0) {
+      return parents;
+    }
+    return this.db.read(async (manager) => {
+      for (const part of chunks(inos)) {
+        const rows = await manager.query<{ child: unknown; parent: unknown }[]>(
+          `SELECT child, parent FROM dir_entry WHERE child IN (${part.map(() => '?').join(', ')}) ORDER BY id`,
+          [...part],
+        );
+        for (const row of rows) {
+          const child = num(row.child);
+          const list = parents.get(child) ?? [];
+          list.push(num(row.parent));
+          parents.set(child, list);
+        }
+      }
+      return parents;
     });
   }
 
@@ -291,34 +343,21 @@ export class SqlSyncJournal extends SyncJournal {
   }
 
   async markClean(ino: number, changeSeq: number, flags: CleanFlags): Promise<boolean> {
+    return this.db.write('markClean', (manager) => cleanInode(manager, ino, changeSeq, flags));
+  }
+
+  async markCleanMany(items: { ino: number; changeSeq: number; flags: CleanFlags }[]): Promise<number[]> {
+    if (items.length === 0) {
+      return [];
+    }
     return this.db.write('markClean', async (manager) => {
-      const changes: Partial<InodeModel> = {};
-      if (flags.data) {
-        changes.dataDirty = false;
+      const cleaned: number[] = [];
+      for (const { ino, changeSeq, flags } of items) {
+        if (await cleanInode(manager, ino, changeSeq, flags)) {
+          cleaned.push(ino);
+        }
       }
-      if (flags.attr) {
-        changes.attrDirty = false;
-      }
-      if (flags.entries) {
-        changes.entriesDirty = false;
-      }
-      const result = await manager
-        .createQueryBuilder()
-        .update(InodeModel)
-        .set(Object.keys(changes).length > 0 ? changes : { changeSeq })
-        .where('ino = :ino', { ino })
-        .andWhere('change_seq = :changeSeq', { changeSeq })
-        .execute();
-      if ((result.affected ?? 0) === 0) {
-        return false;
-      }
-      // Two statements: SQLite evaluates every SET against the old row, so the flags must be written first.
-      await manager.query(
-        "UPDATE inode SET sync_state = 'synced', dirty_since = NULL, sync_error = NULL, sync_tries = 0 " +
-          'WHERE ino = ? AND change_seq = ? AND data_dirty = 0 AND attr_dirty = 0 AND entries_dirty = 0',
-        [ino, changeSeq],
-      );
-      return true;
+      return cleaned;
     });
   }
 

@@ -65,6 +65,8 @@ export abstract class SyncJournal {
   abstract children(dir: number): Promise<SyncChild[]>;
   /** Every entry naming the inode (its hard links; a directory's one entry). */
   abstract linksOf(ino: number): Promise<InodeLink[]>;
+  /** The directories that name each of `inos` (a scan's batch in one query instead of one per inode). */
+  abstract parentsOf(inos: readonly number[]): Promise<Map<number, number[]>>;
 
   /** What was last published in the directory's dirnode. */
   abstract syncedEntries(dir: number): Promise<SyncedEntry[]>;
@@ -97,6 +99,8 @@ export abstract class SyncJournal {
    * left. True when the flags were cleared.
    */
   abstract markClean(ino: number, changeSeq: number, flags: CleanFlags): Promise<boolean>;
+  /** markClean of many inodes in one transaction (a publish clears every child it linked); the inodes cleared. */
+  abstract markCleanMany(items: { ino: number; changeSeq: number; flags: CleanFlags }[]): Promise<number[]>;
   /** Records a failed attempt (the flags stay set). */
   abstract markFailed(ino: number, error: string, tries: number): Promise<void>;
 

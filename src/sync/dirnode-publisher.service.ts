@@ -29,12 +29,24 @@ export interface DirnodePublisherDeps {
   lockWaitMs: number;
 }
 
+export interface PublishOptions {
+  /**
+   * Stop unlinking after this long (the rest is `deferred`, for a later run). Tahoe has no batch unlink and rewrites
+   * the whole dirnode for each one: during an `rm -rf` of a big directory, unlinking its entries one by one cost
+   * O(N²), while a later run finds the directory gone and unlinks nothing but its own name.
+   */
+  unlinkBudgetMs?: number;
+}
+
 export interface PublishResult {
   dir: number;
   /** Edges added or changed (one set_children) and edges unlinked. */
   published: number;
   unlinked: number;
-  /** Removals left for later: the child moved and is not linked at its new place yet (never a loss). */
+  /**
+   * Removals left for later (never a loss): the child moved and is not linked at its new place yet, or the run's
+   * unlink budget was spent.
+   */
   deferred: number;
   /** Files named here whose content is not uploaded yet: linked by a later publish. */
   waiting: number[];
@@ -67,6 +79,8 @@ interface Plan {
   waiting: number[];
   unrepresentable: SyncChild[];
 }
+
+const CLEAN_BATCH = 500;
 
 /** Attempts of one dirnode mutation that another writer raced (Tahoe's UncoordinatedWriteError). */
 const UNCOORDINATED_ATTEMPTS = 4;
@@ -115,6 +129,7 @@ export class DirnodePublisher {
     dir: number,
     signal?: AbortSignal,
     chain: ReadonlySet<number> = new Set(),
+    options: PublishOptions = {},
   ): Promise<PublishResult | null> {
     const { journal } = this.deps;
     const first = await journal.getSyncInode(dir);
@@ -124,7 +139,7 @@ export class DirnodePublisher {
     }
     // Moved children first: their new parents link them before this directory unlinks them.
     for (const destination of await this.destinationsToPublishFirst(first, chain)) {
-      await this.publish(destination, signal, new Set([...chain, dir]));
+      await this.publish(destination, signal, new Set([...chain, dir]), options);
     }
     return this.mutex.run(`dir:${dir}`, () =>
       this.deps.state.withLock(
@@ -159,8 +174,9 @@ export class DirnodePublisher {
           }
           let unlinked = 0;
           let deferred = 0;
+          const unlinkUntil = options.unlinkBudgetMs === undefined ? Infinity : Date.now() + options.unlinkBudgetMs;
           for (const removal of plan.removals) {
-            if ((await this.unpublishedMoves(dir, removal)) !== null) {
+            if ((unlinked > 0 && Date.now() >= unlinkUntil) || (await this.unpublishedMoves(dir, removal)) !== null) {
               deferred += 1;
               continue;
             }
@@ -342,6 +358,7 @@ export class DirnodePublisher {
    */
   private async clearChildren(desired: DesiredEdge[]): Promise<void> {
     const { journal } = this.deps;
+    const clean: { ino: number; changeSeq: number; flags: { attr: true } }[] = [];
     for (const edge of desired) {
       const { inode } = edge.child;
       if (inode.syncState === 'synced') {
@@ -363,8 +380,13 @@ export class DirnodePublisher {
           continue;
         }
       }
-      if (await journal.markClean(inode.ino, inode.changeSeq, { attr: true })) {
-        this.deps.onInodeChanged(inode.ino);
+      clean.push({ ino: inode.ino, changeSeq: inode.changeSeq, flags: { attr: true } });
+    }
+    // Batches of CLEAN_BATCH per transaction: one commit (an fsync) per child made a publish of N new entries cost
+    // N commits; a bounded batch keeps MariaDB's row locks short.
+    for (let start = 0; start < clean.length; start += CLEAN_BATCH) {
+      for (const ino of await journal.markCleanMany(clean.slice(start, start + CLEAN_BATCH))) {
+        this.deps.onInodeChanged(ino);
       }
     }
   }

@@ -56,6 +56,32 @@ describe('SyncQueue', () => {
     expect(queue.get('upload', 9)?.dueAt).toBe(now);
   });
 
+  it('should take tasks in due order however often they were moved, and never one that runs or left', () => {
+    for (let ino = 1; ino <= 50; ino++) {
+      queue.schedule('upload', ino, now + ((ino * 37) % 50), 'soon');
+    }
+    queue.schedule('upload', 10, now - 5, 'soon'); // moved earlier: first
+    queue.schedule('upload', 20, now + 1000, 'debounce'); // moved later: last
+    const first = queue.take('upload');
+    expect(first?.ino).toBe(10);
+    queue.schedule('upload', 10, now, 'soon'); // asked again while running: no second copy to take
+    now += 100;
+    const taken: number[] = [];
+    for (let task = queue.take('upload'); task !== undefined; task = queue.take('upload')) {
+      taken.push(task.ino);
+      queue.complete(task);
+    }
+    expect(taken).toHaveLength(48);
+    expect(taken).not.toContain(20);
+    expect(taken).not.toContain(10);
+    const due = taken.map((ino) => (ino * 37) % 50);
+    expect(due).toEqual([...due].sort((a, b) => a - b));
+    expect(queue.nextDueAt('upload')).toBe(1_000_000 + 1000);
+    queue.complete(first!);
+    expect(queue.get('upload', 10)).toMatchObject({ state: 'pending', dueAt: 1_000_000 });
+    expect(queue.take('upload')?.ino).toBe(10);
+  });
+
   it('should grow the backoff exponentially up to its limit, with jitter', () => {
     expect(backoffDelay(1, 1000, 30_000, () => 1)).toBe(1000);
     expect(backoffDelay(4, 1000, 30_000, () => 1)).toBe(8000);

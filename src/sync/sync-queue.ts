@@ -10,8 +10,11 @@ export interface SyncTask {
   state: SyncTaskState;
   /** Not run before this (ms since the epoch): a coalescing delay or a retry backoff. */
   dueAt: number;
-  /** When the task was first queued; the coalescing delay never pushes it further than `maxDelayMs` from here. */
-  readonly queuedAt: number;
+  /**
+   * When the task was queued (or, for a run asked for while it ran, when that run ended); the coalescing delay never
+   * pushes it further than `maxDelayMs` from here.
+   */
+  queuedAt: number;
   /** When the task entered its state. */
   since: number;
   /** Failed attempts since the last success. */
@@ -40,6 +43,69 @@ function keyOf(kind: SyncTaskKind, ino: number): string {
   return `${kind}:${ino}`;
 }
 
+interface HeapEntry {
+  dueAt: number;
+  /** Breaks ties in the order the entries were made. */
+  order: number;
+  task: SyncTask;
+  /** The task's version when the entry was made: an entry whose task changed since is stale and skipped. */
+  version: number;
+}
+
+function earlier(a: HeapEntry, b: HeapEntry): boolean {
+  return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.order < b.order);
+}
+
+/** A binary min-heap of due times. Entries are never updated in place: a change pushes a new one (lazy deletion). */
+class DueHeap {
+  entries: HeapEntry[] = [];
+
+  push(entry: HeapEntry): void {
+    const { entries } = this;
+    entries.push(entry);
+    let index = entries.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!earlier(entries[index], entries[parent])) {
+        break;
+      }
+      [entries[index], entries[parent]] = [entries[parent], entries[index]];
+      index = parent;
+    }
+  }
+
+  peek(): HeapEntry | undefined {
+    return this.entries[0];
+  }
+
+  pop(): HeapEntry | undefined {
+    const { entries } = this;
+    const top = entries[0];
+    const last = entries.pop();
+    if (entries.length > 0 && last !== undefined) {
+      entries[0] = last;
+      let index = 0;
+      for (;;) {
+        const left = 2 * index + 1;
+        const right = left + 1;
+        let smallest = index;
+        if (left < entries.length && earlier(entries[left], entries[smallest])) {
+          smallest = left;
+        }
+        if (right < entries.length && earlier(entries[right], entries[smallest])) {
+          smallest = right;
+        }
+        if (smallest === index) {
+          break;
+        }
+        [entries[index], entries[smallest]] = [entries[smallest], entries[index]];
+        index = smallest;
+      }
+    }
+    return top;
+  }
+}
+
 /**
  * The sync worker's queue: at most one task per (kind, inode), each due at a time, with a coalescing delay for new
  * work and an exponential backoff for failures. It only keeps the books; the worker runs the tasks.
@@ -47,6 +113,13 @@ function keyOf(kind: SyncTaskKind, ino: number): string {
 export class SyncQueue {
   private readonly tasks = new Map<string, SyncTask>();
   private readonly now: () => number;
+  /**
+   * Per kind, the waiting tasks by due time. `take` and `nextDueAt` run after every finished push: a scan of the
+   * whole queue there made draining N queued files cost O(N²) (100k files in one directory, issue 7's growth run).
+   */
+  private readonly heaps: Record<SyncTaskKind, DueHeap> = { upload: new DueHeap(), publish: new DueHeap() };
+  private readonly versions = new WeakMap<SyncTask, number>();
+  private order = 0;
 
   constructor(private readonly options: SyncQueueOptions) {
     this.now = options.now ?? Date.now;
@@ -79,6 +152,7 @@ export class SyncQueue {
         rerunAt: undefined,
       };
       this.tasks.set(key, task);
+      this.index(task);
       return task;
     }
     if (existing.state === 'running') {
@@ -89,10 +163,14 @@ export class SyncQueue {
       // A retry waits out its backoff: new work for a failing task must not hammer the grid.
       return existing;
     }
+    const before = existing.dueAt;
     if (mode === 'debounce') {
       existing.dueAt = Math.min(Math.max(existing.dueAt, dueAt), existing.queuedAt + this.options.maxDelayMs);
     } else {
       existing.dueAt = Math.min(existing.dueAt, dueAt);
+    }
+    if (existing.dueAt !== before) {
+      this.index(existing);
     }
     return existing;
   }
@@ -100,42 +178,82 @@ export class SyncQueue {
   /** Takes the due task of `kind` that is due first, marking it running; undefined when none is due. */
   take(kind: SyncTaskKind): SyncTask | undefined {
     const now = this.now();
-    let best: SyncTask | undefined;
-    for (const task of this.tasks.values()) {
-      if (task.kind === kind && task.state !== 'running' && task.dueAt <= now && (!best || task.dueAt < best.dueAt)) {
-        best = task;
-      }
+    const heap = this.heaps[kind];
+    const top = this.validTop(heap);
+    if (top === undefined || top.dueAt > now) {
+      return undefined;
     }
-    if (best) {
-      best.state = 'running';
-      best.since = now;
-    }
-    return best;
+    heap.pop();
+    const { task } = top;
+    task.state = 'running';
+    task.since = now;
+    this.versions.set(task, (this.versions.get(task) ?? 0) + 1);
+    return task;
   }
 
   /** When the next task of `kind` that is not running becomes due; undefined when there is none. */
   nextDueAt(kind: SyncTaskKind): number | undefined {
-    let next: number | undefined;
-    for (const task of this.tasks.values()) {
-      if (task.kind === kind && task.state !== 'running' && (next === undefined || task.dueAt < next)) {
-        next = task.dueAt;
-      }
-    }
-    return next;
+    return this.validTop(this.heaps[kind])?.dueAt;
   }
 
-  /** The run succeeded: the task leaves the queue, unless it was asked for again meanwhile. */
-  complete(task: SyncTask): void {
+  /** The heap's first entry that still stands for a waiting task, dropping the stale ones above it. */
+  private validTop(heap: DueHeap): HeapEntry | undefined {
+    for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
+      const { task } = top;
+      if (
+        this.tasks.get(task.key) === task &&
+        task.state !== 'running' &&
+        this.versions.get(task) === top.version &&
+        task.dueAt === top.dueAt
+      ) {
+        return top;
+      }
+      heap.pop();
+    }
+    return undefined;
+  }
+
+  /** Records a waiting task's due time (after any change to it); rebuilds a heap grown mostly stale. */
+  private index(task: SyncTask): void {
+    if (task.state === 'running') {
+      return;
+    }
+    const version = (this.versions.get(task) ?? 0) + 1;
+    this.versions.set(task, version);
+    const heap = this.heaps[task.kind];
+    heap.push({ dueAt: task.dueAt, order: this.order++, task, version });
+    if (heap.entries.length > 2 * this.tasks.size + 1024) {
+      this.rebuild(task.kind);
+    }
+  }
+
+  private rebuild(kind: SyncTaskKind): void {
+    const heap = new DueHeap();
+    for (const task of this.tasks.values()) {
+      if (task.kind === kind && task.state !== 'running') {
+        heap.push({ dueAt: task.dueAt, order: this.order++, task, version: this.versions.get(task) ?? 0 });
+      }
+    }
+    this.heaps[kind] = heap;
+  }
+
+  /**
+   * The run succeeded: the task leaves the queue, unless it was asked for again meanwhile; that next run starts no
+   * sooner than `notBefore`.
+   */
+  complete(task: SyncTask, notBefore = 0): void {
     if (this.tasks.get(task.key) !== task) {
       return;
     }
     if (task.rerunAt !== undefined) {
       task.state = 'pending';
-      task.dueAt = task.rerunAt;
+      task.dueAt = Math.max(task.rerunAt, notBefore);
       task.rerunAt = undefined;
       task.since = this.now();
+      task.queuedAt = task.since;
       task.tries = 0;
       task.lastError = null;
+      this.index(task);
       return;
     }
     this.tasks.delete(task.key);
@@ -151,6 +269,7 @@ export class SyncQueue {
     task.dueAt = now + backoffMs;
     task.rerunAt = undefined;
     this.tasks.set(task.key, task);
+    this.index(task);
   }
 
   /** The run could not start yet (e.g. the file is still being written): back to pending, due at `dueAt`. */
@@ -159,14 +278,16 @@ export class SyncQueue {
     task.dueAt = Math.min(task.rerunAt ?? Infinity, dueAt);
     task.rerunAt = undefined;
     task.since = this.now();
+    this.index(task);
   }
 
   /** Makes every waiting task due now (shutdown drain, or the grid is back after failures). */
   expedite(filter: (task: SyncTask) => boolean = () => true): void {
     const now = this.now();
     for (const task of this.tasks.values()) {
-      if (task.state !== 'running' && filter(task)) {
-        task.dueAt = Math.min(task.dueAt, now);
+      if (task.state !== 'running' && filter(task) && task.dueAt > now) {
+        task.dueAt = now;
+        this.index(task);
       }
     }
   }

@@ -37,6 +37,15 @@ export interface TahoeSyncWorkerOptions {
   maxCoalesceDelayMs: number;
   /** Delay before a directory is published after a child's upload (lets several uploads share one publish). */
   publishDelayMs: number;
+  /**
+   * A directory is published again no sooner than this many times as long as its last publish took (at most
+   * `maxPublishSpacingMs`): Tahoe rewrites a whole dirnode on every change, so publishing a busy directory of N
+   * entries back to back made a drain of N files cost O(N²).
+   */
+  publishSpacingFactor: number;
+  maxPublishSpacingMs: number;
+  /** How long one background publish spends unlinking before it leaves the rest for a later run (see PublishOptions). */
+  unlinkBudgetMs: number;
   /** How often the journal is scanned for dirty inodes (namespace changes reach the worker this way). */
   scanIntervalMs: number;
   uploadConcurrency: number;
@@ -51,6 +60,9 @@ export const DEFAULT_SYNC_OPTIONS: Omit<TahoeSyncWorkerOptions, 'mode' | 'drainT
   coalesceDelayMs: 1000,
   maxCoalesceDelayMs: 30_000,
   publishDelayMs: 200,
+  publishSpacingFactor: 2,
+  maxPublishSpacingMs: 30_000,
+  unlinkBudgetMs: 2000,
   scanIntervalMs: 1000,
   uploadConcurrency: 4,
   publishConcurrency: 2,
@@ -148,6 +160,8 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly failuresLogged = new Set<string>();
   /** Inodes the scan leaves alone until the time given (they cannot be pushed as they are). */
   private readonly held = new Map<number, number>();
+  /** Per directory, the earliest time its next background publish may start (see publishSpacingFactor). */
+  private readonly publishNotBefore = new Map<number, number>();
 
   constructor(
     private readonly deps: TahoeSyncWorkerDeps,
@@ -363,7 +377,20 @@ export class TahoeSyncWorker extends SyncControl {
   }
 
   private schedulePublish(dir: number, delayMs: number): void {
-    this.tasks.schedule('publish', dir, Date.now() + (this.draining ? 0 : delayMs), 'soon');
+    this.tasks.schedule('publish', dir, this.spacedPublish(dir, Date.now() + (this.draining ? 0 : delayMs)), 'soon');
+  }
+
+  /** `dueAt`, or later when the directory's last publish was too recent (a shutdown drain does not wait). */
+  private spacedPublish(dir: number, dueAt: number): number {
+    const notBefore = this.publishNotBefore.get(dir);
+    if (notBefore === undefined || this.draining) {
+      return dueAt;
+    }
+    if (notBefore <= Date.now()) {
+      this.publishNotBefore.delete(dir);
+      return dueAt;
+    }
+    return Math.max(dueAt, notBefore);
   }
 
   /** Queues the work the journal's dirty inodes need. */
@@ -384,12 +411,21 @@ export class TahoeSyncWorker extends SyncControl {
   }
 
   private async scanOnce(full: boolean): Promise<void> {
+    const now = Date.now();
+    for (const [dir, notBefore] of this.publishNotBefore) {
+      if (notBefore <= now) {
+        this.publishNotBefore.delete(dir);
+      }
+    }
     try {
       let after = full ? 0 : this.scanCursor;
       for (;;) {
         const dirty = await this.deps.journal.listDirty({ afterIno: after, limit: SCAN_BATCH });
+        const parents = await this.deps.journal.parentsOf(
+          dirty.filter((inode) => inode.type !== 'dir' && !this.needsUpload(inode)).map((inode) => inode.ino),
+        );
         for (const inode of dirty) {
-          await this.queueFor(inode);
+          this.queueFor(inode, parents.get(inode.ino) ?? []);
         }
         after = dirty.length > 0 ? dirty[dirty.length - 1].ino : after;
         if (dirty.length < SCAN_BATCH) {
@@ -407,8 +443,15 @@ export class TahoeSyncWorker extends SyncControl {
     }
   }
 
-  /** The tasks one dirty inode needs: an upload, a publish of itself, and/or publishes of its parents. */
-  private async queueFor(inode: SyncInode): Promise<void> {
+  private needsUpload(inode: SyncInode): boolean {
+    return inode.type === 'file' && (inode.dataDirty || inode.writeCap === null);
+  }
+
+  /**
+   * The tasks one dirty inode needs: an upload, a publish of itself, and/or publishes of its parents (`parents`: the
+   * directories naming a file, symlink or special file).
+   */
+  private queueFor(inode: SyncInode, parents: readonly number[]): void {
     const heldUntil = this.held.get(inode.ino);
     if (heldUntil !== undefined) {
       if (heldUntil > Date.now()) {
@@ -418,25 +461,25 @@ export class TahoeSyncWorker extends SyncControl {
     }
     const delay = this.draining ? 0 : this.options.coalesceDelayMs;
     const dueAt = Math.max(Date.now(), (inode.dirtySince ?? Date.now()) + delay);
-    if (inode.type === 'file' && (inode.dataDirty || inode.writeCap === null)) {
+    if (this.needsUpload(inode)) {
       this.tasks.schedule('upload', inode.ino, dueAt, 'soon');
       return;
     }
     if (inode.type === 'dir') {
       if (inode.entriesDirty || inode.writeCap === null || inode.ino === ROOT_INO) {
-        this.tasks.schedule('publish', inode.ino, dueAt, 'soon');
+        this.tasks.schedule('publish', inode.ino, this.spacedPublish(inode.ino, dueAt), 'soon');
       }
       if (inode.ino !== ROOT_INO && inode.parent !== null && (inode.attrDirty || inode.writeCap === null)) {
-        this.tasks.schedule('publish', inode.parent, dueAt, 'soon');
+        this.tasks.schedule('publish', inode.parent, this.spacedPublish(inode.parent, dueAt), 'soon');
       }
       if (!inode.entriesDirty && !inode.attrDirty && inode.ino !== ROOT_INO && inode.parent !== null) {
         // Flags already clear, state not: the publish that links it will say synced.
-        this.tasks.schedule('publish', inode.parent, dueAt, 'soon');
+        this.tasks.schedule('publish', inode.parent, this.spacedPublish(inode.parent, dueAt), 'soon');
       }
       return;
     }
-    for (const link of await this.deps.journal.linksOf(inode.ino)) {
-      this.tasks.schedule('publish', link.parent, dueAt, 'soon');
+    for (const parent of new Set(parents)) {
+      this.tasks.schedule('publish', parent, this.spacedPublish(parent, dueAt), 'soon');
     }
   }
 
@@ -477,8 +520,16 @@ export class TahoeSyncWorker extends SyncControl {
 
   private async runTask(task: SyncTask): Promise<void> {
     const { logger } = this.deps;
+    const started = Date.now();
     try {
       const outcome = await this.push(task.kind, task.ino, false);
+      if (task.kind === 'publish') {
+        const spacing = Math.min(
+          this.options.maxPublishSpacingMs,
+          (Date.now() - started) * this.options.publishSpacingFactor,
+        );
+        this.publishNotBefore.set(task.ino, Date.now() + spacing);
+      }
       if (outcome?.status === 'postponed') {
         this.tasks.postpone(task, Date.now() + this.options.coalesceDelayMs);
         return;
@@ -489,7 +540,7 @@ export class TahoeSyncWorker extends SyncControl {
         this.tasks.expedite((other) => other.state === 'failed');
       }
       this.failuresLogged.delete(task.key);
-      this.tasks.complete(task);
+      this.tasks.complete(task, task.kind === 'publish' ? this.spacedPublish(task.ino, 0) : 0);
     } catch (error) {
       if (this.stopped) {
         this.tasks.postpone(task, Date.now());
@@ -551,7 +602,12 @@ export class TahoeSyncWorker extends SyncControl {
   async pushUpstream(push: UpstreamPush): Promise<UpstreamOutcome> {
     const signal = this.abort.signal;
     if (push.kind === 'publish') {
-      const result = await this.deps.publisher.publish(push.ino, signal);
+      const result = await this.deps.publisher.publish(
+        push.ino,
+        signal,
+        undefined,
+        push.explicit ? {} : { unlinkBudgetMs: this.options.unlinkBudgetMs },
+      );
       return result === null ? { status: 'clean' } : { status: 'pushed', bytes: 0, publish: result };
     }
     const { inode } = push;

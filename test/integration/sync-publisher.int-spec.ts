@@ -213,6 +213,34 @@ describe('DirnodePublisher on SQLite and the test grid', () => {
     expect((await journal.getSyncInode(sub))?.writeCap).toMatch(/^URI:DIR2:/);
   });
 
+  it('should stop unlinking when its budget is spent, leave the rest for a later run, and unlink nothing of a directory gone meanwhile', async () => {
+    const dir = await mkdir('emptied');
+    const names = ['r0', 'r1', 'r2', 'r3'];
+    for (const name of names) {
+      await uploadEmpty((await store.create(dir, name, { ...OWNER, mode: 0o644 })).ino);
+    }
+    await publish(ROOT_INO);
+    await publish(dir);
+    for (const name of names) {
+      await store.unlink(dir, name);
+    }
+    await takeCalls();
+    // A budget of 0 still unlinks one name per run, so every run makes progress.
+    const first = await publisher.publish(dir, undefined, undefined, { unlinkBudgetMs: 0 });
+    expect(first).toMatchObject({ unlinked: 1, deferred: 3, clean: false });
+    const calls = await takeCalls();
+    expect(calls).toHaveLength(1);
+    expect(names.map((name) => `unlink ${dir} ${name}`)).toContain(calls[0]);
+    expect((await journal.getSyncInode(dir))?.entriesDirty).toBe(true);
+
+    // rm -rf goes on: the directory itself goes before the next run, which then unlinks only its name in the root.
+    await store.rmdir(ROOT_INO, 'emptied');
+    expect(await publisher.publish(dir, undefined, undefined, { unlinkBudgetMs: 0 })).toBeNull();
+    await publish(ROOT_INO);
+    expect(await takeCalls()).toEqual([`unlink ${ROOT_INO} emptied`]);
+    expect([...(await tahoeTree(client, rootCap)).keys()].some((name) => name.startsWith('emptied'))).toBe(false);
+  });
+
   it('should apply a set_children again after an uncoordinated write (injected: no real part races on demand)', async () => {
     const dir = await mkdir('raced');
     await publish(ROOT_INO);
