@@ -161,6 +161,11 @@ async function main(): Promise<number> {
   const results: Results = {};
   /** Per RiverFS target and workload, the FUSE calls it served (count, seconds in RiverFS), summed over repetitions. */
   const fuseOps: Record<string, Record<string, Record<string, { calls: number; seconds: number }>>> = {};
+  /** Per RiverFS target and workload: its longest event-loop delay and its resident memory at the end. */
+  const mountProcess: Record<
+    string,
+    Record<string, { eventLoopLagMaxSeconds?: number; residentMiBAtEnd?: number }>
+  > = {};
   const errors: Record<string, Record<string, string>> = {};
   const started = Date.now();
   let current: Target | undefined;
@@ -192,6 +197,7 @@ async function main(): Promise<number> {
       slowTree: await buildTree(work, 'slow-tree', settings.slowTreePackages),
       dropCaches,
       progress,
+      scratch: work,
     };
     sizes.tree = { packages: settings.treePackages, files: context.tree.files, entries: context.tree.entries };
     sizes.slowTree = {
@@ -239,14 +245,24 @@ async function main(): Promise<number> {
             const opsAfter = await admin?.fuseOps().catch(() => undefined);
             if (opsBefore && opsAfter) {
               const spent = ((fuseOps[plan.name] ??= {})[workload.name] ??= {});
-              for (const [op, after] of Object.entries(opsAfter)) {
-                const calls = after.calls - (opsBefore[op]?.calls ?? 0);
+              for (const [op, after] of Object.entries(opsAfter.ops)) {
+                const calls = after.calls - (opsBefore.ops[op]?.calls ?? 0);
                 if (calls > 0) {
                   const entry = (spent[op] ??= { calls: 0, seconds: 0 });
                   entry.calls += calls;
                   entry.seconds =
-                    Math.round((entry.seconds + after.seconds - (opsBefore[op]?.seconds ?? 0)) * 1e4) / 1e4;
+                    Math.round((entry.seconds + after.seconds - (opsBefore.ops[op]?.seconds ?? 0)) * 1e4) / 1e4;
                 }
+              }
+              const seen = ((mountProcess[plan.name] ??= {})[workload.name] ??= {});
+              if (opsAfter.eventLoopLagMaxSeconds !== undefined) {
+                seen.eventLoopLagMaxSeconds = Math.max(
+                  seen.eventLoopLagMaxSeconds ?? 0,
+                  opsAfter.eventLoopLagMaxSeconds,
+                );
+              }
+              if (opsAfter.residentBytes !== undefined) {
+                seen.residentMiBAtEnd = Math.round(opsAfter.residentBytes / 2 ** 20);
               }
             }
             for (const [name, value] of Object.entries(figures)) {
@@ -308,6 +324,7 @@ async function main(): Promise<number> {
         growth: growth(results),
         shortfalls: below,
         fuseOps,
+        mountProcess,
         errors,
       },
       null,

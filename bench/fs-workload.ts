@@ -2,7 +2,7 @@
  * The file-by-file workloads, run in a process of their own against a directory (so the harness keeps draining the
  * output of the FUSE servers it started while the calls block). `node fs-workload.js <op> <args…>` prints one JSON
  * object: {"seconds": …} of the timed part.
- *   small <root> <create|stat|read|unlink> <files> <dirs> <size>   N files spread over D directories
+ *   small <root> <create|stat|read|unlink> <files> <dirs> <size> [tag]   N files over D directories (tag: see unique-data)
  *   random <file> <reads> <blockSize> <seed>                        random aligned preads
  *   scale-create <dir> <n>                                          n empty files in one directory
  *   scale-list <dir>                                                readdir, then lstat of every entry (ls -l)
@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { seededRandom } from '../test/support/seeded-random';
+import { smallFilePayload } from './unique-data';
 
 function timed(work: () => void): number {
   const started = process.hrtime.bigint();
@@ -17,8 +18,7 @@ function timed(work: () => void): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-function smallFiles(root: string, phase: string, files: number, dirs: number, size: number): number {
-  const payload = Buffer.alloc(size, 0x61);
+function smallFiles(root: string, phase: string, files: number, dirs: number, size: number, tag: string): number {
   const pathOf = (index: number): string => path.join(root, `d${index % dirs}`, `f${index}`);
   switch (phase) {
     case 'create':
@@ -27,7 +27,7 @@ function smallFiles(root: string, phase: string, files: number, dirs: number, si
           fs.mkdirSync(path.join(root, `d${d}`), { recursive: true });
         }
         for (let i = 0; i < files; i++) {
-          fs.writeFileSync(pathOf(i), payload);
+          fs.writeFileSync(pathOf(i), smallFilePayload(size, tag, i));
         }
       });
     case 'stat':
@@ -107,7 +107,7 @@ function main(): void {
   let seconds: number;
   switch (op) {
     case 'small':
-      seconds = smallFiles(args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4]));
+      seconds = smallFiles(args[0], args[1], Number(args[2]), Number(args[3]), Number(args[4]), args[5] ?? '');
       break;
     case 'random':
       seconds = randomReads(args[0], Number(args[1]), Number(args[2]), Number(args[3]));

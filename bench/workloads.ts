@@ -11,6 +11,7 @@ import type { ChildSpec, TahoeNode } from '../src/tahoe/tahoe.types';
 import { pollUntil } from '../src/grid/process.util';
 import type { BenchSettings } from './settings';
 import type { ApiTarget, MountedTarget, Target } from './targets';
+import { RUN_NONCE, randomChunks, smallFilePayload, uniqueTreeCopy, writeRandomFile } from './unique-data';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -33,6 +34,8 @@ export interface WorkloadContext {
   slowTree: Tree;
   /** Drops the kernel's page cache (root only); false when it could not. */
   dropCaches: () => Promise<boolean>;
+  /** A directory on local disk for the sources of timed writes (bench/unique-data.ts). */
+  scratch: string;
   progress: (message: string) => void;
 }
 
@@ -71,9 +74,10 @@ function fsyncFlag(target: MountedTarget): string[] {
   return target.name === 'sshfs' ? [] : ['conv=fsync'];
 }
 
-async function ddWrite(target: MountedTarget, file: string, mib: number): Promise<number> {
+/** `dd` of `mib` MiB from `source` (default zeros) into `file`: the time until close returned. */
+async function ddWrite(target: MountedTarget, file: string, mib: number, source = '/dev/zero'): Promise<number> {
   return seconds(() =>
-    run('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${mib}`, ...fsyncFlag(target)], {
+    run('dd', [`if=${source}`, `of=${file}`, 'bs=1M', `count=${mib}`, ...fsyncFlag(target)], {
       timeout: COMMAND_TIMEOUT_MS,
     }),
   );
@@ -155,12 +159,20 @@ function seqMiB(target: Target, settings: BenchSettings): number {
   return target.slow ? settings.slowSeqMiB : settings.seqMiB;
 }
 
-async function* zeros(bytes: number): AsyncIterable<Uint8Array> {
-  const chunk = Buffer.alloc(MiB);
-  for (let sent = 0; sent < bytes; sent += chunk.length) {
-    yield bytes - sent >= chunk.length ? chunk : chunk.subarray(0, bytes - sent);
+/** Writes `mib` MiB of content unique to this run and target into `file` with dd (random source made untimed first). */
+async function ddWriteUnique(
+  target: MountedTarget,
+  context: WorkloadContext,
+  file: string,
+  mib: number,
+): Promise<number> {
+  const source = path.join(context.scratch, `source-${target.name}-${path.basename(file)}`);
+  await writeRandomFile(source, mib);
+  try {
+    return await ddWrite(target, file, mib, source);
+  } finally {
+    await fs.promises.rm(source, { force: true });
   }
-  await Promise.resolve();
 }
 
 async function consume(client: TahoeClient, cap: string): Promise<number> {
@@ -173,7 +185,7 @@ async function consume(client: TahoeClient, cap: string): Promise<number> {
 }
 
 async function apiUploadLinked(target: ApiTarget, name: string, bytes: number): Promise<string> {
-  const cap = await target.client.upload(zeros(bytes), { length: bytes });
+  const cap = await target.client.upload(randomChunks(bytes), { length: bytes });
   await target.client.setChildren(target.rootCap, { [name]: { type: 'file', roUri: cap } });
   return cap;
 }
@@ -199,7 +211,7 @@ const sequential: Workload = {
       return;
     }
     const file = path.join(target.dir, 'sequential.bin');
-    const write = await ddWrite(target, file, mib);
+    const write = await ddWriteUnique(target, context, file, mib);
     figures['seqWrite.closeMBps'] = megabytes / write;
     if (target.admin || target.tahoe) {
       const arrival = await seconds(() => inTahoe(target, context, 'sequential.bin', { size: mib * MiB }));
@@ -239,7 +251,7 @@ const randomReads: Workload = {
       return;
     }
     const file = path.join(target.dir, 'random.bin');
-    await ddWrite(target, file, randomFileMiB);
+    await ddWriteUnique(target, context, file, randomFileMiB);
     await inTahoe(target, context, 'random.bin', { size: randomFileMiB * MiB });
     // Warm: the figure is the FUSE/SFTP round trip per read, not the grid's download speed.
     await ddRead(file);
@@ -263,7 +275,7 @@ const firstByte: Workload = {
       return;
     }
     const file = path.join(target.dir, 'ttfb.bin');
-    await ddWrite(target, file, context.settings.ttfbFileMiB);
+    await ddWriteUnique(target, context, file, context.settings.ttfbFileMiB);
     await inTahoe(target, context, 'ttfb.bin', { size: bytes });
     await makeCold(target, context);
     const time = await seconds(async () => {
@@ -284,7 +296,6 @@ const SMALL_SIZE = 4096;
 
 async function apiSmallFiles(target: ApiTarget, files: number, dirs: number): Promise<Figures> {
   const { client } = target;
-  const payload = Buffer.alloc(SMALL_SIZE, 0x61);
   const dirNames = Array.from({ length: dirs }, (_, d) => `d${d}`);
   const fileName = (i: number): string => `f${i}`;
   const filesOf = (d: number): number[] => Array.from({ length: files }, (_, i) => i).filter((i) => i % dirs === d);
@@ -302,7 +313,7 @@ async function apiSmallFiles(target: ApiTarget, files: number, dirs: number): Pr
     );
     await Promise.all(
       Array.from({ length: files }, async (_, i) => {
-        caps[i] = await client.upload(payload);
+        caps[i] = await client.upload(smallFilePayload(SMALL_SIZE, `${RUN_NONCE}-${target.name}`, i));
       }),
     );
     await Promise.all(
@@ -353,7 +364,7 @@ const smallFiles: Workload = {
     }
     const root = path.join(target.dir, 'small');
     await fs.promises.mkdir(root, { recursive: true });
-    const create = await fsWorkload('small', root, 'create', files, dirs, SMALL_SIZE);
+    const create = await fsWorkload('small', root, 'create', files, dirs, SMALL_SIZE, `${RUN_NONCE}-${target.name}`);
     figures['small.createPerS'] = files / create;
     if (target.admin || target.tahoe) {
       const arrival = await seconds(() => inTahoe(target, context, 'small', { entries: files + dirs }));
@@ -400,58 +411,73 @@ const realTree: Workload = {
   name: 'real tree',
   applies: () => true,
   async run(target, context, figures) {
-    const tree = target.slow ? context.slowTree : context.tree;
-    if (target.kind === 'api') {
-      let dircap = '';
-      const extract = await seconds(async () => {
-        dircap = await apiUploadTree(target.client, tree.extracted);
-        await target.client.setChildren(target.rootCap, { tree: { type: 'directory', rwUri: dircap } });
-      });
-      let walked = 0;
-      const walk = await seconds(async () => (walked = await apiWalk(target.client, dircap)));
-      await target.client.unlink(target.rootCap, 'tree');
-      Object.assign(figures, {
-        'tree.extractFilesPerS': tree.files / extract,
-        'tree.inTahoeFilesPerS': tree.files / extract,
-        'tree.lsLREntriesPerS': walked / walk,
-      });
-      return;
+    const base = target.slow ? context.slowTree : context.tree;
+    // Every target that uploads the tree gets a copy of its own (bench/unique-data.ts); the others the tarball as is.
+    const uploads = target.kind === 'api' || target.admin !== undefined || target.tahoe !== undefined;
+    const copy = uploads ? await uniqueTreeCopy(base.extracted, context.scratch, target.name) : undefined;
+    const tree: Tree = copy ? { ...base, ...copy } : base;
+    try {
+      await runRealTree(target, context, figures, tree);
+    } finally {
+      if (copy) {
+        await fs.promises.rm(copy.extracted, { recursive: true, force: true });
+        await fs.promises.rm(copy.tarball, { force: true });
+      }
     }
-    const dir = path.join(target.dir, 'tree');
-    await fs.promises.mkdir(dir);
-    const extract = await seconds(() =>
-      // -m: no futimens on the open file. On RiverFS that clears the pending size/mtime without the cache fsync, so
-      // close skips it and the upload is postponed for ever (RiverFs.utimens → persist; see bench/README.md).
-      run('tar', ['-xmf', tree.tarball, '--no-same-owner', '-C', dir], { timeout: COMMAND_TIMEOUT_MS }),
-    );
-    figures['tree.extractFilesPerS'] = tree.files / extract;
-    if (target.admin || target.tahoe) {
-      const arrival = await seconds(() => inTahoe(target, context, 'tree', { entries: tree.entries }));
-      figures['tree.inTahoeFilesPerS'] = tree.files / (extract + arrival);
-    } else if (target.inTahoeAtClose) {
-      figures['tree.inTahoeFilesPerS'] = tree.files / extract;
-    }
-    figures['tree.lsLREntriesPerS'] = tree.entries / (await seconds(() => sh('ls -lR "$1" > /dev/null', dir)));
-    figures['tree.findEntriesPerS'] = tree.entries / (await seconds(() => sh('find "$1" > /dev/null', dir)));
-    figures['tree.duEntriesPerS'] = tree.entries / (await seconds(() => sh('du -s "$1" > /dev/null', dir)));
-    if (target.slow) {
-      // Through Tahoe's SFTP frontend `git add` hung for good in an open(O_CREAT) under .git while index.lock was
-      // open (tiny run of 2026-12-04): not measurable there.
-      context.progress(`${target.name}: git skipped (hangs in Tahoe's SFTP frontend)`);
-    } else {
-      const git = await seconds(() =>
-        sh(
-          'cd "$1" && git init -q && git -c user.name=bench -c user.email=bench@localhost add -A && ' +
-            'git -c user.name=bench -c user.email=bench@localhost commit -qm tree',
-          dir,
-        ),
-      );
-      figures['tree.gitCommitFilesPerS'] = tree.files / git;
-    }
-    await fs.promises.rm(dir, { recursive: true, force: true });
-    await drained(target, context);
   },
 };
+
+async function runRealTree(target: Target, context: WorkloadContext, figures: Figures, tree: Tree): Promise<void> {
+  if (target.kind === 'api') {
+    let dircap = '';
+    const extract = await seconds(async () => {
+      dircap = await apiUploadTree(target.client, tree.extracted);
+      await target.client.setChildren(target.rootCap, { tree: { type: 'directory', rwUri: dircap } });
+    });
+    let walked = 0;
+    const walk = await seconds(async () => (walked = await apiWalk(target.client, dircap)));
+    await target.client.unlink(target.rootCap, 'tree');
+    Object.assign(figures, {
+      'tree.extractFilesPerS': tree.files / extract,
+      'tree.inTahoeFilesPerS': tree.files / extract,
+      'tree.lsLREntriesPerS': walked / walk,
+    });
+    return;
+  }
+  const dir = path.join(target.dir, 'tree');
+  await fs.promises.mkdir(dir);
+  const extract = await seconds(() =>
+    // -m: no futimens on the open file. On RiverFS that clears the pending size/mtime without the cache fsync, so
+    // close skips it and the upload is postponed for ever (RiverFs.utimens → persist; see bench/README.md).
+    run('tar', ['-xmf', tree.tarball, '--no-same-owner', '-C', dir], { timeout: COMMAND_TIMEOUT_MS }),
+  );
+  figures['tree.extractFilesPerS'] = tree.files / extract;
+  if (target.admin || target.tahoe) {
+    const arrival = await seconds(() => inTahoe(target, context, 'tree', { entries: tree.entries }));
+    figures['tree.inTahoeFilesPerS'] = tree.files / (extract + arrival);
+  } else if (target.inTahoeAtClose) {
+    figures['tree.inTahoeFilesPerS'] = tree.files / extract;
+  }
+  figures['tree.lsLREntriesPerS'] = tree.entries / (await seconds(() => sh('ls -lR "$1" > /dev/null', dir)));
+  figures['tree.findEntriesPerS'] = tree.entries / (await seconds(() => sh('find "$1" > /dev/null', dir)));
+  figures['tree.duEntriesPerS'] = tree.entries / (await seconds(() => sh('du -s "$1" > /dev/null', dir)));
+  if (target.slow) {
+    // Through Tahoe's SFTP frontend `git add` hung for good in an open(O_CREAT) under .git while index.lock was
+    // open (tiny run of 2026-12-04): not measurable there.
+    context.progress(`${target.name}: git skipped (hangs in Tahoe's SFTP frontend)`);
+  } else {
+    const git = await seconds(() =>
+      sh(
+        'cd "$1" && git init -q && git -c user.name=bench -c user.email=bench@localhost add -A && ' +
+          'git -c user.name=bench -c user.email=bench@localhost commit -qm tree',
+        dir,
+      ),
+    );
+    figures['tree.gitCommitFilesPerS'] = tree.files / git;
+  }
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  await drained(target, context);
+}
 
 const growth: Workload = {
   name: 'growth with entries in one directory',

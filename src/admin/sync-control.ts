@@ -98,6 +98,12 @@ export abstract class SyncControl {
   abstract warmup(request: WarmupRequest, job: JobContext): Promise<WarmupResult>;
   /** Work waiting, running, or failed and waiting for a retry. */
   abstract queue(query: SyncQueueQuery): Promise<SyncQueuePage>;
+
+  /** Calls `listener` with the kind of work of every failed attempt (riverfs_sync_failures_total); none here. */
+  onFailure(listener: (kind: string) => void): () => void {
+    void listener;
+    return () => undefined;
+  }
 }
 
 export function syncUnavailable(): AdminError {

@@ -221,10 +221,34 @@ export class SqlSyncJournal extends SyncJournal {
   }
 
   async syncedEntries(dir: number): Promise<SyncedEntry[]> {
-    return this.db.read(async (manager) => {
-      const rows = await manager.createQueryBuilder(SyncedEntryModel, 's').where('s.parent = :dir', { dir }).getMany();
-      return rows.map(toSyncedEntry);
-    });
+    // Raw rows a page at a time: hydrating the 100,000 entities of a huge directory at once held the event loop (and
+    // so every FUSE call) for seconds.
+    const result: SyncedEntry[] = [];
+    let after: Buffer | undefined;
+    for (;;) {
+      const rows = await this.db.read((manager) =>
+        manager.query<{ name: Buffer; child: unknown; cap: string; meta_hash: string | null; synced_at: unknown }[]>(
+          'SELECT name, child, cap, meta_hash, synced_at FROM synced_entry WHERE parent = ?' +
+            (after === undefined ? '' : ' AND name > ?') +
+            ' ORDER BY name LIMIT ?',
+          after === undefined ? [dir, PAGE] : [dir, after, PAGE],
+        ),
+      );
+      for (const row of rows) {
+        result.push({
+          parent: dir,
+          name: Buffer.from(row.name),
+          child: row.child === null ? null : num(row.child),
+          cap: row.cap,
+          metaHash: row.meta_hash,
+          syncedAt: num(row.synced_at),
+        });
+      }
+      if (rows.length < PAGE) {
+        return result;
+      }
+      after = result[result.length - 1].name;
+    }
   }
 
   async syncedLinksOf(ino: number): Promise<SyncedEntry[]> {

@@ -38,6 +38,7 @@ export class MetricsSources implements OnModuleInit {
         const page = await sync.queue({ offset: 0, limit: 1 });
         return { depth: page.depth, oldestDirtyAgeSeconds: page.oldestDirtyAgeSeconds };
       });
+      sync.onFailure((kind) => this.metrics.countSyncFailure(kind));
     }
     this.metrics.bindGrid(async () => {
       const snapshot = await this.grid.current({ maxAgeMs: GRID_MAX_AGE_MS, timeoutMs: GRID_TIMEOUT_MS });

@@ -49,7 +49,12 @@ function synced(name: string, child: number, cap: string): SyncedEntry {
 }
 
 /** A unit test's stand-ins for the journal and Tahoe (both real in the e2e suites): one root directory. */
-function puller(remote: Record<string, TahoeNode>, local: SyncChild[], syncedEntries: SyncedEntry[]) {
+function puller(
+  remote: Record<string, TahoeNode>,
+  local: SyncChild[],
+  syncedEntries: SyncedEntry[],
+  onList: () => void = () => undefined,
+) {
   const applied: RemoteChange[][] = [];
   const journal = {
     getSyncInode: (ino: number) => Promise.resolve(ino === ROOT_INO ? inode(ROOT_INO, { type: 'dir' }) : null),
@@ -61,8 +66,10 @@ function puller(remote: Record<string, TahoeNode>, local: SyncChild[], syncedEnt
     },
   } as unknown as SyncJournal;
   const tahoe = {
-    listDirectory: () =>
-      Promise.resolve({ type: 'directory', mutable: true, children: new Map(Object.entries(remote)) }),
+    listDirectory: () => {
+      onList();
+      return Promise.resolve({ type: 'directory', mutable: true, children: new Map(Object.entries(remote)) });
+    },
   } as unknown as TahoeClient;
   const instance = new DownstreamPuller(
     {
@@ -75,7 +82,7 @@ function puller(remote: Record<string, TahoeNode>, local: SyncChild[], syncedEnt
       defaultOwner: { uid: 1, gid: 2 },
       onChanged: () => undefined,
     },
-    { ttlMs: 1000, lookupWaitMs: 1000, lockTtlMs: 5000 },
+    { ttlMs: 1000, lookupWaitMs: 1000, lockTtlMs: 5000, refreshSpacingFactor: 4, maxRefreshMs: 60_000 },
   );
   return { instance, applied };
 }
@@ -85,6 +92,35 @@ function kinds(changes: RemoteChange[]): string[] {
 }
 
 describe('DownstreamPuller (planning against stand-ins)', () => {
+  it('should trust the listing of a directory that took long to pull for four times as long, the TTL otherwise', async () => {
+    jest.useFakeTimers({ now: 1_000_000, doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      let listings = 0;
+      let listingTakesMs = 5000;
+      const { instance } = puller({}, [], [], () => {
+        listings += 1;
+        jest.setSystemTime(Date.now() + listingTakesMs);
+      });
+      const root = inode(ROOT_INO, { type: 'dir', listedAt: Date.now() - 2000 });
+      const refresh = async (): Promise<void> => {
+        expect(instance.ensureListed(root)).toBeUndefined();
+        await instance.pull(ROOT_INO); // joins the refresh in flight, if one started
+      };
+      await refresh();
+      expect(listings).toBe(1);
+      expect(instance.refreshAfter(ROOT_INO)).toBe(20_000);
+      jest.setSystemTime(Date.now() + 19_000);
+      expect(instance.ensureListed(root)).toBeUndefined();
+      listingTakesMs = 10;
+      jest.setSystemTime(Date.now() + 1001);
+      await refresh();
+      expect(listings).toBe(2); // the refresh past 20 s; none at 19 s
+      expect(instance.refreshAfter(ROOT_INO)).toBe(1000);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('should add what only Tahoe has, with the defaults for a tree without riverfs metadata', async () => {
     const { instance, applied } = puller({ new: file(CAP_A, 1234.5) }, [], []);
     const result = await instance.pull(ROOT_INO);

@@ -39,9 +39,21 @@ export interface DownstreamPullerOptions {
    */
   lookupWaitMs: number;
   lockTtlMs: number;
+  /**
+   * A directory's listing is refreshed no sooner than this many times as long as its last pull took (at most
+   * `maxRefreshMs`): listing and comparing a dirnode of N entries is O(N), so refreshing a 100,000-entry directory
+   * every TTL while it was being written kept the gateway busy with its own writes coming back.
+   */
+  refreshSpacingFactor: number;
+  maxRefreshMs: number;
 }
 
-export const DEFAULT_PULL_OPTIONS: Omit<DownstreamPullerOptions, 'ttlMs'> = { lookupWaitMs: 5000, lockTtlMs: 30_000 };
+export const DEFAULT_PULL_OPTIONS: Omit<DownstreamPullerOptions, 'ttlMs'> = {
+  lookupWaitMs: 5000,
+  lockTtlMs: 30_000,
+  refreshSpacingFactor: 4,
+  maxRefreshMs: 600_000,
+};
 
 export interface PullOptions {
   signal?: AbortSignal;
@@ -70,9 +82,14 @@ export interface DownstreamPull {
   inode: SyncInode;
   cap: string;
   options: PullOptions;
+  /** When the pull started (ms since the epoch). */
+  startedAt: number;
 }
 
 export type PullEnd = { ok: true; result: PullResult } | { ok: false; error: unknown };
+
+/** Entries of a listing hashed between two turns of the event loop. */
+const YIELD_EVERY = 1000;
 
 /** Warnings about failed pulls on the lookup path are logged at most this often per directory. */
 const WARN_INTERVAL_MS = 60_000;
@@ -164,6 +181,8 @@ function takeRemoteAsSynced(mine: SyncChild, entry: RemoteEntry): RemoteChange {
 export class DownstreamPuller {
   /** When each directory was last listed by this process. */
   private readonly listedAt = new Map<number, number>();
+  /** How long each directory's last pull took (ms), for directories whose pull took a noticeable time. */
+  private readonly pullCost = new Map<number, number>();
   private readonly inFlight = new Map<number, Promise<PullResult | null>>();
   private readonly warnedAt = new Map<number, number>();
 
@@ -185,7 +204,7 @@ export class DownstreamPuller {
     }
     const now = Date.now();
     const last = this.listedAt.get(dir.ino) ?? dir.listedAt ?? undefined;
-    if (last !== undefined && now - last < this.options.ttlMs) {
+    if (last !== undefined && now - last < this.refreshAfter(dir.ino)) {
       return undefined;
     }
     // One pull per TTL, however many lookups arrive meanwhile.
@@ -208,6 +227,12 @@ export class DownstreamPuller {
         timer = setTimeout(resolve, this.options.lookupWaitMs);
       }),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  /** How long a directory's listing is trusted: the TTL, or longer for a directory that takes long to pull. */
+  refreshAfter(dir: number): number {
+    const cost = this.pullCost.get(dir) ?? 0;
+    return Math.max(this.options.ttlMs, Math.min(this.options.maxRefreshMs, cost * this.options.refreshSpacingFactor));
   }
 
   private warnPullFailed(dir: number, error: unknown): void {
@@ -294,6 +319,7 @@ export class DownstreamPuller {
 
   /** Hook: a pull starts. Loads the directory and its dirnode's cap; null when there is nothing to pull. */
   async beforePullDownstream(dir: number, options: PullOptions): Promise<DownstreamPull | null> {
+    const startedAt = Date.now();
     const inode = await this.deps.journal.getSyncInode(dir);
     if (inode === null || inode.type !== 'dir' || inode.nlink === 0) {
       return null;
@@ -302,7 +328,7 @@ export class DownstreamPuller {
     if (cap === null) {
       return null;
     }
-    return { dir, inode, cap, options };
+    return { dir, inode, cap, options, startedAt };
   }
 
   /** Hook: the pull itself, under the dirnode's lock: list, compare with SQL and the last synced state, apply. */
@@ -362,7 +388,14 @@ export class DownstreamPuller {
 
   /** Hook: a pull ended. The directory counts as listed either way (a failure is retried after the TTL). */
   afterPullDownstream(pull: DownstreamPull, ended: PullEnd): Promise<void> {
-    this.listedAt.set(pull.dir, Date.now());
+    const now = Date.now();
+    this.listedAt.set(pull.dir, now);
+    const cost = now - pull.startedAt;
+    if (cost * this.options.refreshSpacingFactor > this.options.ttlMs) {
+      this.pullCost.set(pull.dir, cost);
+    } else {
+      this.pullCost.delete(pull.dir);
+    }
     if (ended.ok) {
       const { added, updated, removed, conflicts } = ended.result;
       if (added + updated + removed > 0) {
@@ -388,7 +421,13 @@ export class DownstreamPuller {
   ): Promise<Map<string, RemoteEntry>> {
     const defaults = { ...this.deps.defaultOwner, now: timeNow() };
     const result = new Map<string, RemoteEntry>();
+    let seen = 0;
     for (const [name, child] of children) {
+      seen += 1;
+      if (seen % YIELD_EVERY === 0) {
+        // Hashing a huge listing's entries is all synchronous: let FUSE calls in between.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const bytes = Buffer.from(name, 'utf8');
       if (
         bytes.length === 0 ||

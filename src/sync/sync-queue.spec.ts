@@ -1,4 +1,4 @@
-import { SyncQueue, backoffDelay } from './sync-queue';
+import { SyncQueue, backoffDelay, firstBy } from './sync-queue';
 
 describe('SyncQueue', () => {
   let now: number;
@@ -87,5 +87,15 @@ describe('SyncQueue', () => {
     expect(backoffDelay(4, 1000, 30_000, () => 1)).toBe(8000);
     expect(backoffDelay(20, 1000, 30_000, () => 1)).toBe(30_000);
     expect(backoffDelay(4, 1000, 30_000, () => 0)).toBe(4000);
+  });
+
+  it('should pick the first items in order without sorting them all, as a full sort would', () => {
+    const items = Array.from({ length: 1000 }, (_, index) => ({ index, key: (index * 7919) % 300 }));
+    const compare = (a: { index: number; key: number }, b: { index: number; key: number }): number =>
+      a.key - b.key || a.index - b.index;
+    const sorted = [...items].sort(compare);
+    for (const count of [0, 1, 3, 25, 250, 1000, 2000]) {
+      expect(firstBy(items, count, compare)).toEqual(sorted.slice(0, count));
+    }
   });
 });

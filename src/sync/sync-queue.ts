@@ -302,3 +302,34 @@ export function backoffDelay(tries: number, baseMs: number, maxMs: number, rando
   const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, tries - 1));
   return Math.round(raw * (0.5 + random() / 2));
 }
+
+/** The first `count` items in `compare` order, without sorting them all (O(n·log count)). */
+export function firstBy<T>(items: readonly T[], count: number, compare: (a: T, b: T) => number): T[] {
+  if (count <= 0) {
+    return [];
+  }
+  if (items.length <= count * 4) {
+    return [...items].sort(compare).slice(0, count);
+  }
+  const kept: T[] = [];
+  for (const item of items) {
+    if (kept.length === count && compare(item, kept[count - 1]) >= 0) {
+      continue;
+    }
+    let low = 0;
+    let high = kept.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (compare(kept[middle], item) <= 0) {
+        low = middle + 1;
+      } else {
+        high = middle;
+      }
+    }
+    kept.splice(low, 0, item);
+    if (kept.length > count) {
+      kept.pop();
+    }
+  }
+  return kept;
+}

@@ -25,7 +25,7 @@ import type { DirnodePublisher, PublishResult } from './dirnode-publisher.servic
 import type { DownstreamPuller } from './downstream-puller';
 import type { FileUploader } from './file-uploader.service';
 import type { RootCapService } from './root-cap.service';
-import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay } from './sync-queue';
+import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay, firstBy } from './sync-queue';
 
 export interface TahoeSyncWorkerOptions {
   mode: SyncMode;
@@ -147,6 +147,9 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly running = { upload: 0, publish: 0 };
   private readonly inFlight = new Set<Promise<void>>();
   private readonly changeListeners = new Set<(ino: number) => void>();
+  private readonly failureListeners = new Set<(kind: string) => void>();
+  /** Bytes each queued upload has to send (the file's size when its push last started or was queued by a scan). */
+  private readonly uploadBytes = new Map<number, number>();
   private readonly remoteChangeListeners = new Set<(inos: number[], names: boolean) => void>();
   private readonly abort = new AbortController();
   private scanTimer: NodeJS.Timeout | undefined;
@@ -183,6 +186,11 @@ export class TahoeSyncWorker extends SyncControl {
   onInodeChanged(listener: (ino: number) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  override onFailure(listener: (kind: string) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
   }
 
   get puller(): DownstreamPuller | undefined {
@@ -463,6 +471,7 @@ export class TahoeSyncWorker extends SyncControl {
     const dueAt = Math.max(Date.now(), (inode.dirtySince ?? Date.now()) + delay);
     if (this.needsUpload(inode)) {
       this.tasks.schedule('upload', inode.ino, dueAt, 'soon');
+      this.uploadBytes.set(inode.ino, inode.size);
       return;
     }
     if (inode.type === 'dir') {
@@ -541,12 +550,18 @@ export class TahoeSyncWorker extends SyncControl {
       }
       this.failuresLogged.delete(task.key);
       this.tasks.complete(task, task.kind === 'publish' ? this.spacedPublish(task.ino, 0) : 0);
+      if (task.kind === 'upload' && this.tasks.get('upload', task.ino) === undefined) {
+        this.uploadBytes.delete(task.ino);
+      }
     } catch (error) {
       if (this.stopped) {
         this.tasks.postpone(task, Date.now());
         return;
       }
       const text = message(error);
+      for (const listener of this.failureListeners) {
+        listener(task.kind);
+      }
       const wait = backoffDelay(task.tries + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
       this.tasks.fail(task, text, wait);
       if (!this.failuresLogged.has(task.key) || task.tries % 10 === 0) {
@@ -591,6 +606,7 @@ export class TahoeSyncWorker extends SyncControl {
     if (inode === null || inode.nlink === 0 || inode.type !== 'file') {
       return null;
     }
+    this.uploadBytes.set(ino, inode.size);
     if (inode.dataDirty || inode.writeCap === null) {
       await this.deps.journal.markSyncing(ino, inode.changeSeq);
       this.notifyInodeChanged(ino);
@@ -981,28 +997,29 @@ export class TahoeSyncWorker extends SyncControl {
   }
 
   queue(query: SyncQueueQuery): Promise<SyncQueuePage> {
-    const tasks = this.tasks
-      .list()
-      .sort((a, b) => a.since - b.since || a.ino - b.ino)
-      .map((task): SyncQueueItem => ({
+    const all = this.tasks.list();
+    const depth: Record<string, number> = { upload: 0, publish: 0 };
+    let oldest = Infinity;
+    for (const task of all) {
+      if (task.state !== 'failed') {
+        depth[task.kind] = (depth[task.kind] ?? 0) + 1;
+      }
+      oldest = Math.min(oldest, task.queuedAt);
+    }
+    // The first offset+limit by age only: sorting a queue of 100k tasks on every poll of a monitor cost the
+    // drain it was watching.
+    const page = firstBy(all, query.offset + query.limit, (a, b) => a.since - b.since || a.ino - b.ino);
+    return Promise.resolve({
+      items: page.slice(query.offset).map((task): SyncQueueItem => ({
         ino: task.ino,
         kind: task.kind,
         state: task.state,
         tries: task.tries,
         since: task.since,
         lastError: task.lastError,
-        bytes: null,
-      }));
-    const depth: Record<string, number> = { upload: 0, publish: 0 };
-    for (const task of tasks) {
-      if (task.state !== 'failed') {
-        depth[task.kind] = (depth[task.kind] ?? 0) + 1;
-      }
-    }
-    const oldest = this.tasks.list().reduce((min, task) => Math.min(min, task.queuedAt), Infinity);
-    return Promise.resolve({
-      items: tasks.slice(query.offset, query.offset + query.limit),
-      total: tasks.length,
+        bytes: task.kind === 'upload' ? (this.uploadBytes.get(task.ino) ?? null) : null,
+      })),
+      total: all.length,
       depth,
       oldestDirtyAgeSeconds: oldest === Infinity ? null : Math.max(0, Math.round((Date.now() - oldest) / 1000)),
     });

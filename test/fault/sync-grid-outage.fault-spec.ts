@@ -84,6 +84,18 @@ describe('upstream sync while the Tahoe client node is down', () => {
             await eventually('a failed push reported', () =>
               Promise.resolve(/failed \(attempt \d+\), retrying/.test(riverfs.log) ? true : undefined),
             );
+            // ...counted for Prometheus, and the waiting uploads say how much they have to send...
+            const metrics = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
+            const failures = [...metrics.matchAll(/^riverfs_sync_failures_total\{kind="\w+"\} (\d+)$/gm)];
+            expect(failures.reduce((sum, match) => sum + Number(match[1]), 0)).toBeGreaterThan(0);
+            const queue = (await (
+              await fetch(`${riverfs.adminUrl}/admin/sync/queue?limit=100`, {
+                headers: { authorization: `Bearer ${riverfs.adminToken()}` },
+              })
+            ).json()) as { items: { kind: string; bytes: number | null }[] };
+            expect(queue.items.filter((item) => item.kind === 'upload').map((item) => item.bytes)).toContainEqual(
+              expect.any(Number),
+            );
             // ...while the mount goes on: cached reads, and more writes.
             expect(fs.readFileSync(j(mountpoint, 'during', 'before-moved.bin')).equals(before)).toBe(true);
             for (const [relative, data] of written) {
