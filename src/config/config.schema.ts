@@ -185,7 +185,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: 'dir-ttl',
     kind: 'number',
     description:
-      'Seconds a directory listing fetched from Tahoe is trusted; a lookup or listing after that fetches it again, so changes made by other Tahoe clients appear within this time',
+      'Seconds a directory listing fetched from Tahoe is trusted; a lookup or listing after that fetches it again, so changes made by other Tahoe clients appear within this time (for a directory whose listing takes longer than a quarter of it to fetch and compare, within four times that)',
     defaultText: '10',
     min: 0,
     max: 86_400,
