@@ -71,6 +71,33 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   return Math.ceil(ceiling * random());
 }
 
+/** The longest the event loop may go without a turn while database work keeps it busy. */
+export const MAX_BUSY_MS = 20;
+
+let lastTurn = Date.now();
+let turnWatch: NodeJS.Timeout | undefined;
+
+/**
+ * Gives the event loop a turn (FUSE calls, the admin API, timers) when it has not had one for MAX_BUSY_MS. With
+ * better-sqlite3 every query runs synchronously and each `await` on one resumes as a microtask, so a loop of queries
+ * (a publish of a 100,000-entry directory, a pull applying 100,000 changes) never let anything else run: the full
+ * bench saw a 19 s event-loop delay, every FUSE call waiting that long. Long loops call this between their queries;
+ * SQLite's operation lock calls it before each operation.
+ */
+export async function yieldIfBusy(): Promise<void> {
+  if (turnWatch === undefined) {
+    // A timer runs only when the loop turns: its last run says when that was.
+    turnWatch = setInterval(() => {
+      lastTurn = Date.now();
+    }, MAX_BUSY_MS / 2);
+    turnWatch.unref();
+  }
+  if (Date.now() - lastTurn > MAX_BUSY_MS) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastTurn = Date.now();
+  }
+}
+
 /**
  * A FIFO async lock. SQLite has one connection per process (better-sqlite3 is synchronous and TypeORM
  * shares one query runner), so transactions must not interleave on it: each operation runs alone.
@@ -79,7 +106,10 @@ export class Mutex {
   private tail: Promise<void> = Promise.resolve();
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task);
+    const result = this.tail.then(async () => {
+      await yieldIfBusy();
+      return task();
+    });
     this.tail = result.then(
       () => undefined,
       () => undefined,

@@ -20,6 +20,7 @@ import {
   MAX_ATTEMPTS,
   type MetadataClock,
   Mutex,
+  yieldIfBusy,
   RestartTransaction,
   retryCause,
   systemClock,
@@ -1263,6 +1264,7 @@ export class SqlMetadataStore extends MetadataStore {
       }
       let publish = options.publishAfter;
       for (const change of changes) {
+        await yieldIfBusy();
         const outcome = await this.applyRemoteChange(tx, dirRow, change, result);
         if (outcome === 'skipped') {
           result.skipped += 1;

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { toRecord } from './inode-record.util';
+import { yieldIfBusy } from './metadata-txn.util';
 import { DirEntryModel, InodeModel, type SqlDialect, SymlinkModel, SyncedEntryModel, XattrModel } from './entities';
 import {
   type CleanFlags,
@@ -144,6 +145,7 @@ export class SqlSyncJournal extends SyncJournal {
         const targets = new Map<number, Buffer>();
         const xattrs = new Map<number, { name: Buffer; value: Buffer }[]>();
         for (const part of chunks(inos)) {
+          await yieldIfBusy();
           for (const row of await manager
             .createQueryBuilder(InodeModel, 'i')
             .where('i.ino IN (:...part)', { part })
@@ -265,6 +267,7 @@ export class SqlSyncJournal extends SyncJournal {
     await this.db.write('recordPublished', async (manager) => {
       const syncedAt = Date.now();
       for (const part of chunks(entries)) {
+        await yieldIfBusy();
         await deleteSyncedNames(
           manager,
           dir,
@@ -377,6 +380,7 @@ export class SqlSyncJournal extends SyncJournal {
     return this.db.write('markClean', async (manager) => {
       const cleaned: number[] = [];
       for (const { ino, changeSeq, flags } of items) {
+        await yieldIfBusy();
         if (await cleanInode(manager, ino, changeSeq, flags)) {
           cleaned.push(ino);
         }
