@@ -236,13 +236,13 @@ async function main(): Promise<number> {
             const figures: Figures = {};
             let failure: Error | undefined;
             const admin = target.kind === 'mounted' ? target.admin : undefined;
-            const opsBefore = await admin?.fuseOps().catch(() => undefined);
+            const opsBefore = await admin?.sample().catch(() => undefined);
             try {
               await workload.run(target, context, figures);
             } catch (error) {
               failure = error instanceof Error ? error : new Error(String(error));
             }
-            const opsAfter = await admin?.fuseOps().catch(() => undefined);
+            const opsAfter = await admin?.sample().catch(() => undefined);
             if (opsBefore && opsAfter) {
               const spent = ((fuseOps[plan.name] ??= {})[workload.name] ??= {});
               for (const [op, after] of Object.entries(opsAfter.ops)) {

@@ -90,10 +90,10 @@ export class RiverFsAdmin {
   }
 
   /**
-   * Per FUSE operation, how many calls RiverFS served and the seconds it spent on them so far (from /metrics'
+   * What /metrics says now: per FUSE operation, the calls RiverFS served and the seconds it spent on them so far (from
    * riverfs_fuse_op_duration_seconds): the difference over a workload says where the mount's time went.
    */
-  async fuseOps(): Promise<MountSample> {
+  async sample(): Promise<MountSample> {
     const text = await this.fetchText(`${this.baseUrl}/metrics`, {
       method: 'GET',
       headers: { authorization: `Bearer ${this.token}` },

@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { backoffMs, MAX_BUSY_MS, Mutex, retryCause, systemClock, yieldIfBusy } from './metadata-txn.util';
+import { backoffMs, Mutex, retryCause, systemClock } from './metadata-txn.util';
 
 function driverError(properties: Record<string, unknown>): QueryFailedError {
   return new QueryFailedError('SELECT 1', [], Object.assign(new Error('driver'), properties));
@@ -59,27 +59,5 @@ describe('systemClock', () => {
     expect(now.nsec).toBeLessThan(1e9);
     expect(now.sec * 1000 + now.nsec / 1e6).toBeGreaterThanOrEqual(before);
     expect(now.sec * 1000 + now.nsec / 1e6).toBeLessThanOrEqual(after);
-  });
-});
-
-describe('yieldIfBusy', () => {
-  it('should let the event loop turn after 20 ms of work without a turn, and cost nothing otherwise', async () => {
-    let turned = false;
-    setImmediate(() => {
-      turned = true;
-    });
-    // Synchronous work, as a run of better-sqlite3 queries is: nothing else can run meanwhile.
-    for (const started = Date.now(); Date.now() - started <= MAX_BUSY_MS * 2;) {
-      // busy
-    }
-    await yieldIfBusy();
-    expect(turned).toBe(true);
-
-    let turnedAgain = false;
-    setImmediate(() => {
-      turnedAgain = true;
-    });
-    await yieldIfBusy();
-    expect(turnedAgain).toBe(false);
   });
 });

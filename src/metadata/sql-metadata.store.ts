@@ -1,3 +1,4 @@
+import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toRecord } from './inode-record.util';
@@ -20,7 +21,6 @@ import {
   MAX_ATTEMPTS,
   type MetadataClock,
   Mutex,
-  yieldIfBusy,
   RestartTransaction,
   retryCause,
   systemClock,

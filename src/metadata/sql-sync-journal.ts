@@ -1,6 +1,6 @@
+import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
 import type { EntityManager } from 'typeorm';
 import { toRecord } from './inode-record.util';
-import { yieldIfBusy } from './metadata-txn.util';
 import { DirEntryModel, InodeModel, type SqlDialect, SymlinkModel, SyncedEntryModel, XattrModel } from './entities';
 import {
   type CleanFlags,
@@ -71,7 +71,7 @@ export async function deleteSyncedNames(manager: EntityManager, dir: number, nam
     .execute();
 }
 
-/** SyncJournal on the metadata database (see SqlMetadataStore.syncJournal). */
+/** markClean's two statements, in the caller's transaction. */
 async function cleanInode(manager: EntityManager, ino: number, changeSeq: number, flags: CleanFlags): Promise<boolean> {
   const changes: Partial<InodeModel> = {};
   if (flags.data) {
@@ -102,6 +102,7 @@ async function cleanInode(manager: EntityManager, ino: number, changeSeq: number
   return true;
 }
 
+/** SyncJournal on the metadata database (see SqlMetadataStore.syncJournal). */
 export class SqlSyncJournal extends SyncJournal {
   constructor(private readonly db: SqlSyncJournalAccess) {
     super();

@@ -1,3 +1,4 @@
+import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
 import type { LoggerService } from '@nestjs/common';
 import type { BlockCache } from '../cache/block-cache';
 import { type InodeRecord, NAME_MAX, ROOT_INO, type Timespec } from '../metadata/metadata.types';
@@ -87,9 +88,6 @@ export interface DownstreamPull {
 }
 
 export type PullEnd = { ok: true; result: PullResult } | { ok: false; error: unknown };
-
-/** Entries of a listing hashed between two turns of the event loop. */
-const YIELD_EVERY = 1000;
 
 /** Warnings about failed pulls on the lookup path are logged at most this often per directory. */
 const WARN_INTERVAL_MS = 60_000;
@@ -421,13 +419,9 @@ export class DownstreamPuller {
   ): Promise<Map<string, RemoteEntry>> {
     const defaults = { ...this.deps.defaultOwner, now: timeNow() };
     const result = new Map<string, RemoteEntry>();
-    let seen = 0;
     for (const [name, child] of children) {
-      seen += 1;
-      if (seen % YIELD_EVERY === 0) {
-        // Hashing a huge listing's entries is all synchronous: let FUSE calls in between.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      // Hashing a huge listing's entries is all synchronous: let FUSE calls in between.
+      await yieldIfBusy();
       const bytes = Buffer.from(name, 'utf8');
       if (
         bytes.length === 0 ||

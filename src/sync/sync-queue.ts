@@ -22,6 +22,8 @@ export interface SyncTask {
   lastError: string | null;
   /** Asked for again while it ran: it runs once more after this run (not before `rerunAt`). */
   rerunAt: number | undefined;
+  /** For an upload: the bytes it has to send, once known (the file's size when last seen). */
+  bytes?: number;
 }
 
 export interface SyncQueueOptions {

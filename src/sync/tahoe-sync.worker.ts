@@ -148,8 +148,6 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly changeListeners = new Set<(ino: number) => void>();
   private readonly failureListeners = new Set<(kind: string) => void>();
-  /** Bytes each queued upload has to send (the file's size when its push last started or was queued by a scan). */
-  private readonly uploadBytes = new Map<number, number>();
   private readonly remoteChangeListeners = new Set<(inos: number[], names: boolean) => void>();
   private readonly abort = new AbortController();
   private scanTimer: NodeJS.Timeout | undefined;
@@ -470,8 +468,7 @@ export class TahoeSyncWorker extends SyncControl {
     const delay = this.draining ? 0 : this.options.coalesceDelayMs;
     const dueAt = Math.max(Date.now(), (inode.dirtySince ?? Date.now()) + delay);
     if (this.needsUpload(inode)) {
-      this.tasks.schedule('upload', inode.ino, dueAt, 'soon');
-      this.uploadBytes.set(inode.ino, inode.size);
+      this.tasks.schedule('upload', inode.ino, dueAt, 'soon').bytes = inode.size;
       return;
     }
     if (inode.type === 'dir') {
@@ -550,9 +547,6 @@ export class TahoeSyncWorker extends SyncControl {
       }
       this.failuresLogged.delete(task.key);
       this.tasks.complete(task, task.kind === 'publish' ? this.spacedPublish(task.ino, 0) : 0);
-      if (task.kind === 'upload' && this.tasks.get('upload', task.ino) === undefined) {
-        this.uploadBytes.delete(task.ino);
-      }
     } catch (error) {
       if (this.stopped) {
         this.tasks.postpone(task, Date.now());
@@ -606,7 +600,10 @@ export class TahoeSyncWorker extends SyncControl {
     if (inode === null || inode.nlink === 0 || inode.type !== 'file') {
       return null;
     }
-    this.uploadBytes.set(ino, inode.size);
+    const task = this.tasks.get('upload', ino);
+    if (task !== undefined) {
+      task.bytes = inode.size;
+    }
     if (inode.dataDirty || inode.writeCap === null) {
       await this.deps.journal.markSyncing(ino, inode.changeSeq);
       this.notifyInodeChanged(ino);
@@ -1017,7 +1014,7 @@ export class TahoeSyncWorker extends SyncControl {
         tries: task.tries,
         since: task.since,
         lastError: task.lastError,
-        bytes: task.kind === 'upload' ? (this.uploadBytes.get(task.ino) ?? null) : null,
+        bytes: task.bytes ?? null,
       })),
       total: all.length,
       depth,
