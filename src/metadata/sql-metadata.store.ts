@@ -57,6 +57,7 @@ import {
   XATTR_REPLACE,
 } from './metadata.types';
 import { checkName, checkNewName, checkSymlinkTarget, checkXattrName, checkXattrValue, dotKind } from './names.util';
+import { countLinks, findPublishedInode } from './published-inode.util';
 import { SqlSyncJournal, deleteSyncedNames } from './sql-sync-journal';
 import type { RemoteApplyResult, RemoteChange, RemoteNode, SyncJournal } from './sync-journal';
 
@@ -741,6 +742,7 @@ export class SqlMetadataStore extends MetadataStore {
       changeSeq: 0,
       syncError: null,
       syncTries: 0,
+      publishedIno: null,
     };
   }
 
@@ -1370,22 +1372,18 @@ export class SqlMetadataStore extends MetadataStore {
     }
     const { node } = change;
     let linkTo = change.linkTo;
-    if (linkTo === undefined && change.ino !== undefined && node.type !== 'dir') {
-      // A rebuild keeping inode numbers meets the second name of a hard link in the same listing.
-      const existing = await this.findInode(tx.manager, change.ino);
-      if (existing !== null && existing.type === node.type && existing.writeCap === node.writeCap) {
-        linkTo = existing.ino;
-      }
+    if (linkTo === undefined && change.publishedIno !== undefined && node.type !== 'dir') {
+      // Looked up here, in the transaction: the other name may have been added by this same listing.
+      linkTo = (await findPublishedInode(tx.manager, change.publishedIno, node)) ?? undefined;
     }
     let ino: number;
+    let joined: InodeModel | undefined;
     if (linkTo !== undefined) {
-      const target = (await this.lockInodes(tx, [linkTo])).get(linkTo);
-      if (target === undefined || target.nlink === 0 || target.type === 'dir' || target.type !== node.type) {
+      joined = (await this.lockInodes(tx, [linkTo])).get(linkTo);
+      if (joined === undefined || joined.nlink === 0 || joined.type === 'dir' || joined.type !== node.type) {
         return 'skipped';
       }
-      target.nlink += 1;
-      tx.changed.set(target.ino, target);
-      ino = target.ino;
+      ino = joined.ino;
     } else {
       const nowMs = toMs(tx.now);
       const row: Omit<InodeModel, 'ino'> & { ino?: number } = {
@@ -1418,6 +1416,8 @@ export class SqlMetadataStore extends MetadataStore {
         changeSeq: 0,
         syncError: null,
         syncTries: 0,
+        // Its edges keep carrying that number, whatever number it gets here.
+        publishedIno: change.publishedIno ?? null,
       };
       if (change.ino !== undefined && (await this.findInode(tx.manager, change.ino)) === null) {
         row.ino = change.ino;
@@ -1439,6 +1439,10 @@ export class SqlMetadataStore extends MetadataStore {
       }
     }
     await this.insertEntry(tx, dir.ino, name, ino);
+    if (joined !== undefined) {
+      joined.nlink = await countLinks(tx.manager, joined.ino);
+      tx.changed.set(joined.ino, joined);
+    }
     if (change.publish) {
       return 'publish';
     }

@@ -46,7 +46,13 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 function toSyncInode(row: InodeModel): SyncInode {
-  return { ...toRecord(row), changeSeq: row.changeSeq, syncError: row.syncError, syncTries: row.syncTries };
+  return {
+    ...toRecord(row),
+    changeSeq: row.changeSeq,
+    syncError: row.syncError,
+    syncTries: row.syncTries,
+    publishedIno: row.publishedIno,
+  };
 }
 
 function toSyncedEntry(row: SyncedEntryModel): SyncedEntry {

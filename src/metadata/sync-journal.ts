@@ -8,6 +8,11 @@ export interface SyncInode extends InodeRecord {
   syncError: string | null;
   /** Failed sync attempts since the last success. */
   syncTries: number;
+  /**
+   * The inode number its edges carry in Tahoe when that is not `ino` (pulled from a tree published with other
+   * numbers); absent or null: `ino`. Publishes keep it, so every name of a hard-linked inode keeps one identity.
+   */
+  publishedIno?: number | null;
 }
 
 /** One entry of a directory with what its edge metadata needs. */
@@ -138,12 +143,18 @@ export interface RemoteNode {
  * that changed locally since the pull planned the change is left alone (`skipped`), and the next pull looks again.
  */
 export type RemoteChange =
-  /** A name that exists only remotely: a new inode (or a new link of `linkTo`), already in sync. */
+  /**
+   * A name that exists only remotely: a new inode, already in sync — or a new link of an inode already here: of
+   * `linkTo`, or of the live inode whose identity is `publishedIno` with the same cap (a hard link whose other name was
+   * pulled before, in this directory or any other).
+   */
   | {
       kind: 'add';
       name: Buffer;
       node: RemoteNode;
       metaHash: string | null;
+      /** The inode number the edge's `riverfs` metadata carries: joins the names of one inode (hard links). */
+      publishedIno?: number;
       /** Keep this inode number when it is free (a rebuild keeps the numbers the tree was published with). */
       ino?: number;
       /** A hard link: the existing inode this edge names too. */

@@ -1,10 +1,11 @@
+import { SerialQueue } from '../common/async/serial-queue';
 import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
 import type { LoggerService } from '@nestjs/common';
 import type { BlockCache } from '../cache/block-cache';
 import { type InodeRecord, NAME_MAX, ROOT_INO, type Timespec } from '../metadata/metadata.types';
 import type {
+  RemoteApplyResult,
   RemoteChange,
-  RemoteNode,
   SyncChild,
   SyncInode,
   SyncJournal,
@@ -14,7 +15,8 @@ import type { StateStore } from '../state/state-store';
 import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
-import { type RiverFsEdgeMetadata, SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-metadata.util';
+import { SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-metadata.util';
+import { type RemoteEntry, addedName, joinsByIdentity } from './pulled-name';
 import type { RootCapService } from './root-cap.service';
 
 export interface DownstreamPullerDeps {
@@ -140,13 +142,6 @@ function localCapOf(inode: SyncInode): string | null {
   }
 }
 
-interface RemoteEntry {
-  name: string;
-  bytes: Buffer;
-  node: RemoteNode;
-  metadata: RiverFsEdgeMetadata | null;
-  hash: string;
-}
 
 /**
  * Records Tahoe's edge as the synced one while the local entry stays: the next publish sees its own edge differ and
@@ -183,6 +178,11 @@ export class DownstreamPuller {
   private readonly pullCost = new Map<number, number>();
   private readonly inFlight = new Map<number, Promise<PullResult | null>>();
   private readonly warnedAt = new Map<number, number>();
+  /**
+   * Pulls that may add a name of a hard link apply one at a time: each looks for the inode another name already made,
+   * and two transactions running side by side (MariaDB) would each miss the other's and make two.
+   */
+  private readonly joining = new SerialQueue();
 
   constructor(
     private readonly deps: DownstreamPullerDeps,
@@ -344,10 +344,9 @@ export class DownstreamPuller {
         const synced = await journal.syncedEntries(pull.dir);
         const plan = await this.plan(pull, remote, local, synced, listedAt);
         signal?.throwIfAborted();
-        const applied = await journal.applyRemote(pull.dir, plan.changes, {
-          listedAt,
-          publishAfter: plan.publishAfter,
-        });
+        const apply = (): Promise<RemoteApplyResult> =>
+          journal.applyRemote(pull.dir, plan.changes, { listedAt, publishAfter: plan.publishAfter });
+        const applied = plan.changes.some(joinsByIdentity) ? await this.joining.run(apply) : await apply();
         for (const ino of applied.dropData) {
           await this.deps.cache.drop(ino);
         }
@@ -513,7 +512,7 @@ export class DownstreamPuller {
           });
           publishAfter = true;
         } else {
-          changes.push(await this.add(entry, pull.options));
+          changes.push(addedName(entry, pull.options.keepInodeNumbers === true));
         }
         continue;
       }
@@ -535,7 +534,7 @@ export class DownstreamPuller {
           changes.push(this.update(mine, entry, true));
         } else {
           changes.push({ kind: 'remove', name: mine.name, child: mine.inode.ino, changeSeq: mine.inode.changeSeq });
-          changes.push(await this.add(entry, pull.options));
+          changes.push(addedName(entry, pull.options.keepInodeNumbers === true));
         }
         continue;
       }
@@ -589,31 +588,5 @@ export class DownstreamPuller {
       contentChanged,
       metaHash: entry.hash,
     };
-  }
-
-  private async add(entry: RemoteEntry, options: PullOptions): Promise<RemoteChange> {
-    const change: RemoteChange = { kind: 'add', name: entry.bytes, node: entry.node, metaHash: entry.hash };
-    const publishedIno = entry.metadata?.ino;
-    if (entry.node.type !== 'dir' && typeof publishedIno === 'number' && Number.isSafeInteger(publishedIno)) {
-      // The same inode linked under several names (hard links): the same published inode number and the same cap.
-      const existing = await this.deps.journal.getSyncInode(publishedIno);
-      if (
-        existing !== null &&
-        existing.nlink > 0 &&
-        existing.type === entry.node.type &&
-        localCapOf(existing) === entry.node.writeCap
-      ) {
-        return { ...change, linkTo: existing.ino };
-      }
-    }
-    if (
-      options.keepInodeNumbers &&
-      typeof publishedIno === 'number' &&
-      Number.isSafeInteger(publishedIno) &&
-      publishedIno > ROOT_INO
-    ) {
-      return { ...change, ino: publishedIno };
-    }
-    return change;
   }
 }

@@ -21,7 +21,10 @@ export const SPECIAL_FILE_CAP = 'URI:LIT:';
 export interface RiverFsEdgeMetadata {
   v: typeof EDGE_METADATA_VERSION;
   type: InodeType;
-  /** The inode number on the gateway that published it: tells hard links (same ino) from equal content (same cap). */
+  /**
+   * The inode's identity in the tree: its number on the gateway that first published it (a gateway that pulled it
+   * keeps publishing that number). Tells hard links (same ino and cap) from equal content (same cap only).
+   */
   ino: number;
   mode: number;
   uid: number;
@@ -63,7 +66,7 @@ export function edgeMetadata(child: SyncChild): RiverFsEdgeMetadata {
   const metadata: RiverFsEdgeMetadata = {
     v: EDGE_METADATA_VERSION,
     type: inode.type,
-    ino: inode.ino,
+    ino: inode.publishedIno ?? inode.ino,
     mode: inode.mode,
     uid: inode.uid,
     gid: inode.gid,
@@ -119,6 +122,12 @@ export function edgeHash(cap: string, metadata: RiverFsEdgeMetadata | null): str
   return createHash('sha256')
     .update(canonicalJson([cap, metadata]))
     .digest('hex');
+}
+
+/** The inode identity an edge's metadata carries, when it is a usable one (a positive safe integer). */
+export function publishedInoOf(metadata: RiverFsEdgeMetadata | null): number | undefined {
+  const ino = metadata?.ino;
+  return typeof ino === 'number' && Number.isSafeInteger(ino) && ino > 0 ? ino : undefined;
 }
 
 /** Attributes a pulled entry gets when its edge carries no `riverfs` metadata (DESIGN.md §4, issue 5). */

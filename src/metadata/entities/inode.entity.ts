@@ -36,6 +36,12 @@ export class InodeModel {
   syncError!: string | null;
   /** Failed sync attempts since the last success. */
   syncTries!: number;
+  /**
+   * The inode number this inode's edges carry in Tahoe (`riverfs` metadata `ino`) when it is not its own: an inode
+   * pulled from a tree published with another number (another gateway's, or one taken here already). Null: its own.
+   * Pulls join names by it (hard links); publishes keep it, so every name of the inode keeps one identity in Tahoe.
+   */
+  publishedIno!: number | null;
 }
 
 /** Long enough for any Tahoe cap, including MDMF caps with extension fields. */
@@ -77,12 +83,15 @@ export function inodeEntity(dialect: SqlDialect): EntitySchema<InodeModel> {
       changeSeq: bigint({ name: 'change_seq', default: 0 }),
       syncError: { ...types.text(), name: 'sync_error', nullable: true },
       syncTries: { type: 'int', name: 'sync_tries', default: 0 },
+      publishedIno: bigint({ name: 'published_ino', nullable: true }),
     },
     indices: [
       // The sync worker's queue: dirty inodes, oldest first.
       { name: 'IDX_inode_sync_state_dirty_since', columns: ['syncState', 'dirtySince'] },
       // Start-up cleanup of unlinked inodes whose last holder died.
       { name: 'IDX_inode_nlink', columns: ['nlink'] },
+      // A pull joining a name to the inode already pulled under another name (hard links).
+      { name: 'IDX_inode_published_ino', columns: ['publishedIno'] },
     ],
   });
 }
