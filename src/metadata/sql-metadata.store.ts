@@ -1371,10 +1371,12 @@ export class SqlMetadataStore extends MetadataStore {
       return 'skipped';
     }
     const { node } = change;
+    // A rebuild's wanted number is the published one.
+    const publishedIno = change.publishedIno ?? change.ino;
     let linkTo = change.linkTo;
-    if (linkTo === undefined && change.publishedIno !== undefined && node.type !== 'dir') {
+    if (linkTo === undefined && publishedIno !== undefined && node.type !== 'dir') {
       // Looked up here, in the transaction: the other name may have been added by this same listing.
-      linkTo = (await findPublishedInode(tx.manager, change.publishedIno, node)) ?? undefined;
+      linkTo = (await findPublishedInode(tx.manager, publishedIno, node)) ?? undefined;
     }
     let ino: number;
     let joined: InodeModel | undefined;
@@ -1417,7 +1419,7 @@ export class SqlMetadataStore extends MetadataStore {
         syncError: null,
         syncTries: 0,
         // Its edges keep carrying that number, whatever number it gets here.
-        publishedIno: change.publishedIno ?? null,
+        publishedIno: publishedIno ?? null,
       };
       if (change.ino !== undefined && (await this.findInode(tx.manager, change.ino)) === null) {
         row.ino = change.ino;
