@@ -1534,12 +1534,29 @@ export class SqlMetadataStore extends MetadataStore {
       await this.removeTree(tx, row, result);
       return 'applied';
     }
+    await this.loseRemoteName(tx, row, result);
+    return 'applied';
+  }
+
+  /**
+   * A file whose entry was removed because Tahoe lost the name. Its link count is recounted from the names left; with
+   * none left it goes as an unlink's would. A hard link that keeps other names is not marked dirty: nothing changed
+   * here to push, and republishing its other names would link again a name removed remotely in a directory listed
+   * after this one (its local inode no longer clean, the pull would keep it as a local change).
+   */
+  private async loseRemoteName(tx: Tx, row: InodeModel, result: RemoteApplyResult): Promise<void> {
+    const left = await countLinks(tx.manager, row.ino);
+    result.changed.push(row.ino);
+    if (left > 0) {
+      row.nlink = left;
+      tx.changed.set(row.ino, row);
+      return;
+    }
+    row.nlink = 1;
     const removed = await this.dropLink(tx, row);
     if (removed.freed || removed.nlink === 0) {
       result.dropData.push(row.ino);
     }
-    result.changed.push(row.ino);
-    return 'applied';
   }
 
   /** True when no inode in the directory's tree has anything to push. */
@@ -1578,13 +1595,10 @@ export class SqlMetadataStore extends MetadataStore {
       }
       if (child.type === 'dir') {
         await this.removeTree(tx, child, result);
+        result.changed.push(child.ino);
       } else {
-        const removed = await this.dropLink(tx, child);
-        if (removed.nlink === 0) {
-          result.dropData.push(child.ino);
-        }
+        await this.loseRemoteName(tx, child, result);
       }
-      result.changed.push(child.ino);
     }
     await tx.manager
       .createQueryBuilder()

@@ -163,6 +163,96 @@ export function describeRemoteApplyContract(name: string, createDatabase: () => 
       expect((await store.getInode(wanted)).nlink).toBe(3);
     });
 
+    it('should join the names of one published inode whichever directory is listed first, and only with its cap', async () => {
+      const near = await freshDir();
+      const far = await store.mkdir((await store.mkdir(near.ino, 'n1', { ...owner, mode: 0o755 })).ino, 'n2', {
+        ...owner,
+        mode: 0o755,
+      });
+      const sibling = await freshDir();
+      // An identity no inode of this database has as its own number (a fresh gateway pulling another's tree).
+      const identity = 800_000 + sequence;
+      const cap = `URI:CHK:join${sequence}:x:2:3:1234`;
+      const node = remoteNode({ writeCap: cap, readCap: cap });
+      const add = (name: string, overrides: Partial<RemoteNode> = {}) => ({
+        kind: 'add' as const,
+        name: b(name),
+        node: { ...node, ...overrides },
+        metaHash: null,
+        publishedIno: identity,
+      });
+      const apply = (dir: number, changes: ReturnType<typeof add>[]) =>
+        journal.applyRemote(dir, changes, { listedAt: 1, publishAfter: false });
+
+      // The far, nested directory first; then its sibling's two names in one listing; then the near one.
+      await apply(far.ino, [add('deep')]);
+      const deep = await store.lookup(far.ino, 'deep');
+      expect(deep.ino).not.toBe(identity);
+      expect(deep.nlink).toBe(1);
+      await apply(sibling.ino, [add('one'), add('two')]);
+      await apply(near.ino, [add('near')]);
+      const joined = await Promise.all([
+        store.lookup(sibling.ino, 'one'),
+        store.lookup(sibling.ino, 'two'),
+        store.lookup(near.ino, 'near'),
+      ]);
+      expect(joined.map((inode) => inode.ino)).toEqual([deep.ino, deep.ino, deep.ino]);
+      expect((await store.getInode(deep.ino)).nlink).toBe(4);
+      expect((await journal.getSyncInode(deep.ino))?.publishedIno).toBe(identity);
+
+      // The same identity with another cap is another file now; so is a name of another type.
+      const otherCap = `URI:CHK:other${sequence}:x:2:3:99`;
+      await apply(near.ino, [add('replaced', { writeCap: otherCap, readCap: otherCap })]);
+      const replaced = await store.lookup(near.ino, 'replaced');
+      expect(replaced.ino).not.toBe(deep.ino);
+      expect(replaced.nlink).toBe(1);
+      // A name listed later joins the inode whose cap it has, not the first one with the identity.
+      await apply(sibling.ino, [add('replaced-too', { writeCap: otherCap, readCap: otherCap })]);
+      expect(await store.lookup(sibling.ino, 'replaced-too')).toMatchObject({ ino: replaced.ino, nlink: 2 });
+      expect((await store.getInode(deep.ino)).nlink).toBe(4);
+
+      // Removed remotely, one name at a time: the count follows, and the inode stays while a name is left.
+      for (const [dir, name, left] of [
+        [sibling.ino, 'one', 3],
+        [far.ino, 'deep', 2],
+      ] as const) {
+        const inode = await journal.getSyncInode(deep.ino);
+        await journal.applyRemote(
+          dir,
+          [{ kind: 'remove', name: b(name), child: deep.ino, changeSeq: inode!.changeSeq }],
+          {
+            listedAt: 2,
+            publishAfter: false,
+          },
+        );
+        expect((await store.getInode(deep.ino)).nlink).toBe(left);
+      }
+      // A later name of the same file still joins what is left of it.
+      await apply(far.ino, [add('back')]);
+      expect(await store.lookup(far.ino, 'back')).toMatchObject({ ino: deep.ino, nlink: 3 });
+    });
+
+    it('should not join a pulled name to a file made here whose number equals its identity', async () => {
+      const dir = await freshDir();
+      const mine = await store.create(dir.ino, 'mine', { ...owner, mode: 0o644 });
+      const cap = `URI:CHK:collide${sequence}:x:2:3:1234`;
+      const add = (name: string, ino?: number) => ({
+        kind: 'add' as const,
+        name: b(name),
+        node: remoteNode({ writeCap: cap, readCap: cap }),
+        metaHash: null,
+        publishedIno: mine.ino,
+        ...(ino === undefined ? {} : { ino }),
+      });
+      // A rebuild asks for the published number, which is taken: another number, the identity kept for the rest.
+      await journal.applyRemote(dir.ino, [add('first', mine.ino)], { listedAt: 1, publishAfter: false });
+      await journal.applyRemote(dir.ino, [add('second')], { listedAt: 1, publishAfter: false });
+      const first = await store.lookup(dir.ino, 'first');
+      expect(first.ino).not.toBe(mine.ino);
+      expect(await store.lookup(dir.ino, 'second')).toMatchObject({ ino: first.ino, nlink: 2 });
+      expect(await store.getInode(mine.ino)).toMatchObject({ nlink: 1 });
+    });
+
     it('should take a remote change of an unchanged entry, and leave an entry changed locally since alone', async () => {
       const dir = await freshDir();
       await journal.applyRemote(

@@ -174,6 +174,12 @@ describe('hard links pulled from Tahoe (SQLite, test grid)', () => {
       await expect(gateway.at('b', 'z')).rejects.toMatchObject({ code: 'ENOENT' });
       expect((await gateway.store.getInode(x.ino)).nlink).toBe(2);
       expect((await gateway.at('b', 'deep', 'y')).ino).toBe(x.ino);
+      // Nothing to push for it: a second name removed remotely, listed after, goes too (is not linked again).
+      expect((await gateway.store.syncJournal().getSyncInode(x.ino))?.syncState).toBe('synced');
+      await client.unlink((await gateway.at('b', 'deep')).writeCap!, 'y');
+      await gateway.puller.pull((await gateway.at('b', 'deep')).ino);
+      await expect(gateway.at('b', 'deep', 'y')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await gateway.store.getInode(x.ino)).toMatchObject({ nlink: 1, syncState: 'synced' });
     } finally {
       await gateway.close();
     }
@@ -190,6 +196,12 @@ describe('hard links pulled from Tahoe (SQLite, test grid)', () => {
       expect(x.nlink).toBe(3);
       expect((await gateway.at('b', 'z')).ino).toBe(x.ino);
       expect((await gateway.at('b', 'deep', 'y')).ino).toBe(x.ino);
+      // Nothing to push for it: a second name removed remotely, listed after, goes too (is not linked again).
+      expect((await gateway.store.syncJournal().getSyncInode(x.ino))?.syncState).toBe('synced');
+      await client.unlink((await gateway.at('b', 'deep')).writeCap!, 'y');
+      await gateway.puller.pull((await gateway.at('b', 'deep')).ino);
+      await expect(gateway.at('b', 'deep', 'y')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await gateway.store.getInode(x.ino)).toMatchObject({ nlink: 1, syncState: 'synced' });
       const x2 = await gateway.at('a', 'x2');
       expect(x2).toMatchObject({ ino: 2, nlink: 2 });
       expect((await gateway.at('a', 'x3')).ino).toBe(2);
