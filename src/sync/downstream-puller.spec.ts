@@ -239,6 +239,51 @@ describe('DownstreamPuller (planning against stand-ins)', () => {
     ]);
   });
 
+  it('should send every added name with the inode identity its edge carries, to be joined where it is applied', async () => {
+    const withIdentity = (cap: string, ino: unknown, type = 'file'): TahoeNode => ({
+      ...file(cap),
+      metadata: {
+        custom: { riverfs: { v: 1, type, ino, mode: 0o644, uid: 1, gid: 2, mtime_ns: '1', ctime_ns: '1' } },
+        raw: {},
+      },
+    });
+    const remote = {
+      first: withIdentity(CAP_A, 700),
+      second: withIdentity(CAP_A, 700),
+      foreign: file(CAP_B),
+      broken: withIdentity(CAP_B, -3),
+      huge: withIdentity(CAP_B, 2 ** 60),
+      root: withIdentity(CAP_B, ROOT_INO),
+    };
+    const identities = (changes: RemoteChange[]) =>
+      Object.fromEntries(
+        changes.map((change) => [
+          change.name.toString(),
+          change.kind === 'add' ? [change.publishedIno, change.ino, change.linkTo] : change.kind,
+        ]),
+      );
+
+    // Lazily: the identity only (the inode number is this database's), both names of one listing alike.
+    const lazy = puller(remote, [], []);
+    await lazy.instance.pull(ROOT_INO);
+    expect(identities(lazy.applied[0])).toEqual({
+      first: [700, undefined, undefined],
+      second: [700, undefined, undefined],
+      foreign: [undefined, undefined, undefined],
+      broken: [undefined, undefined, undefined],
+      huge: [undefined, undefined, undefined],
+      root: [ROOT_INO, undefined, undefined],
+    });
+    // A rebuild also asks for the published number, except the root's.
+    const rebuild = puller(remote, [], []);
+    await rebuild.instance.pull(ROOT_INO, { keepInodeNumbers: true });
+    expect(identities(rebuild.applied[0])).toMatchObject({
+      first: [700, 700, undefined],
+      second: [700, 700, undefined],
+      root: [ROOT_INO, undefined, undefined],
+    });
+  });
+
   it('should keep conflict names within NAME_MAX bytes, shortening the name by whole characters', () => {
     expect(conflictName('doc.txt', '20261204T031500Z', 1)).toBe('doc.txt.conflict-20261204T031500Z');
     expect(conflictName('doc.txt', '20261204T031500Z', 3)).toBe('doc.txt.conflict-20261204T031500Z-3');

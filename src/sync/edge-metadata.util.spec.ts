@@ -5,6 +5,7 @@ import {
   SPECIAL_FILE_CAP,
   edgeHash,
   edgeMetadata,
+  publishedInoOf,
   tahoeName,
   timespecNs,
 } from './edge-metadata.util';
@@ -45,6 +46,25 @@ function child(overrides: Partial<SyncChild> = {}, inodeOverrides: Partial<SyncI
 }
 
 describe('edge metadata', () => {
+  it('should publish the identity a pulled inode came with, and its own number otherwise', () => {
+    expect(edgeMetadata(child()).ino).toBe(42);
+    expect(edgeMetadata(child({}, { publishedIno: null })).ino).toBe(42);
+    expect(edgeMetadata(child({}, { publishedIno: 9000 })).ino).toBe(9000);
+  });
+
+  it('should read an identity only when it is a positive safe integer', () => {
+    const read = (ino: unknown) => publishedInoOf({ ...edgeMetadata(child()), ino: ino as number });
+    expect([read(7), read(0), read(-1), read(1.5), read('7'), read(2 ** 53), publishedInoOf(null)]).toEqual([
+      7,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('should carry type, mode, owner and exact nanosecond times beyond 2^53', () => {
     expect(edgeMetadata(child())).toEqual({
       v: 1,
