@@ -142,7 +142,6 @@ function localCapOf(inode: SyncInode): string | null {
   }
 }
 
-
 /**
  * Records Tahoe's edge as the synced one while the local entry stays: the next publish sees its own edge differ and
  * writes the local version over the remote one (local wins; the remote one is kept beside it where it mattered).

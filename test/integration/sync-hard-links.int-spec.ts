@@ -113,7 +113,9 @@ describe('hard links pulled from Tahoe (SQLite, test grid)', () => {
    */
   async function publishTree(): Promise<{ rootCap: string; b: string }> {
     const rootCap = await freshRootDircap();
-    const capA = await client.upload(Buffer.from('the content of file A, long enough for a CHK cap: ' + 'a'.repeat(64)));
+    const capA = await client.upload(
+      Buffer.from('the content of file A, long enough for a CHK cap: ' + 'a'.repeat(64)),
+    );
     const capB = await client.upload(Buffer.from('file B'));
     const capOther = await client.upload(Buffer.from('another file under a name that once was a link of A'));
     const [a, b, deep, c] = [await client.mkdir(), await client.mkdir(), await client.mkdir(), await client.mkdir()];
