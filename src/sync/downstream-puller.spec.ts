@@ -284,6 +284,32 @@ describe('DownstreamPuller (planning against stand-ins)', () => {
     });
   });
 
+  it('should take another file under one name of a hard link off that inode, and new content of it onto it', async () => {
+    const edge = (cap: string, ino: number): TahoeNode => ({
+      ...file(cap),
+      metadata: {
+        custom: { riverfs: { v: 1, type: 'file', ino, mode: 0o644, uid: 1, gid: 2, mtime_ns: '1', ctime_ns: '1' } },
+        raw: {},
+      },
+    });
+    const linked = { name: Buffer.from('doc'), inode: inode(5, { nlink: 2, publishedIno: 70 }), xattrs: [] };
+    const pullWith = async (remote: TahoeNode) => {
+      const { instance, applied } = puller({ doc: remote }, [linked], [synced('doc', 5, CAP_A)]);
+      await instance.pull(ROOT_INO);
+      return applied[0];
+    };
+    // Replaced (renamed over, as editors save): the name leaves the inode, its other name keeps the old content.
+    const replaced = await pullWith(edge(CAP_B, 71));
+    expect(kinds(replaced)).toEqual(['remove:doc', 'add:doc']);
+    expect(replaced[1]).toMatchObject({ publishedIno: 71, node: { writeCap: CAP_B } });
+    // Changed in place (same identity): the inode takes the content, for every name.
+    expect(await pullWith(edge(CAP_B, 70))).toEqual([
+      expect.objectContaining({ kind: 'update', child: 5, contentChanged: true }),
+    ]);
+    // An edge without an identity (another Tahoe client) cannot say: the content changes, as for a single name.
+    expect(kinds(await pullWith(file(CAP_B)))).toEqual(['update:doc']);
+  });
+
   it('should keep conflict names within NAME_MAX bytes, shortening the name by whole characters', () => {
     expect(conflictName('doc.txt', '20261204T031500Z', 1)).toBe('doc.txt.conflict-20261204T031500Z');
     expect(conflictName('doc.txt', '20261204T031500Z', 3)).toBe('doc.txt.conflict-20261204T031500Z-3');

@@ -16,7 +16,7 @@ import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
 import { SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-metadata.util';
-import { type RemoteEntry, addedName, joinsByIdentity } from './pulled-name';
+import { type RemoteEntry, addedName, joinsByIdentity, replacesHardLink } from './pulled-name';
 import type { RootCapService } from './root-cap.service';
 
 export interface DownstreamPullerDeps {
@@ -528,8 +528,8 @@ export class DownstreamPuller {
         continue;
       }
       if (mineIsLast && clean && mineCap === last.cap && (mine.inode.type === 'dir') === (entry.node.type === 'dir')) {
-        // Changed remotely only.
-        if (mine.inode.type === entry.node.type) {
+        // Changed remotely only: new content for the same inode, or (a hard link) another file put under its name.
+        if (mine.inode.type === entry.node.type && !replacesHardLink(mine.inode, entry)) {
           changes.push(this.update(mine, entry, true));
         } else {
           changes.push({ kind: 'remove', name: mine.name, child: mine.inode.ino, changeSeq: mine.inode.changeSeq });

@@ -1,5 +1,5 @@
 import { ROOT_INO } from '../metadata/metadata.types';
-import type { RemoteChange, RemoteNode } from '../metadata/sync-journal';
+import type { RemoteChange, RemoteNode, SyncInode } from '../metadata/sync-journal';
 import { type RiverFsEdgeMetadata, publishedInoOf } from './edge-metadata.util';
 
 /** A child of a dirnode listing, read: what a pull compares with SQL. */
@@ -30,4 +30,15 @@ export function addedName(entry: RemoteEntry, keepInodeNumbers: boolean): Remote
 /** An added name that may join an inode another name made (see addedName). */
 export function joinsByIdentity(change: RemoteChange): boolean {
   return change.kind === 'add' && change.publishedIno !== undefined && change.node.type !== 'dir';
+}
+
+/**
+ * True when a remote change of a name that is one of several links of a local inode put another file there: its edge
+ * carries another identity (a file replaced by rename over it, as editors save). Its other names keep the old file,
+ * so the name leaves that inode rather than changing its content. The same identity with another cap is the file
+ * changed in place: the gateway that changed it republishes every name.
+ */
+export function replacesHardLink(mine: SyncInode, entry: RemoteEntry): boolean {
+  const identity = publishedInoOf(entry.metadata);
+  return mine.nlink > 1 && identity !== undefined && identity !== (mine.publishedIno ?? mine.ino);
 }
