@@ -117,7 +117,7 @@ async function main(): Promise<void> {
         const started = Date.now();
         const result = await publisher.publish(dir);
         total.push(Date.now() - started);
-        if (result?.recheckMs == null || result.raceWindowMs == null) {
+        if (typeof result?.recheckMs !== 'number' || typeof result.raceWindowMs !== 'number') {
           throw new Error('a publish that replaced an entry did not re-read the dirnode');
         }
         recheck.push(result.recheckMs);

@@ -76,9 +76,12 @@ describe('two gateways with separate databases writing the same files', () => {
         60_000,
       );
     } catch (error) {
-      throw new Error(`${missing.length} of ${written.length} lines of ${name} never reached Tahoe: ${missing.join('')}`, {
-        cause: error,
-      });
+      throw new Error(
+        `${missing.length} of ${written.length} lines of ${name} never reached Tahoe: ${missing.join('')}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
