@@ -111,6 +111,9 @@ interface Plan {
 
 const CLEAN_BATCH = 500;
 
+/** Rounds of checking a plan against the re-read listing (each acknowledges what it found). */
+const CHECK_ROUNDS = 4;
+
 /** Attempts of one dirnode mutation that another writer raced (Tahoe's UncoordinatedWriteError). */
 const UNCOORDINATED_ATTEMPTS = 4;
 
@@ -305,7 +308,11 @@ export class DirnodePublisher {
     const defaultOwner = this.deps.defaultOwner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     // Planned again after conflict copies joined, the plan is checked again against the same listing: a name made
     // here meanwhile may be contested too. Each round acknowledges what it found, so a second finds only new names.
-    for (;;) {
+    for (let round = 1; ; round += 1) {
+      if (round > CHECK_ROUNDS) {
+        // Never expected: publishing now could overwrite what a round had still found; a later run checks again.
+        throw new Error(`directory ${dir} kept changing while its publish checked it against Tahoe`);
+      }
       const { plan } = checked;
       const check = await checkBeforePublish(
         {
