@@ -91,7 +91,8 @@ describe('two gateways with separate databases writing the same files', () => {
     // - two gateways with their own StateStores cannot exclude each other, and Tahoe has no compare-and-swap, so
     //   two publishes of one dirnode within the window README states can still lose one side: the test publishes
     //   one gateway after the other, which is what conflict copies on publish promise;
-    // - a pull in the background while the same gateway appends is a different race (see the report of issue 12).
+    // - a pull in the background while the same gateway appends is another race, not this one's: a remote content
+    //   update applied to a file whose writes are not closed yet drops them with the file's cached blocks.
     const args = ['--root-cap', rootCap, '--dir-ttl', '3600', '--sync-delay', '3600'];
     await withTempMountpoint(async (mountA) => {
       await withTempMountpoint(async (mountB) => {
