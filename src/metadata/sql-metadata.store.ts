@@ -1256,7 +1256,7 @@ export class SqlMetadataStore extends MetadataStore {
   private async applyRemote(
     dir: number,
     changes: RemoteChange[],
-    options: { listedAt: number; publishAfter: boolean },
+    options: { listedAt?: number; publishAfter: boolean },
   ): Promise<RemoteApplyResult> {
     return await this.write('applyRemote', async (tx) => {
       const result: RemoteApplyResult = { applied: 0, skipped: 0, added: [], dropData: [], changed: [] };
@@ -1275,7 +1275,7 @@ export class SqlMetadataStore extends MetadataStore {
         result.applied += 1;
         publish ||= outcome === 'publish';
       }
-      dirRow.listedAt = options.listedAt;
+      dirRow.listedAt = options.listedAt ?? dirRow.listedAt;
       if (publish) {
         this.markChanged(tx, dirRow, 'entriesDirty');
       } else {

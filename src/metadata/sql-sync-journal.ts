@@ -22,7 +22,7 @@ export interface SqlSyncJournalAccess {
   applyRemote(
     dir: number,
     changes: RemoteChange[],
-    options: { listedAt: number; publishAfter: boolean },
+    options: { listedAt?: number; publishAfter: boolean },
   ): Promise<RemoteApplyResult>;
 }
 
@@ -408,7 +408,7 @@ export class SqlSyncJournal extends SyncJournal {
   applyRemote(
     dir: number,
     changes: RemoteChange[],
-    options: { listedAt: number; publishAfter: boolean },
+    options: { listedAt?: number; publishAfter: boolean },
   ): Promise<RemoteApplyResult> {
     return this.db.applyRemote(dir, changes, options);
   }

@@ -111,12 +111,13 @@ export abstract class SyncJournal {
 
   /**
    * Applies what a pull found in a directory's dirnode, in one transaction, and records the directory as listed at
-   * `listedAt`. With `publishAfter`, the directory is marked for a publish (local wins somewhere and must reach Tahoe).
+   * `listedAt` (left as it was without one: a publish that kept conflict copies applied only those, not the whole
+   * listing). With `publishAfter`, the directory is marked for a publish (local wins somewhere and must reach Tahoe).
    */
   abstract applyRemote(
     dir: number,
     changes: RemoteChange[],
-    options: { listedAt: number; publishAfter: boolean },
+    options: { listedAt?: number; publishAfter: boolean },
   ): Promise<RemoteApplyResult>;
 }
 

@@ -15,6 +15,7 @@ import {
   edgeMetadata,
   tahoeName,
 } from './edge-metadata.util';
+import { checkBeforePublish } from './publish-conflicts';
 import type { RootCapService } from './root-cap.service';
 
 export interface DirnodePublisherDeps {
@@ -27,6 +28,10 @@ export interface DirnodePublisherDeps {
   onInodeChanged: (ino: number) => void;
   lockTtlMs: number;
   lockWaitMs: number;
+  /** Told when a publish added entries to a directory (conflict copies): the mount's cached names are stale. */
+  onNamesChanged?: (dir: number) => void;
+  /** Owner of a conflict copy whose edge carries no `riverfs` metadata (another Tahoe client's): the mounting user. */
+  defaultOwner?: { uid: number; gid: number };
 }
 
 export interface PublishOptions {
@@ -58,6 +63,15 @@ export interface PublishResult {
   parentNeedsPublish: boolean;
   /** The directory's entries are in sync and its flags were cleared. */
   clean: boolean;
+  /** Versions another writer linked since our last sync, kept under these names (see checkBeforePublish). */
+  conflicts: string[];
+  /**
+   * Tahoe has no compare-and-swap for dirnodes: from the re-read's answer until the last mutation completed, another
+   * writer's change to an entry we replace or remove is lost. This long (ms); null when nothing was re-read.
+   */
+  raceWindowMs: number | null;
+  /** How long the re-read (one GET of the dirnode's listing) took; null when nothing was re-read. */
+  recheckMs: number | null;
 }
 
 interface DesiredEdge {
@@ -69,6 +83,17 @@ interface DesiredEdge {
   hash: string;
 }
 
+/** A plan checked against the dirnode's listing re-read under its lock, with what the check found. */
+interface CheckedPlan {
+  plan: Plan;
+  conflicts: string[];
+  rawCopies: Map<string, ChildSpec>;
+  goneRemotely: Set<string>;
+  /** When the re-read's answer arrived; null when nothing was re-read. */
+  listedAt: number | null;
+  recheckMs: number | null;
+}
+
 interface Plan {
   dir: SyncInode;
   dirCap: string;
@@ -76,11 +101,18 @@ interface Plan {
   desired: DesiredEdge[];
   changes: DesiredEdge[];
   removals: SyncedEntry[];
+  /** What was last published, by the name's hex. */
+  synced: Map<string, SyncedEntry>;
+  /** Every entry's name, those Tahoe cannot hold included. */
+  localNames: Buffer[];
   waiting: number[];
   unrepresentable: SyncChild[];
 }
 
 const CLEAN_BATCH = 500;
+
+/** Rounds of checking a plan against the re-read listing (each acknowledges what it found). */
+const CHECK_ROUNDS = 4;
 
 /** Attempts of one dirnode mutation that another writer raced (Tahoe's UncoordinatedWriteError). */
 const UNCOORDINATED_ATTEMPTS = 4;
@@ -150,10 +182,12 @@ export class DirnodePublisher {
           if (current === null || current.type !== 'dir' || current.nlink === 0) {
             return null;
           }
-          const plan = await this.plan(current, signal);
+          const checked = await this.checkRemote(dir, await this.plan(current, signal), signal);
+          const { plan } = checked;
           let published = 0;
-          if (plan.changes.length > 0) {
-            const children = new Map<string, ChildSpec>();
+          let mutatedAt: number | null = null;
+          if (plan.changes.length > 0 || checked.rawCopies.size > 0) {
+            const children = new Map<string, ChildSpec>(checked.rawCopies);
             for (const edge of plan.changes) {
               children.set(edge.tahoeName, this.childSpec(edge));
             }
@@ -161,6 +195,7 @@ export class DirnodePublisher {
             await retryUncoordinated(() =>
               this.deps.tahoe.setChildren(plan.dirCap, children, { replace: true, signal }),
             );
+            mutatedAt = Date.now();
             await journal.recordPublished(
               dir,
               plan.changes.map((edge): PublishedEntry => ({
@@ -181,10 +216,11 @@ export class DirnodePublisher {
               continue;
             }
             const name = tahoeName(removal.name);
-            if (name !== undefined) {
+            if (name !== undefined && !checked.goneRemotely.has(nameKey(removal.name))) {
               lock.assertHeld();
               try {
                 await retryUncoordinated(() => this.deps.tahoe.unlink(plan.dirCap, name, { signal }));
+                mutatedAt = Date.now();
               } catch (error) {
                 // Already gone (an earlier run unlinked it and crashed before recording that): the state is right.
                 if (!isTahoeError(error, 'NOT_FOUND')) {
@@ -223,6 +259,9 @@ export class DirnodePublisher {
             created: plan.created,
             parentNeedsPublish: dir !== ROOT_INO && (plan.created || current.attrDirty),
             clean,
+            conflicts: checked.conflicts,
+            raceWindowMs: checked.listedAt === null || mutatedAt === null ? null : mutatedAt - checked.listedAt,
+            recheckMs: checked.recheckMs,
           };
         },
       ),
@@ -242,6 +281,69 @@ export class DirnodePublisher {
     const cap = await this.deps.journal.recordCap(dir.ino, made, readOnlyCapOf(made));
     this.deps.onInodeChanged(dir.ino);
     return { cap, created: cap === made };
+  }
+
+  /**
+   * Re-reads the dirnode (one GET, under its lock) when the plan replaces or removes entries, right before the
+   * mutations, and keeps what other writers linked since our last sync as conflict copies: they join the directory
+   * here (the mount shows them, and no later publish removes them) and are published with the plan. A dirnode this
+   * publish created is known to no other writer: not re-read.
+   */
+  private async checkRemote(dir: number, first: Plan, signal: AbortSignal | undefined): Promise<CheckedPlan> {
+    const checked: CheckedPlan = {
+      plan: first,
+      conflicts: [],
+      rawCopies: new Map(),
+      goneRemotely: new Set(),
+      listedAt: null,
+      recheckMs: null,
+    };
+    if (first.created || (first.changes.length === 0 && first.removals.length === 0)) {
+      return checked;
+    }
+    const started = Date.now();
+    const listing = await this.deps.tahoe.listDirectory(first.dirCap, { signal });
+    checked.listedAt = Date.now();
+    checked.recheckMs = checked.listedAt - started;
+    const defaultOwner = this.deps.defaultOwner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    // Planned again after conflict copies joined, the plan is checked again against the same listing: a name made
+    // here meanwhile may be contested too. Each round acknowledges what it found, so a second finds only new names.
+    for (let round = 1; ; round += 1) {
+      if (round > CHECK_ROUNDS) {
+        // Never expected: publishing now could overwrite what a round had still found; a later run checks again.
+        throw new Error(`directory ${dir} kept changing while its publish checked it against Tahoe`);
+      }
+      const { plan } = checked;
+      const check = await checkBeforePublish(
+        {
+          listing: listing.children,
+          listedAt: checked.listedAt,
+          changes: plan.changes.map((edge) => ({ name: edge.child.name, tahoeName: edge.tahoeName, cap: edge.cap })),
+          removals: plan.removals,
+          synced: plan.synced,
+          localNames: [...plan.localNames, ...[...checked.rawCopies.keys()].map((name) => Buffer.from(name, 'utf8'))],
+          defaultOwner,
+        },
+        this.deps.tahoe,
+        signal,
+      );
+      checked.goneRemotely = check.goneRemotely;
+      if (check.changes.length === 0) {
+        return checked;
+      }
+      for (const [name, spec] of check.rawCopies) {
+        checked.rawCopies.set(name, spec);
+      }
+      checked.conflicts.push(...check.conflicts);
+      await this.deps.journal.applyRemote(dir, check.changes, { publishAfter: true });
+      this.deps.onInodeChanged(dir);
+      this.deps.onNamesChanged?.(dir);
+      this.deps.logger.warn(
+        `Directory ${dir} was changed in Tahoe by another writer since this gateway's last sync: their versions ` +
+          `kept as ${check.conflicts.map((name) => JSON.stringify(name)).join(', ')}, ours published`,
+      );
+      checked.plan = await this.plan(plan.dir, signal);
+    }
   }
 
   private async plan(dir: SyncInode, signal: AbortSignal | undefined): Promise<Plan> {
@@ -277,7 +379,8 @@ export class DirnodePublisher {
     });
     const present = new Set(children.map((child) => nameKey(child.name)));
     const removals = [...synced.values()].filter((entry) => !present.has(nameKey(entry.name)));
-    return { dir, dirCap, created, desired, changes, removals, waiting, unrepresentable };
+    const localNames = children.map((child) => child.name);
+    return { dir, dirCap, created, desired, changes, removals, synced, localNames, waiting, unrepresentable };
   }
 
   /** The cap a child is linked with; null for a file whose content has not been uploaded yet. */

@@ -3,7 +3,8 @@ import type { RemoteChange, SyncChild, SyncInode, SyncJournal, SyncedEntry } fro
 import { InProcessStateStore } from '../state/in-process-state-store';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
-import { DownstreamPuller, conflictName } from './downstream-puller';
+import { conflictName } from './conflict-name';
+import { DownstreamPuller } from './downstream-puller';
 import { edgeHash } from './edge-metadata.util';
 
 const CAP_A = 'URI:CHK:aaaa:aaaa:2:3:10';

@@ -17,6 +17,7 @@ import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
 import { SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-metadata.util';
 import { type RemoteEntry, addedName, joinsByIdentity, replacesHardLink } from './pulled-name';
+import { freeConflictName } from './conflict-name';
 import type { RootCapService } from './root-cap.service';
 
 export interface DownstreamPullerDeps {
@@ -110,24 +111,6 @@ function matchKey(name: Buffer): string {
 function timeNow(): Timespec {
   const ms = Date.now();
   return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 };
-}
-
-/** `20261204T031500Z`: sorts by time, and holds no character a shell or Windows would trip on. */
-function conflictStamp(ms: number): string {
-  return new Date(ms)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-}
-
-/** `NAME.conflict-STAMP[-COPY]`, the name shortened (by whole characters) to keep it within NAME_MAX bytes. */
-export function conflictName(name: string, stamp: string, copy: number): string {
-  const suffix = `.conflict-${stamp}${copy > 1 ? `-${copy}` : ''}`;
-  const characters = [...name];
-  while (characters.length > 0 && Buffer.byteLength(characters.join('') + suffix) > NAME_MAX) {
-    characters.pop();
-  }
-  return characters.join('') + suffix;
 }
 
 /** The cap an entry is linked with in Tahoe, as far as this gateway knows (null: not uploaded yet). */
@@ -465,11 +448,7 @@ export class DownstreamPuller {
     let publishAfter = false;
 
     const keepAsConflict = (entry: RemoteEntry): void => {
-      let name = conflictName(entry.name, conflictStamp(listedAt), 1);
-      for (let copy = 2; taken.has(name.normalize('NFC')); copy += 1) {
-        name = conflictName(entry.name, conflictStamp(listedAt), copy);
-      }
-      taken.add(name.normalize('NFC'));
+      const name = freeConflictName(entry.name, listedAt, taken);
       conflicts.push(name);
       changes.push({ kind: 'add', name: Buffer.from(name, 'utf8'), node: entry.node, metaHash: null, publish: true });
     };

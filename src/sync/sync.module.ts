@@ -65,6 +65,8 @@ export class SyncModule implements OnApplicationShutdown {
               rootCap,
               logger,
               onInodeChanged,
+              onNamesChanged: (dir) => worker?.notifyRemoteChange([dir], true),
+              defaultOwner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
               lockTtlMs: options.lockTtlMs,
               lockWaitMs: options.lockWaitMs,
             });

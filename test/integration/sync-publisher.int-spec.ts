@@ -269,4 +269,141 @@ describe('DirnodePublisher on SQLite and the test grid', () => {
     expect((await tahoeTree(client, rootCap)).has('raced/after-race')).toBe(true);
     expect((await journal.getSyncInode(dir))?.entriesDirty).toBe(false);
   });
+  // ---- another writer between our last sync and this publish (issue 12: conflict copies on publish) -------------
+
+  /** A file in `dir` whose content is `text` (uploaded now), published. */
+  async function publishedFile(dir: number, name: string, text: string): Promise<number> {
+    const file = await store.create(dir, name, { ...OWNER, mode: 0o644 });
+    const cap = await client.upload(Buffer.from(text));
+    expect(await journal.recordUpload(file.ino, (await journal.getSyncInode(file.ino))!.contentVersion, cap, cap)).toBe(
+      true,
+    );
+    await publish(dir);
+    return file.ino;
+  }
+
+  /** A new local version of a file: `text` uploaded as its content, as the uploader does after a write. */
+  async function rewrite(ino: number, text: string): Promise<void> {
+    await journal.markDirty(ino, { data: true });
+    const cap = await client.upload(Buffer.from(text));
+    expect(await journal.recordUpload(ino, (await journal.getSyncInode(ino))!.contentVersion, cap, cap)).toBe(true);
+  }
+
+  /** What another Tahoe client does: link `text` as `name` in the dirnode, over whatever is there. */
+  async function otherWriterLinks(dir: number, name: string, text: string): Promise<void> {
+    const cap = await client.upload(Buffer.from(text));
+    await client.setChildren(
+      (await journal.getSyncInode(dir))!.writeCap!,
+      { [name]: { type: 'file', roUri: cap } },
+      { replace: true },
+    );
+  }
+
+  /** The dirnode's entries by name, each with its content (files) or `<dir>`. */
+  async function contentsInTahoe(dir: number): Promise<Map<string, string>> {
+    const listing = await client.listDirectory((await journal.getSyncInode(dir))!.writeCap!);
+    const result = new Map<string, string>();
+    for (const [name, node] of listing.children) {
+      result.set(name, node.type === 'file' ? (await client.readAll(node.roUri!)).toString() : '<dir>');
+    }
+    return result;
+  }
+
+  it('should keep the version another writer linked since the last sync as a conflict copy, publish its own, and know the copy', async () => {
+    const dir = await mkdir('contested');
+    await publish(ROOT_INO);
+    const ino = await publishedFile(dir, 'notes.txt', 'version 1 (ours, synced)');
+    await otherWriterLinks(dir, 'notes.txt', 'version 2 (theirs)');
+    await rewrite(ino, 'version 3 (ours)');
+
+    const result = await publisher.publish(dir);
+    expect(result?.conflicts).toHaveLength(1);
+    const [copy] = result!.conflicts;
+    expect(copy).toMatch(/^notes\.txt\.conflict-\d{8}T\d{6}Z$/);
+    expect(await contentsInTahoe(dir)).toEqual(
+      new Map([
+        ['notes.txt', 'version 3 (ours)'],
+        [copy, 'version 2 (theirs)'],
+      ]),
+    );
+    // The database knows the copy: a directory entry, published, which no later publish removes.
+    const children = await journal.children(dir);
+    expect(children.map((child) => child.name.toString()).sort()).toEqual(['notes.txt', copy].sort());
+    await publish(dir);
+    await publish(dir);
+    expect((await contentsInTahoe(dir)).get(copy)).toBe('version 2 (theirs)');
+    expect((await journal.getSyncInode(dir))?.entriesDirty).toBe(false);
+  });
+
+  it('should make no conflict copy, and re-read once, when the entry is still what was last synced', async () => {
+    const dir = await mkdir('uncontested');
+    await publish(ROOT_INO);
+    const ino = await publishedFile(dir, 'plain.txt', 'first');
+    await rewrite(ino, 'second');
+    const result = await publisher.publish(dir);
+    expect(result).toMatchObject({ published: 1, conflicts: [] });
+    expect(result?.recheckMs).toEqual(expect.any(Number));
+    expect(result?.raceWindowMs).toEqual(expect.any(Number));
+    expect(await contentsInTahoe(dir)).toEqual(new Map([['plain.txt', 'second']]));
+    expect((await journal.children(dir)).map((child) => child.name.toString())).toEqual(['plain.txt']);
+  });
+
+  it('should keep what another writer linked under a name it unlinks, and publish over a name another writer removed', async () => {
+    const dir = await mkdir('removing');
+    await publish(ROOT_INO);
+    await publishedFile(dir, 'going', 'ours, about to go');
+    const kept = await publishedFile(dir, 'staying', 'ours, synced');
+    await otherWriterLinks(dir, 'going', 'theirs, replaced it');
+    await client.unlink((await journal.getSyncInode(dir))!.writeCap!, 'staying');
+    await store.unlink(dir, 'going');
+    await rewrite(kept, 'ours, changed');
+
+    const result = await publisher.publish(dir);
+    expect(result?.conflicts).toHaveLength(1);
+    const [copy] = result!.conflicts;
+    expect(copy).toMatch(/^going\.conflict-/);
+    // Theirs removed `staying` while we changed it: ours wins (their removal lost nothing).
+    expect(await contentsInTahoe(dir)).toEqual(
+      new Map([
+        ['staying', 'ours, changed'],
+        [copy, 'theirs, replaced it'],
+      ]),
+    );
+  });
+
+  it('should not unlink a name another writer already removed', async () => {
+    const dir = await mkdir('removed-twice');
+    await publish(ROOT_INO);
+    await publishedFile(dir, 'doomed', 'ours');
+    await client.unlink((await journal.getSyncInode(dir))!.writeCap!, 'doomed');
+    await store.unlink(dir, 'doomed');
+    await takeCalls();
+    expect(await publisher.publish(dir)).toMatchObject({ unlinked: 1, conflicts: [], clean: true });
+    expect(await takeCalls()).toEqual([]);
+    expect(await journal.syncedEntries(dir)).toEqual([]);
+  });
+
+  it("should keep another writer's directory made under the same name as a conflict copy, with its entries", async () => {
+    const dir = await mkdir('both-made');
+    await publish(ROOT_INO);
+    await publishedFile(dir, 'marker', 'x');
+    const theirs = await client.mkdir();
+    await client.setChildren(theirs, { 'their-file': { type: 'file', roUri: await client.upload(Buffer.from('t')) } });
+    await client.setChildren((await journal.getSyncInode(dir))!.writeCap!, {
+      x: { type: 'directory', rwUri: theirs },
+    });
+    const ours = await mkdir('x', dir);
+    await uploadEmpty((await store.create(ours, 'our-file', { ...OWNER, mode: 0o644 })).ino);
+
+    const result = await publisher.publish(dir);
+    expect(result?.conflicts).toHaveLength(1);
+    const [copy] = result!.conflicts;
+    await publish(ours);
+    const tree = await tahoeTree(client, rootCap);
+    expect(tree.has('both-made/x/our-file')).toBe(true);
+    expect(tree.get(`both-made/${copy}`)?.cap).toBe(theirs);
+    expect(tree.has(`both-made/${copy}/their-file`)).toBe(true);
+    const copyInode = (await journal.children(dir)).find((child) => child.name.toString() === copy)?.inode;
+    expect(copyInode).toMatchObject({ type: 'dir', writeCap: theirs });
+  });
 });
