@@ -75,6 +75,11 @@ export interface SqlMetadataStoreOptions {
   clock?: MetadataClock;
   /** Called after every write transaction, for the metrics (riverfs_meta_txn_duration_seconds). */
   onTransaction?: (event: TransactionEvent) => void;
+  /**
+   * The id of this gateway's data directory (data-directory-id.ts), recorded as the owner of every content it makes
+   * dirty: its block cache holds those bytes, and only it may upload them. Unset: content made dirty has no owner.
+   */
+  cacheOwner?: string;
 }
 
 export interface TransactionEvent {
@@ -153,6 +158,7 @@ export class SqlMetadataStore extends MetadataStore {
   readonly dialect: SqlDialect;
   private readonly clock: MetadataClock;
   private readonly onTransaction: ((event: TransactionEvent) => void) | undefined;
+  private readonly cacheOwner: string | null;
   private readonly mutex = new Mutex();
   /** Open handles of this gateway, by inode. */
   private readonly openCounts = new Map<number, number>();
@@ -175,6 +181,7 @@ export class SqlMetadataStore extends MetadataStore {
     this.dialect = dialectOf(dataSource);
     this.clock = options.clock ?? systemClock;
     this.onTransaction = options.onTransaction;
+    this.cacheOwner = options.cacheOwner ?? null;
   }
 
   // ---- transactions ------------------------------------------------------------------------------
@@ -256,6 +263,9 @@ export class SqlMetadataStore extends MetadataStore {
   private markChanged(tx: Tx, row: InodeModel, ...flags: DirtyFlag[]): void {
     for (const flag of flags) {
       row[flag] = true;
+    }
+    if (flags.includes('dataDirty')) {
+      row.dirtyOwner = this.cacheOwner;
     }
     if (flags.length > 0) {
       row.syncState = 'dirty';
@@ -741,6 +751,7 @@ export class SqlMetadataStore extends MetadataStore {
       changeSeq: 0,
       syncError: null,
       syncTries: 0,
+      dirtyOwner: type === 'file' ? this.cacheOwner : null,
     };
   }
 
@@ -1418,6 +1429,7 @@ export class SqlMetadataStore extends MetadataStore {
         changeSeq: 0,
         syncError: null,
         syncTries: 0,
+        dirtyOwner: null,
       };
       if (change.ino !== undefined && (await this.findInode(tx.manager, change.ino)) === null) {
         row.ino = change.ino;

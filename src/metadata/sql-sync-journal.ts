@@ -46,7 +46,13 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 function toSyncInode(row: InodeModel): SyncInode {
-  return { ...toRecord(row), changeSeq: row.changeSeq, syncError: row.syncError, syncTries: row.syncTries };
+  return {
+    ...toRecord(row),
+    changeSeq: row.changeSeq,
+    syncError: row.syncError,
+    syncTries: row.syncTries,
+    dirtyOwner: row.dirtyOwner,
+  };
 }
 
 function toSyncedEntry(row: SyncedEntryModel): SyncedEntry {
@@ -76,6 +82,7 @@ async function cleanInode(manager: EntityManager, ino: number, changeSeq: number
   const changes: Partial<InodeModel> = {};
   if (flags.data) {
     changes.dataDirty = false;
+    changes.dirtyOwner = null;
   }
   if (flags.attr) {
     changes.attrDirty = false;
@@ -320,6 +327,7 @@ export class SqlSyncJournal extends SyncJournal {
           readCap,
           syncedContentVersion: contentVersion,
           dataDirty: false,
+          dirtyOwner: null,
           syncError: null,
           syncTries: 0,
         })

@@ -8,6 +8,8 @@ export interface SyncInode extends InodeRecord {
   syncError: string | null;
   /** Failed sync attempts since the last success. */
   syncTries: number;
+  /** The data-directory id of the gateway whose cache holds the dirty content; null when unknown (older rows). */
+  dirtyOwner: string | null;
 }
 
 /** One entry of a directory with what its edge metadata needs. */

@@ -36,6 +36,11 @@ export class InodeModel {
   syncError!: string | null;
   /** Failed sync attempts since the last success. */
   syncTries!: number;
+  /**
+   * The data-directory id of the gateway whose block cache holds the dirty content (set whenever the content becomes
+   * dirty, cleared when it is clean): only that gateway may upload it. Null on rows from before it was recorded.
+   */
+  dirtyOwner!: string | null;
 }
 
 /** Long enough for any Tahoe cap, including MDMF caps with extension fields. */
@@ -77,6 +82,7 @@ export function inodeEntity(dialect: SqlDialect): EntitySchema<InodeModel> {
       changeSeq: bigint({ name: 'change_seq', default: 0 }),
       syncError: { ...types.text(), name: 'sync_error', nullable: true },
       syncTries: { type: 'int', name: 'sync_tries', default: 0 },
+      dirtyOwner: { ...types.ascii(64), name: 'dirty_owner', nullable: true },
     },
     indices: [
       // The sync worker's queue: dirty inodes, oldest first.
