@@ -130,7 +130,8 @@ describe('one gateway per database (filesystem lease), on MariaDB + Redis', () =
             async () => {
               attempts += 1;
               try {
-                return await gateway(mountB, dataDirB, []);
+                // A short drain: at its stop B would otherwise wait out the file it refuses to upload.
+                return await gateway(mountB, dataDirB, ['--sync-drain-timeout', '2']);
               } catch (error) {
                 expect((error as Error).message).toContain('exited with 2 before mounting');
                 return undefined;
