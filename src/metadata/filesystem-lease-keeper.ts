@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { liveProcessArgs } from '../grid/process.util';
 import { ensureDataDirectoryId } from './data-directory-id';
-import { openDataSource, runMigrations } from './data-source';
+import { dialectOf, openDataSource, runMigrations } from './data-source';
 import {
   describeHolder,
   type LeaseClaim,
@@ -37,6 +37,13 @@ export interface FilesystemLeaseKeeperOptions {
 
 /** Attempts at a lease that is free but changes under us (expired, then taken by another starter). */
 const ACQUIRE_ATTEMPTS = 3;
+/** SQLite: attempts of one renewal that found the database locked, and the pause before the next one. */
+const BUSY_ATTEMPTS = 10;
+const BUSY_PAUSE_MS = 100;
+
+function isSqliteBusy(error: unknown): boolean {
+  return /SQLITE_BUSY|database is locked/.test(String((error as Error)?.message ?? error));
+}
 
 /**
  * Another live `riverfs` process on this host started from the same data directory: a takeover "from the same data
@@ -90,7 +97,10 @@ export class FilesystemLeaseKeeper {
     // Two connections: runMigrations holds a named lock on one (MySQL) while it migrates on the other.
     const dataSource = await openDataSource(options.db, { poolSize: 2 });
     try {
-      await runMigrations(dataSource);
+      const applied = await runMigrations(dataSource);
+      if (applied.length > 0) {
+        new Logger('MetadataModule').log(`Applied ${applied.length} migration(s): ${applied.join(', ')}`);
+      }
       for (let attempt = 1; ; attempt += 1) {
         const current = await readLeaseHolder(dataSource, Date.now());
         if (current !== null && current.dataDirId === claim.dataDirId && isLiveSibling(current)) {
@@ -98,6 +108,12 @@ export class FilesystemLeaseKeeper {
         }
         const result = await tryAcquireLease(dataSource, claim, { nowMs: Date.now(), ttlMs: options.ttlMs });
         if (result.acquired) {
+          if (dialectOf(dataSource) === 'sqlite') {
+            // From now on the gateway's own connection writes to this file too, from this event loop: SQLite's busy
+            // handler would sleep synchronously, holding up the very transaction it waits for. Fail fast and retry
+            // after a pause instead (renew()).
+            await dataSource.query('PRAGMA busy_timeout = 0');
+          }
           return new FilesystemLeaseKeeper(dataSource, result.token, claim, options.ttlMs, intervalMs);
         }
         if (result.holder !== null || attempt >= ACQUIRE_ATTEMPTS) {
@@ -130,7 +146,11 @@ export class FilesystemLeaseKeeper {
       return;
     }
     try {
-      if (await renewLease(this.dataSource, this.token, { nowMs: Date.now(), ttlMs: this.ttlMs })) {
+      if (
+        await this.retryWhileBusy(() =>
+          renewLease(this.dataSource, this.token, { nowMs: Date.now(), ttlMs: this.ttlMs }),
+        )
+      ) {
         return;
       }
       this.lost = true;
@@ -145,6 +165,19 @@ export class FilesystemLeaseKeeper {
     }
   }
 
+  private async retryWhileBusy<T>(statement: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await statement();
+      } catch (error) {
+        if (!isSqliteBusy(error) || attempt >= BUSY_ATTEMPTS) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, BUSY_PAUSE_MS));
+      }
+    }
+  }
+
   /** Stops the heartbeat, frees the lease (if still ours) and closes the connection. Idempotent. */
   release(): Promise<void> {
     this.released ??= this.doRelease();
@@ -155,7 +188,7 @@ export class FilesystemLeaseKeeper {
     clearInterval(this.timer);
     await this.inFlight;
     try {
-      await releaseLease(this.dataSource, this.token, Date.now());
+      await this.retryWhileBusy(() => releaseLease(this.dataSource, this.token, Date.now()));
     } catch (error) {
       this.logger.error(
         `Releasing the filesystem lease failed (it expires in at most ${this.ttlMs / 1000} s): ${(error as Error).message}`,

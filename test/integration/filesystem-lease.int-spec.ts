@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { DATA_DIRECTORY_ID_FILE } from '../../src/metadata/data-directory-id';
 import { openDataSource, runMigrations } from '../../src/metadata/data-source';
 import {
   type LeaseClaim,
@@ -11,6 +12,7 @@ import {
   renewLease,
   tryAcquireLease,
 } from '../../src/metadata/filesystem-lease';
+import { FilesystemLeaseHeldError, FilesystemLeaseKeeper } from '../../src/metadata/filesystem-lease-keeper';
 import { ROOT_INO } from '../../src/metadata/metadata.types';
 import { SqlMetadataStore } from '../../src/metadata/sql-metadata.store';
 import { type TestDatabase, createTestDatabase } from '../support/mariadb.helper';
@@ -167,5 +169,63 @@ describe.each(['SQLite', 'MariaDB'])('the filesystem lease on %s', (title) => {
     expect((await journal.getSyncInode(file.ino))?.dirtyOwner).toBe('b'.repeat(32));
     expect(await journal.recordUpload(file.ino, written.contentVersion, cap, cap)).toBe(true);
     expect((await journal.getSyncInode(file.ino))?.dirtyOwner).toBeNull();
+  });
+});
+
+describe('FilesystemLeaseKeeper on SQLite', () => {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-leasekeeper-'));
+  const db = `sqlite:${path.join(directory, 'metadata.sqlite')}`;
+  const dataDirA = path.join(directory, 'data-a');
+  const dataDirB = path.join(directory, 'data-b');
+
+  afterAll(() => {
+    fs.rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('should refuse a second data directory naming the holder, renew without stalling on a busy database, and free the lease on release', async () => {
+    const keeperA = await FilesystemLeaseKeeper.acquire({ db, dataDir: dataDirA, ttlMs: 60_000 });
+    try {
+      expect(fs.statSync(path.join(dataDirA, DATA_DIRECTORY_ID_FILE)).mode & 0o777).toBe(0o600);
+      const refusal = await FilesystemLeaseKeeper.acquire({ db, dataDir: dataDirB, ttlMs: 60_000 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refusal).toBeInstanceOf(FilesystemLeaseHeldError);
+      expect((refusal as Error).message).toContain(
+        `mounted by another gateway (host ${os.hostname()}, pid ${process.pid}, data directory ${dataDirA}, since `,
+      );
+
+      // The gateway's own connection holds a write transaction across awaits, as its store does; the renewal must
+      // wait for it without blocking the event loop (SQLite's busy handler would sleep through the commit).
+      const gateway = await openDataSource(db);
+      try {
+        const before = (await readLeaseHolder(gateway, Date.now()))!;
+        const transaction = gateway.createQueryRunner();
+        await transaction.startTransaction();
+        await transaction.query('UPDATE fs_setting SET value = value');
+        await transaction.query("INSERT INTO fs_setting (name, value) VALUES ('lease-test', 'x')");
+        const committed = new Promise<void>((resolve, reject) => {
+          setTimeout(() => {
+            transaction
+              .commitTransaction()
+              .then(() => transaction.release())
+              .then(resolve, reject);
+          }, 300);
+        });
+        const started = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await keeperA.beat();
+        await committed;
+        expect(Date.now() - started).toBeLessThan(2_000);
+        expect((await readLeaseHolder(gateway, Date.now()))!.renewedAt).toBeGreaterThan(before.renewedAt);
+        expect(keeperA.held).toBe(true);
+      } finally {
+        await gateway.destroy();
+      }
+    } finally {
+      await keeperA.release();
+    }
+    const keeperB = await FilesystemLeaseKeeper.acquire({ db, dataDir: dataDirB, ttlMs: 60_000 });
+    await keeperB.release();
   });
 });
