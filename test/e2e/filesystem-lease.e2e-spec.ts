@@ -155,7 +155,8 @@ describe('one gateway per database (filesystem lease), on MariaDB + Redis', () =
           expect((await tahoeTree(client, rootCap)).has('late')).toBe(false);
           expect(await b.stop()).toBe(0);
 
-          // A, back, uploads it from the cache that holds it.
+          // A, back (which B's clean stop allowed at once: B's own lease had 60 s to run), uploads it from the cache
+          // that holds it.
           await gateway(mountA, dataDirA, ['--lease-ttl', '30']);
           await eventually('the held-back file in Tahoe, intact', async () => {
             const node = (await tahoeTree(client, rootCap)).get('late');
