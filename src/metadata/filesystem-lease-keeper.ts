@@ -40,6 +40,8 @@ const ACQUIRE_ATTEMPTS = 3;
 /** SQLite: attempts of one renewal that found the database locked, and the pause before the next one. */
 const BUSY_ATTEMPTS = 10;
 const BUSY_PAUSE_MS = 100;
+/** Longest a release may take: a database that does not answer must not keep a stopping gateway alive. */
+const RELEASE_TIMEOUT_MS = 5_000;
 
 function isSqliteBusy(error: unknown): boolean {
   return /SQLITE_BUSY|database is locked/.test(String((error as Error)?.message ?? error));
@@ -180,7 +182,20 @@ export class FilesystemLeaseKeeper {
 
   /** Stops the heartbeat, frees the lease (if still ours) and closes the connection. Idempotent. */
   release(): Promise<void> {
-    this.released ??= this.doRelease();
+    if (this.released === null) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.logger.error(
+            `Releasing the filesystem lease took longer than ${RELEASE_TIMEOUT_MS / 1000} s; giving up (it expires ` +
+              `in at most ${this.ttlMs / 1000} s)`,
+          );
+          resolve();
+        }, RELEASE_TIMEOUT_MS);
+        timer.unref();
+      });
+      this.released = Promise.race([this.doRelease(), deadline]).finally(() => clearTimeout(timer));
+    }
     return this.released;
   }
 

@@ -90,6 +90,11 @@ describe('one gateway per database (filesystem lease), on MariaDB + Redis', () =
           expect(whileLive.code).toBe(2);
           holderNamed(whileLive.output, a1.pid);
 
+          // Nor does a second live process started from A's own data directory (the takeover is for restarts).
+          const sameDirectory = await refusedStart(mountB, { ...optionsB, dataDir: dataDirA });
+          expect(sameDirectory.code).toBe(2);
+          holderNamed(sameDirectory.output, a1.pid);
+
           // A crashes: its lease outlives it for other data directories...
           const pidA1 = a1.pid;
           await a1.kill9();
