@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DATA_DIRECTORY_ID_FILE } from '../../src/metadata/data-directory-id';
 import { openDataSource, runMigrations } from '../../src/metadata/data-source';
@@ -227,5 +228,30 @@ describe('FilesystemLeaseKeeper on SQLite', () => {
     }
     const keeperB = await FilesystemLeaseKeeper.acquire({ db, dataDir: dataDirB, ttlMs: 60_000 });
     await keeperB.release();
+  });
+
+  it('should notice, and say loudly, that another process took the lease over', async () => {
+    const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const keeper = await FilesystemLeaseKeeper.acquire({ db, dataDir: dataDirA, ttlMs: 60_000 });
+    const other = await openDataSource(db);
+    try {
+      // What a restart from the same data directory does while this keeper (a hung gateway) still runs.
+      const takeover = await tryAcquireLease(
+        other,
+        { ...keeper.claim, pid: 999_999 },
+        { nowMs: Date.now(), ttlMs: 60_000 },
+      );
+      expect(takeover.acquired).toBe(true);
+      await keeper.beat();
+      expect(keeper.held).toBe(false);
+      expect(errors).toHaveBeenCalledWith(expect.stringContaining('This gateway lost the filesystem lease'));
+      // Its release leaves the new holder's lease alone.
+      await keeper.release();
+      expect(await readLeaseHolder(other, Date.now())).toMatchObject({ pid: 999_999 });
+    } finally {
+      errors.mockRestore();
+      await keeper.release();
+      await other.destroy();
+    }
   });
 });
