@@ -62,7 +62,7 @@ function acquireInChild(db: string, name: string, startAt: number): Promise<bool
 }
 
 describe.each(['SQLite', 'MariaDB'])('the filesystem lease on %s', (title) => {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-lease-'));
+  let directory: string;
   let mariadb: TestDatabase | undefined;
   let db: string;
   const sources: DataSource[] = [];
@@ -74,6 +74,8 @@ describe.each(['SQLite', 'MariaDB'])('the filesystem lease on %s', (title) => {
   }
 
   beforeAll(async () => {
+    // Made here, not while the suite is collected: a run filtered to other tests would leave it behind.
+    directory = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-lease-'));
     if (title === 'MariaDB') {
       mariadb = await createTestDatabase('lease');
       db = mariadb.url;
@@ -174,10 +176,17 @@ describe.each(['SQLite', 'MariaDB'])('the filesystem lease on %s', (title) => {
 });
 
 describe('FilesystemLeaseKeeper on SQLite', () => {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-leasekeeper-'));
-  const db = `sqlite:${path.join(directory, 'metadata.sqlite')}`;
-  const dataDirA = path.join(directory, 'data-a');
-  const dataDirB = path.join(directory, 'data-b');
+  let directory: string;
+  let db: string;
+  let dataDirA: string;
+  let dataDirB: string;
+
+  beforeAll(() => {
+    directory = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-leasekeeper-'));
+    db = `sqlite:${path.join(directory, 'metadata.sqlite')}`;
+    dataDirA = path.join(directory, 'data-a');
+    dataDirB = path.join(directory, 'data-b');
+  });
 
   afterAll(() => {
     fs.rmSync(directory, { recursive: true, force: true });
