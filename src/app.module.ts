@@ -5,6 +5,7 @@ import type { RiverFsConfig } from './config/config.schema';
 import { FsOpsModule, type FsOpsModuleOptions } from './fs-ops/fs-ops.module';
 import { GridModule } from './grid/grid.module';
 import { HttpAppModule } from './http/http-app.module';
+import { ensureDataDirectoryId } from './metadata/data-directory-id';
 import { MetadataModule } from './metadata/metadata.module';
 import type { RiverFsMetrics } from './metrics/riverfs-metrics.service';
 import { StateModule } from './state/state.module';
@@ -24,7 +25,12 @@ function global(module: DynamicModule): DynamicModule {
 export class MountAppModule {
   static forRoot(config: RiverFsConfig, mount: FsOpsModuleOptions, metrics: RiverFsMetrics): DynamicModule {
     const tahoe = global({ module: TahoeModule });
-    const metadata = global(MetadataModule.forRoot(config, { onTransaction: metrics.metadataTransactionListener }));
+    const metadata = global(
+      MetadataModule.forRoot(config, {
+        onTransaction: metrics.metadataTransactionListener,
+        cacheOwner: ensureDataDirectoryId(config.dataDir),
+      }),
+    );
     const state = global(StateModule.forRoot(config));
     const cache = global(CacheModule.forRoot(config));
     const sync = global(SyncModule.forRoot(config));

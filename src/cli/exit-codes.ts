@@ -3,7 +3,10 @@ export const EXIT = {
   OK: 0,
   /** The work failed: the server answered 5xx, a job ended failed or cancelled, or something unexpected. */
   FAILURE: 1,
-  /** Invalid configuration or command line, or a request the server refused as invalid (4xx): nothing was done. */
+  /**
+   * Invalid configuration or command line, or a request the server refused as invalid (4xx), or (mount) another
+   * gateway holds the filesystem lease: nothing was done.
+   */
   USAGE: 2,
   /** The thing asked about is not running or not ready (as `systemctl status` uses 3): connection refused. */
   NOT_RUNNING: 3,
@@ -21,7 +24,11 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export const EXIT_CODE_TABLE: readonly { code: ExitCode; meaning: string }[] = [
   { code: EXIT.OK, meaning: 'success (status: the gateway is ready)' },
   { code: EXIT.FAILURE, meaning: 'failure: the server answered 5xx, or a job failed or was cancelled' },
-  { code: EXIT.USAGE, meaning: 'usage or configuration error, or a request the server refused (400, 409, 429…)' },
+  {
+    code: EXIT.USAGE,
+    meaning:
+      'usage or configuration error, or a request the server refused (400, 409, 429…); mount: another gateway holds the filesystem lease',
+  },
   { code: EXIT.NOT_RUNNING, meaning: 'not running: the admin API cannot be reached (status: or is not ready)' },
   { code: EXIT.NOT_FOUND, meaning: 'not found: no such path, inode or job (404)' },
   { code: EXIT.UNAUTHORIZED, meaning: 'unauthorized: wrong or missing token (401), or not allowed (403)' },

@@ -10,6 +10,7 @@ import type { RiverFsConfig } from '../config/config.schema';
 import { localGridFromConfig } from '../grid/local-grid.service';
 import type { LocalGrid } from '../grid/local-grid';
 import { openDataSource, runMigrations } from '../metadata/data-source';
+import { describeHolder, readLeaseHolder } from '../metadata/filesystem-lease';
 import { ROOT_INO } from '../metadata/metadata.types';
 import { SqlMetadataStore } from '../metadata/sql-metadata.store';
 import { createStateStore } from '../state/state.module';
@@ -104,6 +105,13 @@ async function assertNoLiveMount(config: RiverFsConfig): Promise<void> {
     const rows = await dataSource
       .query<{ n: unknown }[]>('SELECT COUNT(*) AS n FROM gateway_session WHERE expires_at > ?', [Date.now()])
       .catch(() => [{ n: 0 }]);
+    // No lease table yet (a database from before it) reads as no holder.
+    const holder = await readLeaseHolder(dataSource, Date.now()).catch(() => null);
+    if (holder !== null) {
+      throw new FsckError(
+        `a RiverFS mount holds this database's filesystem lease (${describeHolder(holder)}): stop it first`,
+      );
+    }
     if (Number(rows[0]?.n ?? 0) > 0) {
       throw new FsckError('a RiverFS mount is using this database (a live gateway session): stop it first');
     }

@@ -10,6 +10,7 @@ import { RiverFsLogger } from '../common/logging/riverfs-logger';
 import type { RiverFsConfig } from '../config/config.schema';
 import { FuseService } from '../fs-ops/fuse.service';
 import { createHttpApp, listenHttpApp } from '../http/http-app.factory';
+import { FilesystemLeaseHeldError, FilesystemLeaseKeeper } from '../metadata/filesystem-lease-keeper';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { MountpointError, prepareMountpoint } from '../fs-ops/mountpoint';
 import { EXIT } from './exit-codes';
@@ -47,6 +48,35 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
     throw error;
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  let lease: FilesystemLeaseKeeper;
+  try {
+    lease = await FilesystemLeaseKeeper.acquire({
+      db: config.db,
+      dataDir: config.dataDir,
+      ttlMs: config.leaseTtl * 1000,
+    });
+  } catch (error) {
+    if (error instanceof FilesystemLeaseHeldError) {
+      process.stderr.write(`riverfs: ${error.message}\n`);
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
+  try {
+    return await serveMount(config, target, flags, logger);
+  } finally {
+    // After the application closed: its last uploads ran under the lease.
+    await lease.release();
+  }
+}
+
+/** The mount itself, once this gateway holds the filesystem lease. */
+async function serveMount(
+  config: RiverFsConfig,
+  target: string,
+  flags: MountFlags,
+  logger: RiverFsLogger,
+): Promise<number> {
   const metrics = new RiverFsMetrics();
   const app = await createHttpApp(
     MountAppModule.forRoot(config, { mountpoint: target, allowOther: flags.allowOther ?? false }, metrics),

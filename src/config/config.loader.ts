@@ -166,6 +166,7 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     syncDrainTimeout: (parsed.syncDrainTimeout as number | undefined) ?? 60,
     syncDelay: (parsed.syncDelay as number | undefined) ?? 1,
     dirTtl: (parsed.dirTtl as number | undefined) ?? 10,
+    leaseTtl: (parsed.leaseTtl as number | undefined) ?? 60,
     logLevel: (parsed.logLevel as RiverFsConfig['logLevel'] | undefined) ?? 'log',
     logFormat: (parsed.logFormat as RiverFsConfig['logFormat'] | undefined) ?? 'auto',
     adminToken: parsed.adminToken as string | undefined,

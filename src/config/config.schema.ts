@@ -53,6 +53,8 @@ export interface RiverFsConfig {
   syncDelay: number;
   /** Seconds a directory listing fetched from Tahoe is trusted before a lookup fetches it again. */
   dirTtl: number;
+  /** Seconds the filesystem lease outlives its holder's last heartbeat. */
+  leaseTtl: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   adminToken: string | undefined;
@@ -189,6 +191,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultText: '10',
     min: 0,
     max: 86_400,
+  },
+  {
+    key: 'leaseTtl',
+    flag: 'lease-ttl',
+    kind: 'int',
+    description:
+      'Seconds the filesystem lease (one gateway per database) outlives its holder: after a crash another data directory may mount once this long has passed without a heartbeat; a restart from the same data directory takes it over at once',
+    defaultText: '60',
+    min: 2,
+    max: 3600,
   },
   {
     key: 'logLevel',

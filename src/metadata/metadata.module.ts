@@ -17,6 +17,8 @@ export interface MetadataModuleOptions extends DataSourceTuning {
   runMigrations?: boolean;
   clock?: MetadataClock;
   onTransaction?: (event: TransactionEvent) => void;
+  /** This gateway's data-directory id, recorded as the owner of the content it makes dirty (SqlMetadataStore). */
+  cacheOwner?: string;
   /**
    * This gateway's session (default: kept, with default options). `false` for tools that open no files
    * and must not register as a gateway (`riverfs migrate`, fsck); the store then refuses open().
@@ -68,7 +70,11 @@ export class MetadataModule implements OnApplicationShutdown {
           provide: MetadataStore,
           inject: [METADATA_DATA_SOURCE],
           useFactory: (dataSource: DataSource): MetadataStore =>
-            new SqlMetadataStore(dataSource, { clock: options.clock, onTransaction: options.onTransaction }),
+            new SqlMetadataStore(dataSource, {
+              clock: options.clock,
+              onTransaction: options.onTransaction,
+              cacheOwner: options.cacheOwner,
+            }),
         },
         {
           provide: SyncJournal,

@@ -76,6 +76,11 @@ export interface SqlMetadataStoreOptions {
   clock?: MetadataClock;
   /** Called after every write transaction, for the metrics (riverfs_meta_txn_duration_seconds). */
   onTransaction?: (event: TransactionEvent) => void;
+  /**
+   * The id of this gateway's data directory (data-directory-id.ts), recorded as the owner of every content it makes
+   * dirty: its block cache holds those bytes, and only it may upload them. Unset: content made dirty has no owner.
+   */
+  cacheOwner?: string;
 }
 
 export interface TransactionEvent {
@@ -154,6 +159,7 @@ export class SqlMetadataStore extends MetadataStore {
   readonly dialect: SqlDialect;
   private readonly clock: MetadataClock;
   private readonly onTransaction: ((event: TransactionEvent) => void) | undefined;
+  private readonly cacheOwner: string | null;
   private readonly mutex = new Mutex();
   /** Open handles of this gateway, by inode. */
   private readonly openCounts = new Map<number, number>();
@@ -176,6 +182,7 @@ export class SqlMetadataStore extends MetadataStore {
     this.dialect = dialectOf(dataSource);
     this.clock = options.clock ?? systemClock;
     this.onTransaction = options.onTransaction;
+    this.cacheOwner = options.cacheOwner ?? null;
   }
 
   // ---- transactions ------------------------------------------------------------------------------
@@ -257,6 +264,9 @@ export class SqlMetadataStore extends MetadataStore {
   private markChanged(tx: Tx, row: InodeModel, ...flags: DirtyFlag[]): void {
     for (const flag of flags) {
       row[flag] = true;
+    }
+    if (flags.includes('dataDirty')) {
+      row.dirtyOwner = this.cacheOwner;
     }
     if (flags.length > 0) {
       row.syncState = 'dirty';
@@ -743,6 +753,7 @@ export class SqlMetadataStore extends MetadataStore {
       syncError: null,
       syncTries: 0,
       publishedIno: null,
+      dirtyOwner: type === 'file' ? this.cacheOwner : null,
     };
   }
 
@@ -1420,6 +1431,7 @@ export class SqlMetadataStore extends MetadataStore {
         syncTries: 0,
         // Its edges keep carrying that number, whatever number it gets here.
         publishedIno: publishedIno ?? null,
+        dirtyOwner: null,
       };
       if (change.ino !== undefined && (await this.findInode(tx.manager, change.ino)) === null) {
         row.ino = change.ino;

@@ -52,6 +52,7 @@ function toSyncInode(row: InodeModel): SyncInode {
     syncError: row.syncError,
     syncTries: row.syncTries,
     publishedIno: row.publishedIno,
+    dirtyOwner: row.dirtyOwner,
   };
 }
 
@@ -82,6 +83,7 @@ async function cleanInode(manager: EntityManager, ino: number, changeSeq: number
   const changes: Partial<InodeModel> = {};
   if (flags.data) {
     changes.dataDirty = false;
+    changes.dirtyOwner = null;
   }
   if (flags.attr) {
     changes.attrDirty = false;
@@ -326,6 +328,7 @@ export class SqlSyncJournal extends SyncJournal {
           readCap,
           syncedContentVersion: contentVersion,
           dataDirty: false,
+          dirtyOwner: null,
           syncError: null,
           syncTries: 0,
         })

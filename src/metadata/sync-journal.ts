@@ -13,6 +13,8 @@ export interface SyncInode extends InodeRecord {
    * numbers); absent or null: `ino`. Publishes keep it, so every name of a hard-linked inode keeps one identity.
    */
   publishedIno?: number | null;
+  /** The data-directory id of the gateway whose cache holds the dirty content; null when unknown (older rows). */
+  dirtyOwner: string | null;
 }
 
 /** One entry of a directory with what its edge metadata needs. */

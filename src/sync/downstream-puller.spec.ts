@@ -37,6 +37,7 @@ function inode(ino: number, overrides: Partial<SyncInode> = {}): SyncInode {
     changeSeq: 3,
     syncError: null,
     syncTries: 0,
+    dirtyOwner: null,
     ...overrides,
   };
 }

@@ -37,6 +37,7 @@ function inode(overrides: Partial<SyncInode> = {}): SyncInode {
     changeSeq: 1,
     syncError: null,
     syncTries: 0,
+    dirtyOwner: null,
     ...overrides,
   };
 }

@@ -8,6 +8,7 @@ import { StateStore } from '../state/state-store';
 import { TahoeClient } from '../tahoe/tahoe.client';
 import { DirnodePublisher } from './dirnode-publisher.service';
 import { DEFAULT_PULL_OPTIONS, DownstreamPuller } from './downstream-puller';
+import { ensureDataDirectoryId } from '../metadata/data-directory-id';
 import { FileUploader } from './file-uploader.service';
 import { RemoteBlocks } from './remote-blocks';
 import { RootCapService } from './root-cap.service';
@@ -70,7 +71,12 @@ export class SyncModule implements OnApplicationShutdown {
               lockTtlMs: options.lockTtlMs,
               lockWaitMs: options.lockWaitMs,
             });
-            const uploader = new FileUploader(cache, tahoe, (ino) => remote.fetcher(ino));
+            const uploader = new FileUploader(
+              cache,
+              tahoe,
+              (ino) => remote.fetcher(ino),
+              ensureDataDirectoryId(config.dataDir),
+            );
             const puller = new DownstreamPuller(
               {
                 journal,

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../support/cli.helper';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
@@ -80,6 +81,12 @@ describe('riverfs fsck', () => {
         expect(refused.stderr).toMatch(/--rebuild --force moves it aside/);
 
         await riverfs.start();
+        // Nor, even with --force, one that a live mount holds (its filesystem lease), which it names.
+        const whileMounted = await runCli(['fsck', '--rebuild', '--force', ...common]);
+        expect(whileMounted.code).toBe(2);
+        expect(whileMounted.stderr).toContain(
+          `holds this database's filesystem lease (host ${os.hostname()}, pid ${riverfs.pid}, data directory ${riverfs.dataDir}`,
+        );
         expect(durable(snapshotTree(mountpoint))).toEqual(durable(before));
         expect(fs.readFileSync(j(mountpoint, 'hard-a'), 'utf8')).toBe('alpha\n');
       } finally {

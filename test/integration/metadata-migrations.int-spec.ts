@@ -57,6 +57,7 @@ describe.each(targets)('metadata migrations ($name)', (target) => {
       expect.stringMatching(/^CreateMetadataSchema\d{13}$/),
       expect.stringMatching(/^AddSyncJournal\d{13}$/),
       expect.stringMatching(/^AddPublishedInode\d{13}$/),
+      expect.stringMatching(/^AddFilesystemLease\d{13}$/),
     ]);
     const dataSource = await openDataSource(database.url);
     try {

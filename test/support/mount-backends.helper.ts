@@ -31,6 +31,7 @@ export interface BackendResources {
  * keys. Suites run in parallel, so each gets a database of its own (0, the default, is left to the others).
  */
 export const REDIS_DATABASES = {
+  lease: 7,
   mountedAdmin: 8,
   crashSoak: 9,
   adminSync: 10,

@@ -1,6 +1,7 @@
 import type { EntitySchema } from 'typeorm';
 import type { SqlDialect } from './column-types';
 import { dirEntryEntity } from './dir-entry.entity';
+import { filesystemLeaseEntity } from './filesystem-lease.entity';
 import { fsSettingEntity } from './fs-setting.entity';
 import { gatewaySessionEntity } from './gateway-session.entity';
 import { inodeEntity } from './inode.entity';
@@ -11,6 +12,7 @@ import { xattrEntity } from './xattr.entity';
 
 export { type SqlDialect } from './column-types';
 export { DirEntryModel } from './dir-entry.entity';
+export { FILESYSTEM_LEASE_NAME, FilesystemLeaseModel } from './filesystem-lease.entity';
 export { FsSettingModel } from './fs-setting.entity';
 export { GatewaySessionModel } from './gateway-session.entity';
 export { InodeModel } from './inode.entity';
@@ -30,5 +32,6 @@ export function metadataEntities(dialect: SqlDialect): EntitySchema[] {
     sustainedInodeEntity(dialect),
     fsSettingEntity(dialect),
     syncedEntryEntity(dialect),
+    filesystemLeaseEntity(dialect),
   ] as EntitySchema[];
 }

@@ -42,6 +42,11 @@ export class InodeModel {
    * Pulls join names by it (hard links); publishes keep it, so every name of the inode keeps one identity in Tahoe.
    */
   publishedIno!: number | null;
+  /**
+   * The data-directory id of the gateway whose block cache holds the dirty content (set whenever the content becomes
+   * dirty, cleared when it is clean): only that gateway may upload it. Null on rows from before it was recorded.
+   */
+  dirtyOwner!: string | null;
 }
 
 /** Long enough for any Tahoe cap, including MDMF caps with extension fields. */
@@ -84,6 +89,7 @@ export function inodeEntity(dialect: SqlDialect): EntitySchema<InodeModel> {
       syncError: { ...types.text(), name: 'sync_error', nullable: true },
       syncTries: { type: 'int', name: 'sync_tries', default: 0 },
       publishedIno: bigint({ name: 'published_ino', nullable: true }),
+      dirtyOwner: { ...types.ascii(64), name: 'dirty_owner', nullable: true },
     },
     indices: [
       // The sync worker's queue: dirty inodes, oldest first.
