@@ -2,24 +2,26 @@
  * What `riverfs mount` runs. Kept apart from the command's definition so that every other command starts without
  * loading the whole application (Nest, TypeORM, the HTTP surface): about a second per call otherwise.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MountAppModule } from '../app.module';
 import { RiverFsLogger } from '../common/logging/riverfs-logger';
 import type { RiverFsConfig } from '../config/config.schema';
-import { FuseService } from '../fs-ops/fuse.service';
 import { createHttpApp, listenHttpApp } from '../http/http-app.factory';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { MountpointError, prepareMountpoint } from '../fs-ops/mountpoint';
 import { EXIT } from './exit-codes';
+import { runUntilStopped } from './mount-shutdown';
 
 export interface MountFlags {
   allowOther?: boolean;
   mkdir?: boolean;
 }
 
-/** Runs RiverFS mounted at `mountpoint` until SIGINT/SIGTERM; returns the exit code. */
+/**
+ * Runs RiverFS mounted at `mountpoint` until SIGINT/SIGTERM or until the mount is removed from outside; returns the
+ * exit code (see runUntilStopped).
+ */
 export async function runMount(config: RiverFsConfig, mountpoint: string, flags: MountFlags = {}): Promise<number> {
   const target = path.resolve(mountpoint);
   if (flags.mkdir) {
@@ -55,7 +57,6 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
   );
   await app.init();
   const address = await listenHttpApp(app, config);
-  const fuse = app.get(FuseService);
   process.stdout.write(
     [
       `RiverFS mounted on ${target}`,
@@ -65,31 +66,10 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
       `  tahoe:          ${config.tahoeUrl ?? 'embedded local grid in ' + config.gridDir}`,
       `  mode:           ${config.mode}`,
       `  admin:          http://${address.address}:${address.port}/ (token in ${config.adminToken === undefined ? path.join(config.dataDir, 'admin-token') : 'the configured adminToken'})`,
-      'Stop with Ctrl-C or SIGTERM (a second signal forces the unmount).',
+      'Stop with Ctrl-C or SIGTERM (a second signal exits at once; what is dirty is pushed at the next start).',
       '',
     ].join('\n'),
   );
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn(`${signal} again: forcing the unmount`, 'Mount');
-        fuse.stopAccepting();
-        execFile('fusermount3', ['-uz', target], () => resolve(EXIT.FAILURE));
-        return;
-      }
-      stopping = true;
-      logger.log(`${signal}: flushing and unmounting ${target}`, 'Mount');
-      app.close().then(
-        () => resolve(EXIT.OK),
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${String(error)}`, 'Mount');
-          resolve(EXIT.FAILURE);
-        },
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  return runUntilStopped(app, target, logger);
 }

@@ -12,6 +12,9 @@ export function mountCommand(): Command {
   ).action(async (mountpoint: string, flags: MountFlags, command: Command) => {
     const config = configFromCommand(command);
     const { runMount } = await import('./mount-runner');
-    process.exitCode = await runMount(config, mountpoint, flags);
+    const code = await runMount(config, mountpoint, flags);
+    // Exit now rather than when the event loop empties: after a shutdown, nothing (fuse-native's handle, which a
+    // mount removed from outside never releases, a request the drain gave up on) may keep a gateway alive.
+    process.exit(code);
   });
 }
