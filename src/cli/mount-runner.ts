@@ -6,10 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MountAppModule } from '../app.module';
 import { RiverFsLogger } from '../common/logging/riverfs-logger';
+import { secretFileExposure } from '../config/config.loader';
 import type { RiverFsConfig } from '../config/config.schema';
 import { createHttpApp, listenHttpApp } from '../http/http-app.factory';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { MountpointError, prepareMountpoint } from '../fs-ops/mountpoint';
+import { protectRootCapFile } from '../sync/root-cap.service';
 import { EXIT } from './exit-codes';
 import { runUntilStopped } from './mount-shutdown';
 
@@ -49,6 +51,11 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
     throw error;
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  protectRootCapFile(config.dataDir);
+  const exposed = config.rootCapFile === undefined ? undefined : secretFileExposure(config.rootCapFile);
+  if (exposed !== undefined) {
+    logger.warn(`the root cap file ${exposed}: whoever reads it can read and change everything`, 'Mount');
+  }
   const metrics = new RiverFsMetrics();
   const app = await createHttpApp(
     MountAppModule.forRoot(config, { mountpoint: target, allowOther: flags.allowOther ?? false }, metrics),

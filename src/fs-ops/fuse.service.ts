@@ -195,7 +195,9 @@ export class FuseService {
         }
       }
     } else {
-      this.options.log.warn(`${this.options.mountpoint} is no longer mounted (removed from outside); nothing to unmount`);
+      this.options.log.warn(
+        `${this.options.mountpoint} is no longer mounted (removed from outside); nothing to unmount`,
+      );
     }
     this.fuse = undefined;
   }

@@ -122,10 +122,15 @@ export class MetadataSessionService implements OnApplicationBootstrap, OnApplica
       this.timer = null;
     }
     // Bounded: with the database unreachable a beat or the close may hang, and the shutdown must go on.
-    const closed = await boundedStep(`closing metadata session ${this.sid}`, SHUTDOWN_STEP_MS, this.logger, async () => {
-      await this.inFlight;
-      await this.store.closeSession();
-    });
+    const closed = await boundedStep(
+      `closing metadata session ${this.sid}`,
+      SHUTDOWN_STEP_MS,
+      this.logger,
+      async () => {
+        await this.inFlight;
+        await this.store.closeSession();
+      },
+    );
     if (closed.ok && this.sid !== null) {
       this.logger.log(`Metadata session ${this.sid} closed`);
     }

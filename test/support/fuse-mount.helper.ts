@@ -131,7 +131,13 @@ export class RiverFsProcess {
     );
   }
 
-  private async waitExit(timeoutMs: number): Promise<number | null> {
+  /** Sends `signal` without waiting for anything (waitExit says how the process ended). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** Waits up to `timeoutMs` for the process to exit; its exit code (null when a signal killed it). */
+  async waitExit(timeoutMs: number): Promise<number | null> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       return child?.exitCode ?? null;
