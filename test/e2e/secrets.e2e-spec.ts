@@ -22,12 +22,14 @@ function modeOf(file: string): string {
 }
 
 /**
- * Every file under `dirs` that holds a secret (a cap, a furl, a private key, one of `tokens`, or anything in a
- * private/ directory) with its mode, and every private/ directory with its mode.
+ * Every file under `dirs` that holds a secret (a cap, a furl, a private key, one of `tokens`; anything in a private/
+ * directory, and the SQLite database `dbFile` with its companions, whose caps may sit in the WAL for a while) with its
+ * mode, and every private/ directory with its mode.
  */
 function secretsUnder(
   dirs: string[],
   tokens: string[],
+  dbFile: string,
 ): { files: Map<string, string>; privateDirs: Map<string, string> } {
   const files = new Map<string, string>();
   const privateDirs = new Map<string, string>();
@@ -40,7 +42,11 @@ function secretsUnder(
       continue;
     }
     const content = fs.readFileSync(file);
-    if (path.basename(path.dirname(file)) === 'private' || markers.some((marker) => content.includes(marker))) {
+    if (
+      file.startsWith(dbFile) ||
+      path.basename(path.dirname(file)) === 'private' ||
+      markers.some((marker) => content.includes(marker))
+    ) {
       files.set(file, modeOf(file));
     }
   }
@@ -79,7 +85,7 @@ describe('secrets stay private (e2e, embedded grid)', () => {
           const tokens = ['admin-token', 'admin-reveal-token'].map((name) =>
             fs.readFileSync(path.join(dataDir, name), 'utf8').trim(),
           );
-          const { files, privateDirs } = secretsUnder([dataDir, outside], tokens);
+          const { files, privateDirs } = secretsUnder([dataDir, outside], tokens, dbFile);
           // What must be among them: the database with its WAL and SHM, the root cap, the tokens, node keys, furls.
           for (const expected of [
             dbFile,
@@ -106,7 +112,7 @@ describe('secrets stay private (e2e, embedded grid)', () => {
             fs.chmodSync(dir, 0o755);
           }
           riverfs = await start();
-          const again = secretsUnder([dataDir, outside], tokens);
+          const again = secretsUnder([dataDir, outside], tokens, dbFile);
           expect([...again.files].filter(([, mode]) => mode !== '0600')).toEqual([]);
           expect([...again.privateDirs].filter(([, mode]) => mode !== '0700')).toEqual([]);
         } finally {
