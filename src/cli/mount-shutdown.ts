@@ -69,7 +69,9 @@ export function runUntilStopped(app: INestApplication, target: string, logger: L
       }, budgetMs);
       app
         .close()
-        .catch((error: unknown) => logger.error(`a shutdown step failed: ${String(error)}`, 'Mount'))
+        .catch((error: unknown) => {
+          logger.error(`a shutdown step failed: ${String(error)}`, 'Mount');
+        })
         .then(async () => {
           clearTimeout(watchdog);
           const left = app.get(FsOpsModule).leftAfterDrain;

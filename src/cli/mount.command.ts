@@ -5,7 +5,10 @@ import { addSettingOptions, configFromCommand } from './settings-options';
 export function mountCommand(): Command {
   return addSettingOptions(
     new Command('mount')
-      .description('Mount RiverFS on an empty directory and serve it until SIGINT/SIGTERM')
+      .description(
+        'Mount RiverFS on an empty directory and serve it until SIGINT/SIGTERM or until the mount is removed from ' +
+          'outside; exits 0 when everything reached Tahoe, 1 when something is left for the next start',
+      )
       .argument('<mountpoint>', 'an existing, empty directory')
       .option('--allow-other', 'let other users use the mount (needs user_allow_other in /etc/fuse.conf when not root)')
       .option('--mkdir', 'create the mount point when it does not exist'),
