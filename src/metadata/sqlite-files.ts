@@ -19,7 +19,9 @@ export function protectSqliteFiles(file: string): void {
         fs.chmodSync(name, 0o600);
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      // EPERM: another user's database, opened by a tool (fsck); its owner's next start narrows it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EPERM') {
         throw error;
       }
     }
