@@ -2,25 +2,29 @@
  * What `riverfs mount` runs. Kept apart from the command's definition so that every other command starts without
  * loading the whole application (Nest, TypeORM, the HTTP surface): about a second per call otherwise.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MountAppModule } from '../app.module';
 import { RiverFsLogger } from '../common/logging/riverfs-logger';
+import { secretFileExposure } from '../config/config.loader';
 import type { RiverFsConfig } from '../config/config.schema';
-import { FuseService } from '../fs-ops/fuse.service';
 import { createHttpApp, listenHttpApp } from '../http/http-app.factory';
 import { FilesystemLeaseHeldError, FilesystemLeaseKeeper } from '../metadata/filesystem-lease-keeper';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { MountpointError, prepareMountpoint } from '../fs-ops/mountpoint';
+import { protectRootCapFile } from '../sync/root-cap.service';
 import { EXIT } from './exit-codes';
+import { runUntilStopped } from './mount-shutdown';
 
 export interface MountFlags {
   allowOther?: boolean;
   mkdir?: boolean;
 }
 
-/** Runs RiverFS mounted at `mountpoint` until SIGINT/SIGTERM; returns the exit code. */
+/**
+ * Runs RiverFS mounted at `mountpoint` until SIGINT/SIGTERM or until the mount is removed from outside; returns the
+ * exit code (see runUntilStopped).
+ */
 export async function runMount(config: RiverFsConfig, mountpoint: string, flags: MountFlags = {}): Promise<number> {
   const target = path.resolve(mountpoint);
   if (flags.mkdir) {
@@ -48,6 +52,11 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
     throw error;
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  protectRootCapFile(config.dataDir);
+  const exposed = config.rootCapFile === undefined ? undefined : secretFileExposure(config.rootCapFile);
+  if (exposed !== undefined) {
+    logger.warn(`the root cap file ${exposed}: whoever reads it can read and change everything`, 'Mount');
+  }
   let lease: FilesystemLeaseKeeper;
   try {
     lease = await FilesystemLeaseKeeper.acquire({
@@ -85,7 +94,6 @@ async function serveMount(
   );
   await app.init();
   const address = await listenHttpApp(app, config);
-  const fuse = app.get(FuseService);
   process.stdout.write(
     [
       `RiverFS mounted on ${target}`,
@@ -95,31 +103,10 @@ async function serveMount(
       `  tahoe:          ${config.tahoeUrl ?? 'embedded local grid in ' + config.gridDir}`,
       `  mode:           ${config.mode}`,
       `  admin:          http://${address.address}:${address.port}/ (token in ${config.adminToken === undefined ? path.join(config.dataDir, 'admin-token') : 'the configured adminToken'})`,
-      'Stop with Ctrl-C or SIGTERM (a second signal forces the unmount).',
+      'Stop with Ctrl-C or SIGTERM (a second signal exits at once; what is dirty is pushed at the next start).',
       '',
     ].join('\n'),
   );
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn(`${signal} again: forcing the unmount`, 'Mount');
-        fuse.stopAccepting();
-        execFile('fusermount3', ['-uz', target], () => resolve(EXIT.FAILURE));
-        return;
-      }
-      stopping = true;
-      logger.log(`${signal}: flushing and unmounting ${target}`, 'Mount');
-      app.close().then(
-        () => resolve(EXIT.OK),
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${String(error)}`, 'Mount');
-          resolve(EXIT.FAILURE);
-        },
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  return runUntilStopped(app, target, logger);
 }

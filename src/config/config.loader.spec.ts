@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, parseBytes, parseListen, redactConfig, redactUrl } from './config.loader';
+import { loadConfig, parseBytes, parseListen, redactConfig, redactUrl, secretFileExposure } from './config.loader';
 import { ConfigValidationError } from './config.errors';
 
 const DIRCAP = 'URI:DIR2:' + 'a'.repeat(26) + ':' + 'b'.repeat(52);
@@ -134,6 +134,75 @@ describe('loadConfig', () => {
       cwd: '/',
     });
     expect(config.gridSharesHappy).toBe(7);
+  });
+});
+
+describe('root cap from a file (--root-cap-file)', () => {
+  const env = { HOME: '/home/river' };
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-capfile-'));
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function capFile(text: string, mode = 0o600): string {
+    const file = path.join(dir, 'root-cap');
+    fs.writeFileSync(file, text, { mode });
+    fs.chmodSync(file, mode);
+    return file;
+  }
+
+  it('should read the cap from the file, its trailing newline trimmed, and resolve the path against the working directory', () => {
+    capFile(`${DIRCAP}\n`);
+    const config = loadConfig({ env, flags: { rootCapFile: 'root-cap' }, cwd: dir });
+    expect(config.rootCap).toBe(DIRCAP);
+    expect(config.rootCapFile).toBe(path.join(dir, 'root-cap'));
+    expect(redactConfig(config).rootCap).toBe('<redacted>');
+  });
+
+  it('should read it from RIVERFS_ROOT_CAP_FILE too', () => {
+    const file = capFile(`  ${DIRCAP}\r\n`);
+    expect(loadConfig({ env: { ...env, RIVERFS_ROOT_CAP_FILE: file }, cwd: '/' }).rootCap).toBe(DIRCAP);
+  });
+
+  it('should name a missing file, an empty one and one without a directory write cap, never showing its content', () => {
+    const missing = path.join(dir, 'nowhere');
+    expect(problemsOf(() => loadConfig({ env, flags: { rootCapFile: missing }, cwd: '/' }))).toEqual([
+      `rootCapFile (--root-cap-file): ${missing}: no such file`,
+    ]);
+    const empty = capFile('\n');
+    expect(problemsOf(() => loadConfig({ env, flags: { rootCapFile: empty }, cwd: '/' }))).toEqual([
+      `rootCapFile (--root-cap-file): ${empty} is empty`,
+    ]);
+    const readCap = DIRCAP.replace('URI:DIR2:', 'URI:DIR2-RO:');
+    const wrong = capFile(`${readCap}\n`);
+    const problems = problemsOf(() => loadConfig({ env, flags: { rootCapFile: wrong }, cwd: '/' }));
+    expect(problems).toEqual([
+      `rootCapFile (--root-cap-file): ${wrong} does not hold a directory write cap (URI:DIR2:… or URI:DIR2-MDMF:…)`,
+    ]);
+    expect(problems.join()).not.toContain(readCap);
+  });
+
+  it('should refuse a cap given both on the command line (or the environment) and in a file, naming both', () => {
+    const file = capFile(`${DIRCAP}\n`);
+    expect(problemsOf(() => loadConfig({ env, flags: { rootCap: DIRCAP, rootCapFile: file }, cwd: '/' }))).toEqual([
+      'rootCap (--root-cap) and rootCapFile (--root-cap-file) are both set: give the cap one way',
+    ]);
+    expect(
+      problemsOf(() =>
+        loadConfig({ env: { ...env, RIVERFS_ROOT_CAP: DIRCAP }, flags: { rootCapFile: file }, cwd: '/' }),
+      ),
+    ).toEqual(['rootCap (RIVERFS_ROOT_CAP) and rootCapFile (--root-cap-file) are both set: give the cap one way']);
+  });
+
+  it('should say when a secret file may be read by group or others, and not when it is private', () => {
+    expect(secretFileExposure(capFile(`${DIRCAP}\n`, 0o600))).toBeUndefined();
+    expect(secretFileExposure(capFile(`${DIRCAP}\n`, 0o640))).toContain('may be read by its group');
+    expect(secretFileExposure(capFile(`${DIRCAP}\n`, 0o644))).toContain('may be read by every local user');
   });
 });
 

@@ -157,6 +157,7 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     redis: parsed.redis as string | undefined,
     tahoeUrl: parsed.tahoeUrl as string | undefined,
     rootCap: parsed.rootCap as string | undefined,
+    rootCapFile: parsed.rootCapFile as string | undefined,
     listen: (parsed.listen as ListenAddress | undefined) ?? { host: '127.0.0.1', port: 7878 },
     cacheDir: (parsed.cacheDir as string | undefined) ?? path.join(dataDir, 'cache'),
     cacheSize: (parsed.cacheSize as number | undefined) ?? 10 * 1024 ** 3,
@@ -187,11 +188,61 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     tahoeRetries: (parsed.tahoeRetries as number | undefined) ?? 3,
   };
 
+  if (config.rootCapFile !== undefined) {
+    const rootCap = raw.get('rootCap');
+    if (rootCap !== undefined) {
+      problems.push(
+        `rootCap (${rootCap.source}) and rootCapFile (${raw.get('rootCapFile')!.source}) are both set: give the cap one way`,
+      );
+    } else {
+      const fromFile = readRootCapFile(config.rootCapFile);
+      if (typeof fromFile === 'string') {
+        config.rootCap = fromFile;
+      } else {
+        problems.push(`rootCapFile (${raw.get('rootCapFile')!.source}): ${fromFile.problem}`);
+      }
+    }
+  }
   checkRelations(config, problems);
   if (problems.length > 0) {
     throw new ConfigValidationError(problems);
   }
   return Object.freeze(config);
+}
+
+/** The cap in a root-cap file: its first line, surrounding blanks (a trailing newline) trimmed. */
+function readRootCapFile(file: string): string | { problem: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { problem: `${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(error))}` };
+  }
+  const cap = text.split('\n')[0].trim();
+  if (cap === '') {
+    return { problem: `${file} is empty` };
+  }
+  if (!DIRCAP_PATTERN.test(cap)) {
+    return { problem: `${file} does not hold a directory write cap (URI:DIR2:… or URI:DIR2-MDMF:…)` };
+  }
+  return cap;
+}
+
+/**
+ * Why a file holding a secret is exposed, or undefined: readable by group or others. Not refused, only warned
+ * about: secrets that containers mount (Docker, Kubernetes) are often 0444 or 0644 inside a container nobody else
+ * shares, and refusing them would push operators back to the command line, which every local user can read.
+ */
+export function secretFileExposure(file: string): string | undefined {
+  try {
+    const mode = fs.statSync(file).mode & 0o777;
+    return (mode & 0o044) === 0
+      ? undefined
+      : `${file} (mode 0${mode.toString(8)}) may be read by ${mode & 0o004 ? 'every local user' : 'its group'}; chmod 600 it`;
+  } catch {
+    return undefined;
+  }
 }
 
 function readYaml(file: string, problems: string[]): Record<string, unknown> {

@@ -40,7 +40,9 @@ export interface RiverFsConfig {
   db: string;
   redis: string | undefined;
   tahoeUrl: string | undefined;
+  /** The cap's value comes into `rootCap` whichever way it was given; this says which file it was read from. */
   rootCap: string | undefined;
+  rootCapFile: string | undefined;
   listen: ListenAddress;
   cacheDir: string;
   cacheSize: number;
@@ -113,6 +115,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Write cap of the root directory (URI:DIR2:… or URI:DIR2-MDMF:…); created on first start when unset',
     defaultText: '(created, stored in <data-dir>)',
     secret: true,
+  },
+  {
+    key: 'rootCapFile',
+    flag: 'root-cap-file',
+    kind: 'path',
+    description:
+      'File holding the root write cap (its first line), instead of --root-cap: keeps the cap out of `ps` and of the environment; a file group or others may read is warned about at start',
+    defaultText: '(none)',
   },
   {
     key: 'listen',

@@ -9,6 +9,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { BlockCache } from '../cache/block-cache';
+import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import type { RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
 import { CachedMetadataStore } from './cached-metadata.store';
@@ -37,6 +38,9 @@ function metadataCacheTtlMs(config: RiverFsConfig, options: FsOpsModuleOptions):
   return config.redis === undefined ? 60_000 : Math.max(1, options.entryTimeoutSeconds ?? 1) * 1000;
 }
 
+/** Flushing open files and waiting for calls in flight (10 s each), then fusermount (10 s). */
+const UNMOUNT_STEP_MS = 35_000;
+
 /** Owner of the root directory and, until callers' credentials are known, of new inodes: the mounting user. */
 function mountingUser(): { uid: number; gid: number } {
   return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
@@ -49,6 +53,7 @@ function mountingUser(): { uid: number; gid: number } {
 @Module({})
 export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('FuseService');
+  private left: number | undefined;
 
   constructor(
     @Inject(FuseService) private readonly fuse: FuseService,
@@ -139,19 +144,39 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     this.logger.log(`mounted on ${this.fuse.mountpoint}`);
   }
 
+  /**
+   * Unmounts, then drains and stops the sync worker. Each step is bounded and a failing one (the mount already gone,
+   * the database unreachable) is logged and the next still runs: a shutdown always reaches its end.
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    const log = { warn: (message: string) => this.logger.warn(message) };
     if (this.fuse.mounted) {
-      await this.fuse.unmount();
-      this.logger.log(`unmounted ${this.fuse.mountpoint}`);
+      const unmounted = await boundedStep('unmounting', UNMOUNT_STEP_MS, log, () => this.fuse.unmount());
+      if (unmounted.ok) {
+        this.logger.log(`unmounted ${this.fuse.mountpoint}`);
+      }
     }
-    if (this.sync) {
-      // Unmounted first: open files were flushed, nothing new arrives; then what is dirty goes to Tahoe.
-      await this.sync.drain();
-      await this.sync.stop();
+    const sync = this.sync;
+    if (sync) {
+      // Unmounted first: open files were flushed, nothing new arrives; then what is dirty goes to Tahoe. The drain
+      // keeps its own deadline; the slack covers a database call it is stuck in when the deadline passes.
+      const drained = await boundedStep('draining the sync queue', sync.drainTimeoutMs + SHUTDOWN_STEP_MS, log, () =>
+        sync.drain(),
+      );
+      this.left = drained.ok ? drained.value : undefined;
+      await boundedStep('stopping the sync worker', SHUTDOWN_STEP_MS, log, () => sync.stop());
     }
   }
 
+  /**
+   * What the shutdown drain left out of Tahoe: 0 when everything reached it, undefined when the drain did not run to
+   * its end (or has not run).
+   */
+  get leftAfterDrain(): number | undefined {
+    return this.left;
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    await this.cache.close();
+    await boundedStep('closing the block cache', SHUTDOWN_STEP_MS, this.logger, () => this.cache.close());
   }
 }

@@ -1,6 +1,5 @@
 import { MountStatus, type MountState } from '../health/mount-status';
 import type { FuseService } from './fuse.service';
-import { mountedPaths } from './mountpoint';
 
 /** Readiness of the mount: FuseService holds it and the kernel still lists it. */
 export class FuseMountStatus extends MountStatus {
@@ -14,7 +13,7 @@ export class FuseMountStatus extends MountStatus {
     if (!this.fuse.mounted) {
       return { mounted: false, mountpoint: this.fuse.mountpoint, detail: 'not mounted (starting or stopping)' };
     }
-    if (!(await mountedPaths()).has(this.fuse.mountpoint)) {
+    if (!(await this.fuse.listedByKernel())) {
       return { mounted: false, mountpoint: this.fuse.mountpoint, detail: 'the kernel no longer lists the mount' };
     }
     return { mounted: true, mountpoint: this.fuse.mountpoint };

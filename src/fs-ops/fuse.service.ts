@@ -1,14 +1,22 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import Fuse from 'fuse-native';
 import { FsError } from '../common/errors/fs-error';
+import { boundedStep } from '../common/lifecycle/bounded-step';
 import { FS_OPS, type FsOp, type FuseContext, type FuseReply } from './fs-ops';
 import { toErrno } from './errno.mapper';
 import { fuseMountOptions, type MountOptionSettings } from './mount-options';
+import { mountedPaths } from './mountpoint';
+import { MountWatch } from './mount-watch';
 import type { RiverFs } from './river-fs';
 
 export interface FuseOpObserver {
   /** Called once per FUSE call with its outcome ('ok' or the errno name) and duration. */
   (op: string, result: string, seconds: number): void;
 }
+
+/** How long `fusermount -u` may take before the unmount counts as failed. */
+const UNMOUNT_COMMAND_TIMEOUT_MS = 10_000;
 
 export interface FuseServiceOptions extends MountOptionSettings {
   mountpoint: string;
@@ -30,11 +38,18 @@ export class FuseService {
   private accepting = true;
   private inFlight = 0;
   private readonly idleWaiters = new Set<() => void>();
+  private readonly lostListeners = new Set<() => void>();
+  private watch: MountWatch | undefined;
+  private lost = false;
+  /** The mount point as /proc/self/mountinfo spells it (symbolic links in its parents resolved). */
+  private kernelPath: string;
 
   constructor(
     private readonly riverFs: RiverFs,
     private readonly options: FuseServiceOptions,
-  ) {}
+  ) {
+    this.kernelPath = options.mountpoint;
+  }
 
   get mounted(): boolean {
     return this.fuse !== undefined;
@@ -42,6 +57,23 @@ export class FuseService {
 
   get mountpoint(): string {
     return this.options.mountpoint;
+  }
+
+  /** Whether the kernel still lists this mount (false once an operator removed it with fusermount -u). */
+  async listedByKernel(): Promise<boolean> {
+    return (await mountedPaths()).has(this.kernelPath);
+  }
+
+  /**
+   * Calls `listener` once if the mount disappears from under the running gateway (removed from outside, not by
+   * unmount()); at once when that already happened.
+   */
+  onMountLost(listener: () => void): void {
+    if (this.lost) {
+      listener();
+      return;
+    }
+    this.lostListeners.add(listener);
   }
 
   private handlers(): Record<string, (...args: never[]) => void> {
@@ -117,20 +149,74 @@ export class FuseService {
     await new Promise<void>((resolve, reject) => fuse.mount((error) => (error ? reject(error) : resolve())));
     this.fuse = fuse;
     this.accepting = true;
+    // Resolved through the parent only: resolving the mount point itself would ask this very mount, synchronously.
+    const target = this.options.mountpoint;
+    this.kernelPath = path.join(fs.realpathSync(path.dirname(target)), path.basename(target));
+    this.watch = new MountWatch(
+      () => this.listedByKernel(),
+      () => this.mountLost(),
+    );
+    this.watch.start();
   }
 
-  /** Stops accepting calls, waits up to `graceMs` for calls in flight, flushes open files and unmounts. */
+  private mountLost(): void {
+    this.lost = true;
+    this.options.log.error(
+      `the mount on ${this.options.mountpoint} was removed from outside (fusermount -u?): nothing can reach this ` +
+        'gateway any more',
+    );
+    for (const listener of [...this.lostListeners]) {
+      listener();
+    }
+    this.lostListeners.clear();
+  }
+
+  /**
+   * Flushes open files, waits up to `graceMs` for calls in flight, and unmounts. A mount already removed from outside
+   * is not an error: there is nothing left to unmount. Every wait has a bound; only a mount that stays listed after
+   * a failed `fusermount -u` makes this fail.
+   */
   async unmount(graceMs = 10_000): Promise<void> {
     const fuse = this.fuse;
     if (fuse === undefined) {
       return;
     }
-    await this.riverFs
-      .flushAll()
-      .catch((error: unknown) => this.options.log.error(`flush before unmount: ${String(error)}`));
+    this.watch?.stop();
+    await boundedStep('flushing open files before the unmount', graceMs, this.options.log, () =>
+      this.riverFs.flushAll(),
+    );
     await this.waitIdle(graceMs);
-    await new Promise<void>((resolve, reject) => fuse.unmount((error) => (error ? reject(error) : resolve())));
+    if (await this.listedByKernel()) {
+      try {
+        await this.fuseUnmount(fuse);
+      } catch (error) {
+        if (await this.listedByKernel()) {
+          throw error;
+        }
+      }
+    } else {
+      this.options.log.warn(
+        `${this.options.mountpoint} is no longer mounted (removed from outside); nothing to unmount`,
+      );
+    }
     this.fuse = undefined;
+  }
+
+  private fuseUnmount(fuse: Fuse): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`fusermount -u did not return within ${UNMOUNT_COMMAND_TIMEOUT_MS / 1000} s`)),
+        UNMOUNT_COMMAND_TIMEOUT_MS,
+      );
+      fuse.unmount((error) => {
+        clearTimeout(timer);
+        if (error) {
+          reject(error);
+        } else {
+          resolve();
+        }
+      });
+    });
   }
 
   /** Refuses new calls (EIO) from now on: used by a forced shutdown. */

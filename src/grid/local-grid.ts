@@ -5,6 +5,7 @@ import path from 'node:path';
 import { withFileLock } from './file-lock';
 import { GridError } from './grid.errors';
 import { getIniValue, setIniValue } from './ini.util';
+import { protectNodeSecrets, withPrivateUmask } from './node-secrets';
 import { findFreePort, isPortFree, isProcessAlive, pollUntil, runCommand, tailFile } from './process.util';
 import { ensureTahoeVenv, TAHOE_VERSION } from './tahoe-venv';
 
@@ -290,7 +291,8 @@ export class LocalGrid {
   }
 
   private async tahoeCommand(args: string[]): Promise<void> {
-    const result = await runCommand(this.requireTahoe(), args, { timeoutMs: 120_000 });
+    const tahoe = this.requireTahoe();
+    const result = await withPrivateUmask(() => runCommand(tahoe, args, { timeoutMs: 120_000 }));
     if (result.code !== 0) {
       throw new GridError(
         'NODE_CREATE_FAILED',
@@ -319,6 +321,7 @@ export class LocalGrid {
     if (!this.isCreated(name)) {
       throw new GridError('UNKNOWN_NODE', `node ${name} has not been created in ${this.options.gridDir}`);
     }
+    protectNodeSecrets(this.nodeDir(name));
     const running = this.nodePid(name);
     if (running !== undefined) {
       return running;
@@ -332,11 +335,14 @@ export class LocalGrid {
     try {
       // Detached with its own session, so the grid outlives `riverfs grid start` and a killed RiverFS; stdin is
       // /dev/null, hence --allow-stdin-close (since 1.19 `tahoe run` otherwise exits when stdin closes).
-      child = spawn(this.requireTahoe(), ['run', '--allow-stdin-close', this.nodeDir(name)], {
-        detached: true,
-        stdio: ['ignore', logFd, logFd],
-        cwd: this.nodeDir(name),
-      });
+      const tahoe = this.requireTahoe();
+      child = withPrivateUmask(() =>
+        spawn(tahoe, ['run', '--allow-stdin-close', this.nodeDir(name)], {
+          detached: true,
+          stdio: ['ignore', logFd, logFd],
+          cwd: this.nodeDir(name),
+        }),
+      );
     } finally {
       fs.closeSync(logFd);
     }

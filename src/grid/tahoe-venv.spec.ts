@@ -48,7 +48,10 @@ describe('the Tahoe venv', () => {
     expect(fs.existsSync(path.join(dir, 'venv'))).toBe(false);
   });
 
-  /** A venv that looks installed (no real Python in it), its web/common.py holding `commonPy`. */
+  /**
+   * A venv that looks installed (no real Python in it), its web/common.py holding `commonPy` and the file of every
+   * other fix already fixed.
+   */
   function preparedVenv(commonPy: string): { venv: string; file: string; cached: string } {
     const venv = path.join(dir, 'venv');
     fs.mkdirSync(path.join(venv, 'bin'), { recursive: true });
@@ -60,6 +63,11 @@ describe('the Tahoe venv', () => {
     fs.writeFileSync(file, commonPy);
     const cached = path.join(web, '__pycache__', 'common.cpython-311.pyc');
     fs.writeFileSync(cached, 'old bytecode');
+    for (const other of TAHOE_FIXES.filter((fix) => fix.file !== 'allmydata/web/common.py')) {
+      const otherFile = path.join(venv, 'lib', 'python3.11', 'site-packages', other.file);
+      fs.mkdirSync(path.dirname(otherFile), { recursive: true });
+      fs.writeFileSync(otherFile, `before\n${other.replace}\nafter\n`);
+    }
     return { venv, file, cached };
   }
 
@@ -80,6 +88,13 @@ describe('the Tahoe venv', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe(`before\n${FIX.replace}\nafter\n`);
     expect(fs.readFileSync(file, 'utf8')).toContain('request.method in (b"PUT", b"POST")');
     expect(fs.existsSync(cached)).toBe(false);
+  });
+
+  it('should bind the log tub of every node to loopback (the loopback-log-port fix)', () => {
+    const fix = TAHOE_FIXES.find((candidate) => candidate.marker === 'riverfs: loopback-log-port');
+    expect(fix?.find).toContain("s.bind(('', 0))");
+    expect(fix?.replace).toContain("s.bind(('127.0.0.1', 0))");
+    expect(fix?.replace).not.toContain("s.bind(('', 0))");
   });
 
   it('should refuse to guess when the file to fix holds other code', async () => {

@@ -32,6 +32,10 @@ interface TahoeFix {
  * refused meanwhile with "shares could be placed or found on only 0 server(s)". A RiverFS killed during an upload
  * retries exactly that. With the fix, a PUT or POST whose body has arrived runs to its end; the retry then finds the
  * shares in place and succeeds at once.
+ *
+ * loopback-log-port: every node also runs a Foolscap "log tub" for `flogtool tail`, on a port Tahoe picks itself and
+ * binds to every interface (0.0.0.0), although its own comment calls it localhost-only and it advertises
+ * "localhost:PORT". No setting moves it, so the bind is made on 127.0.0.1, as every other port of the embedded grid.
  */
 export const TAHOE_FIXES: readonly TahoeFix[] = [
   {
@@ -45,6 +49,18 @@ export const TAHOE_FIXES: readonly TahoeFix[] = [
             lambda ignored: None if request.method in (b"PUT", b"POST") else d.cancel(),
         )`,
     marker: 'riverfs: finish-cut-uploads',
+  },
+  {
+    file: 'allmydata/util/iputil.py',
+    find: `            s = socket.socket()
+            try:
+                s.bind(('', 0))`,
+    replace: `            s = socket.socket()
+            try:
+                # riverfs: loopback-log-port (see RiverFS src/grid/tahoe-venv.ts): the log tub is meant to be
+                # localhost-only, and says so in its location; bind it there.
+                s.bind(('127.0.0.1', 0))`,
+    marker: 'riverfs: loopback-log-port',
   },
 ];
 
@@ -81,7 +97,10 @@ function applyFixes(venvDir: string, log: (message: string) => void): void {
         `${file} does not hold the code RiverFS's fix "${fix.marker}" expects: is it tahoe-lafs ${TAHOE_VERSION}?`,
       );
     }
-    fs.writeFileSync(file, text.replace(fix.find, fix.replace));
+    // Through a new file renamed over the old one: a node starting meanwhile reads the old text or the new, never half.
+    const temporary = `${file}.riverfs-${process.pid}.tmp`;
+    fs.writeFileSync(temporary, text.replace(fix.find, fix.replace), { mode: fs.statSync(file).mode & 0o777 });
+    fs.renameSync(temporary, file);
     // Python would otherwise keep running the cached bytecode of the old text.
     const cache = path.join(path.dirname(file), '__pycache__');
     if (fs.existsSync(cache)) {

@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { DataSource, type MigrationInterface } from 'typeorm';
 import { mysqlMigrations } from '../../migrations/mysql';
 import { sqliteMigrations } from '../../migrations/sqlite';
 import { metadataEntities, type SqlDialect } from './entities';
+import { protectSqliteFiles } from './sqlite-files';
 
 export type DbLocation = { dialect: 'sqlite'; file: string } | { dialect: 'mysql'; url: URL };
 
@@ -141,11 +141,11 @@ export function dialectOf(dataSource: DataSource): SqlDialect {
   return dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'mysql';
 }
 
-/** Connects a DataSource for `db`, creating the SQLite file's directory when needed. */
+/** Connects a DataSource for `db`; a SQLite file (and its directory) is created private when missing, and kept so. */
 export async function openDataSource(db: string, tuning: DataSourceTuning = {}): Promise<DataSource> {
   const location = parseDbUrl(db);
   if (location.dialect === 'sqlite') {
-    fs.mkdirSync(path.dirname(location.file), { recursive: true, mode: 0o700 });
+    protectSqliteFiles(location.file);
   } else if (tuning.flavor === undefined) {
     tuning = { ...tuning, flavor: await detectMysqlFlavor(db) };
   }

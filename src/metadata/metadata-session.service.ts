@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { packageVersion } from '../cli/package-version';
+import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import type { MetadataStore } from './metadata.store';
 import { DEFAULT_SESSION_TTL_MS } from './metadata.types';
 
@@ -120,16 +121,19 @@ export class MetadataSessionService implements OnApplicationBootstrap, OnApplica
       clearInterval(this.timer);
       this.timer = null;
     }
-    await this.inFlight;
-    try {
-      await this.store.closeSession();
-      if (this.sid !== null) {
-        this.logger.log(`Metadata session ${this.sid} closed`);
-      }
-    } catch (error) {
-      this.logger.error(`Closing metadata session ${this.sid} failed: ${(error as Error).message}`);
-    } finally {
-      this.sid = null;
+    // Bounded: with the database unreachable a beat or the close may hang, and the shutdown must go on.
+    const closed = await boundedStep(
+      `closing metadata session ${this.sid}`,
+      SHUTDOWN_STEP_MS,
+      this.logger,
+      async () => {
+        await this.inFlight;
+        await this.store.closeSession();
+      },
+    );
+    if (closed.ok && this.sid !== null) {
+      this.logger.log(`Metadata session ${this.sid} closed`);
     }
+    this.sid = null;
   }
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import { redactUrl } from '../config/config.loader';
 import type { RiverFsConfig } from '../config/config.schema';
 import { type DataSourceTuning, openDataSource, runMigrations } from './data-source';
@@ -97,10 +98,6 @@ export class MetadataModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    try {
-      await this.store.close();
-    } catch (error) {
-      this.logger.error(`Closing the metadata database failed: ${(error as Error).message}`);
-    }
+    await boundedStep('closing the metadata database', SHUTDOWN_STEP_MS, this.logger, () => this.store.close());
   }
 }

@@ -1,4 +1,5 @@
 import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import { redactUrl } from '../config/config.loader';
 import type { RiverFsConfig } from '../config/config.schema';
 import { InProcessStateStore } from './in-process-state-store';
@@ -34,6 +35,8 @@ export class StateModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.store.close();
+    await boundedStep('closing the state store', SHUTDOWN_STEP_MS, new Logger(StateModule.name), () =>
+      this.store.close(),
+    );
   }
 }

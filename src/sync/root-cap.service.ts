@@ -38,6 +38,20 @@ export function writeRootCapFile(dataDir: string, cap: string): string {
   return file;
 }
 
+/** Narrows an existing `<dataDir>/root-cap` to 0600 (one written by an older RiverFS, or copied in by hand). */
+export function protectRootCapFile(dataDir: string): void {
+  const file = path.join(dataDir, ROOT_CAP_FILE);
+  try {
+    if ((fs.statSync(file).mode & 0o077) !== 0) {
+      fs.chmodSync(file, 0o600);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw error;
+    }
+  }
+}
+
 /**
  * The write cap of the root dirnode (DESIGN.md §7): the configured one, else the one the database recorded, else a
  * new directory created on the grid — once, by one gateway — stored in SQL and in `<dataDir>/root-cap`, and

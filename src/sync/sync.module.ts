@@ -1,6 +1,7 @@
 import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { SyncControl } from '../admin/sync-control';
 import { BlockCache } from '../cache/block-cache';
+import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import type { RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
 import { SyncJournal } from '../metadata/sync-journal';
@@ -120,6 +121,8 @@ export class SyncModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.worker.stop();
+    await boundedStep('stopping the sync worker', SHUTDOWN_STEP_MS, new Logger(SyncModule.name), () =>
+      this.worker.stop(),
+    );
   }
 }

@@ -176,6 +176,11 @@ export class TahoeSyncWorker extends SyncControl {
     return this.options.mode;
   }
 
+  /** How long a shutdown drain waits for the queue (the sync-drain-timeout setting). */
+  get drainTimeoutMs(): number {
+    return this.options.drainTimeoutMs;
+  }
+
   get rootCap(): RootCapService {
     return this.deps.rootCap;
   }

@@ -1,4 +1,5 @@
 import { Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import { RIVERFS_CONFIG } from '../config/config.module';
 import type { RiverFsConfig } from '../config/config.schema';
 import { TahoeClient } from './tahoe.client';
@@ -63,6 +64,9 @@ export class TahoeModule implements OnApplicationShutdown {
 
   // At application shutdown, not module destroy: services may still flush to Tahoe in their own destroy hooks.
   async onApplicationShutdown(): Promise<void> {
-    await this.client.close();
+    // Bounded: closing waits for requests in flight, and an upload the drain gave up on may still be one.
+    await boundedStep('closing the Tahoe client', SHUTDOWN_STEP_MS, new Logger(TahoeModule.name), () =>
+      this.client.close(),
+    );
   }
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { pollUntil } from '../../src/grid/process.util';
 import { mountedPaths } from '../../src/fs-ops/mountpoint';
 import { testTahoeUrl } from './tahoe.helper';
+import { testVenvDir } from './test-grid';
 
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '..', '..', 'bin', 'riverfs.js');
@@ -46,6 +47,11 @@ export interface RiverFsProcessOptions {
   redis?: string;
   /** More flags for `riverfs mount`. */
   args?: string[];
+  /**
+   * Let `riverfs mount` run its own embedded grid in `<data-dir>/grid` (from the test venv) instead of using the test
+   * grid: slow (a new grid), for tests of the embedded default itself.
+   */
+  embeddedGrid?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -97,7 +103,10 @@ export class RiverFsProcess {
   }
 
   async start(): Promise<void> {
-    const args = [BIN, 'mount', this.mountpoint, '--data-dir', this.dataDir, '--tahoe-url', testTahoeUrl()];
+    const args = [
+      ...[BIN, 'mount', this.mountpoint, '--data-dir', this.dataDir],
+      ...(this.options.embeddedGrid ? ['--tahoe-venv', testVenvDir()] : ['--tahoe-url', testTahoeUrl()]),
+    ];
     if (this.options.db) {
       args.push('--db', this.options.db);
     }
@@ -131,7 +140,13 @@ export class RiverFsProcess {
     );
   }
 
-  private async waitExit(timeoutMs: number): Promise<number | null> {
+  /** Sends `signal` without waiting for anything (waitExit says how the process ended). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** Waits up to `timeoutMs` for the process to exit; its exit code (null when a signal killed it). */
+  async waitExit(timeoutMs: number): Promise<number | null> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       return child?.exitCode ?? null;
