@@ -23,7 +23,7 @@ import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { DirnodePublisher, PublishResult } from './dirnode-publisher.service';
 import type { DownstreamPuller } from './downstream-puller';
-import type { FileUploader } from './file-uploader.service';
+import { type FileUploader, ForeignDirtyContentError } from './file-uploader.service';
 import type { RootCapService } from './root-cap.service';
 import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay, firstBy } from './sync-queue';
 
@@ -159,6 +159,11 @@ export class TahoeSyncWorker extends SyncControl {
   private draining = false;
   private progress = deferred();
   private readonly failuresLogged = new Set<string>();
+  /**
+   * Files whose dirty content another gateway's cache holds (ForeignDirtyContentError): retried rarely, and a shutdown
+   * drain does not wait for them, since no retry from here can ever succeed.
+   */
+  private readonly refusedUploads = new Set<number>();
   /** Inodes the scan leaves alone until the time given (they cannot be pushed as they are). */
   private readonly held = new Map<number, number>();
   /** Per directory, the earliest time its next background publish may start (see publishSpacingFactor). */
@@ -285,7 +290,7 @@ export class TahoeSyncWorker extends SyncControl {
     for (;;) {
       this.tasks.expedite((task) => task.state === 'pending');
       this.pump();
-      if (this.tasks.size === 0 && this.running.upload + this.running.publish === 0) {
+      if (this.tasks.size === this.queuedRefusals() && this.running.upload + this.running.publish === 0) {
         // The journal may hold work the queue has not seen (or that a finished push left behind): look again, a
         // few times; an inode that no push can clean (a name Tahoe cannot hold) must not hold up the shutdown.
         if (rescans < DRAIN_RESCANS) {
@@ -333,6 +338,20 @@ export class TahoeSyncWorker extends SyncControl {
       }
       await this.waitForProgress(Math.min(1000, deadline - now));
     }
+  }
+
+  /** Queued uploads that only another gateway can make (see refusedUploads). */
+  private queuedRefusals(): number {
+    let count = 0;
+    for (const ino of this.refusedUploads) {
+      const task = this.tasks.get('upload', ino);
+      if (task === undefined) {
+        this.refusedUploads.delete(ino);
+      } else if (task.state === 'failed') {
+        count += 1;
+      }
+    }
+    return count;
   }
 
   private describeQueue(): string {
@@ -551,6 +570,9 @@ export class TahoeSyncWorker extends SyncControl {
         this.tasks.expedite((other) => other.state === 'failed');
       }
       this.failuresLogged.delete(task.key);
+      if (task.kind === 'upload') {
+        this.refusedUploads.delete(task.ino);
+      }
       this.tasks.complete(task, task.kind === 'publish' ? this.spacedPublish(task.ino, 0) : 0);
     } catch (error) {
       if (this.stopped) {
@@ -561,7 +583,13 @@ export class TahoeSyncWorker extends SyncControl {
       for (const listener of this.failureListeners) {
         listener(task.kind);
       }
-      const wait = backoffDelay(task.tries + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
+      const refused = error instanceof ForeignDirtyContentError;
+      if (refused) {
+        this.refusedUploads.add(task.ino);
+      }
+      const wait = refused
+        ? this.options.backoffMaxMs
+        : backoffDelay(task.tries + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
       this.tasks.fail(task, text, wait);
       if (!this.failuresLogged.has(task.key) || task.tries % 10 === 0) {
         this.failuresLogged.add(task.key);
