@@ -45,6 +45,12 @@ interface BlockState {
   unsynced?: boolean;
   /** Bytes held in the block file (its length; a sparse block may have holes below it). */
   length: number;
+  /**
+   * Set by a truncate as it begins, for a block it cuts (0: drops), until it has done so: bytes at or past it are
+   * gone already. Reads serve zeros there and a write applies the cut first, so no read or upload that starts after
+   * the truncate sees them while the truncate is still on its way to this block.
+   */
+  cutAt?: number;
 }
 
 /**
@@ -192,8 +198,11 @@ export class BlockCache {
           return; // A hole: `result` is already zero-filled.
         }
         this.touch(ino, index);
-        const file = this.blockPath(ino, index, state.dirty);
-        await this.pool.use(file, (handle) => handle.readInto(result, position - offset, take, inBlock));
+        const servable = Math.min(take, Math.max(0, (state.cutAt ?? Infinity) - inBlock));
+        if (servable > 0) {
+          const file = this.blockPath(ino, index, state.dirty);
+          await this.pool.use(file, (handle) => handle.readInto(result, position - offset, servable, inBlock));
+        }
       });
       position += take;
     }
@@ -290,6 +299,7 @@ export class BlockCache {
       const inBlock = position - index * this.blockSize;
       const take = Math.min(this.blockSize - inBlock, end - position);
       await this.locks.run(this.lockKey(ino, index), async () => {
+        await this.applyCut(ino, index);
         // A write over the whole block needs none of its old bytes.
         const partial = inBlock > 0 || take < this.blockSize;
         let state = partial ? await this.keptBlock(ino, index, fetch) : this.files.get(ino)?.get(index);
@@ -337,33 +347,47 @@ export class BlockCache {
    */
   async truncate(ino: number, newSize: number): Promise<void> {
     this.bumpGeneration(ino);
-    // Before any await: a fetch that stores a block concurrently must see the new floor.
+    // Before any await: a fetch that stores a block concurrently must see the new floor, and a read (an upload's
+    // above all) that starts now must not see the bytes this truncate is about to remove from cached blocks.
     const floorDurable = this.holeFloors.lower(ino, newSize);
-    const lastIndex = Math.floor(newSize / this.blockSize);
-    const keepInLast = newSize - lastIndex * this.blockSize;
-    const past = (index: number): boolean => index > lastIndex || (index === lastIndex && keepInLast === 0);
+    const cut: number[] = [];
+    for (const [index, state] of this.files.get(ino) ?? []) {
+      const keep = Math.max(0, newSize - index * this.blockSize);
+      if (state.length > keep) {
+        state.cutAt = Math.min(state.cutAt ?? Infinity, keep);
+        cut.push(index);
+      }
+    }
     // The floor first: after a crash, a block dropped without it would come back from the cap.
     await floorDurable;
-    for (const index of [...(this.files.get(ino)?.keys() ?? [])].filter(past)) {
-      await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
+    for (const index of cut.sort((a, b) => a - b)) {
+      await this.locks.run(this.lockKey(ino, index), () => this.applyCut(ino, index));
     }
-    if (keepInLast > 0) {
-      await this.locks.run(this.lockKey(ino, lastIndex), async () => {
-        let state = this.files.get(ino)?.get(lastIndex);
-        if (!state || state.length <= keepInLast) {
-          return;
-        }
-        state = await this.markDirty(ino, lastIndex, state);
-        const file = this.blockPath(ino, lastIndex, true);
-        await this.pool.use(file, (handle) => handle.truncate(keepInLast));
-        state.unsynced = true;
-        const cut = state.length - keepInLast;
-        state.length = keepInLast;
-        this.usedBytes -= cut;
-        this.dirtyBytes -= cut;
-        this.notifyDirtyDrained();
-      });
+  }
+
+  /** Carries out a truncate's pending cut of a block (see `cutAt`). The caller holds the block's lock. */
+  private async applyCut(ino: number, index: number): Promise<void> {
+    let state = this.files.get(ino)?.get(index);
+    const keep = state?.cutAt;
+    if (!state || keep === undefined) {
+      return;
     }
+    if (keep === 0) {
+      await this.dropBlock(ino, index);
+      return;
+    }
+    if (state.length > keep) {
+      state = await this.markDirty(ino, index, state);
+      const file = this.blockPath(ino, index, true);
+      await this.pool.use(file, (handle) => handle.truncate(keep));
+      state.unsynced = true;
+      const removed = state.length - keep;
+      state.length = keep;
+      this.usedBytes -= removed;
+      this.dirtyBytes -= removed;
+      this.notifyDirtyDrained();
+    }
+    state.cutAt = undefined;
   }
 
   private async dropBlock(ino: number, index: number): Promise<void> {
@@ -428,9 +452,14 @@ export class BlockCache {
    */
   dirtyBlocks(ino: number, within = Infinity): number[] {
     return [...(this.files.get(ino)?.entries() ?? [])]
-      .filter(([index, state]) => state.dirty && index * this.blockSize + state.length <= within)
+      .filter(([index, state]) => state.dirty && index * this.blockSize + this.heldLength(state) <= within)
       .map(([index]) => index)
       .sort((a, b) => a - b);
+  }
+
+  /** The bytes of a block that are still the file's (a truncate may be about to cut it). */
+  private heldLength(state: BlockState): number {
+    return Math.min(state.length, state.cutAt ?? Infinity);
   }
 
   /** Changes of the file's bytes so far in this process (0 before the first). */
