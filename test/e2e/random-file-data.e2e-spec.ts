@@ -74,6 +74,12 @@ describe('random file data against a model, while uploads and evictions run', ()
             tokenFile,
             '--evict-ratio',
             '0.2',
+            // Now and then the upload that follows a step ends before the next one (a truncate's upload then
+            // clears its hole floor): dropped blocks must stay dropped across that too.
+            '--settle-ratio',
+            '0.3',
+            '--mount-path',
+            '/checked.bin',
             '--model-out',
             modelFile,
           ]);
