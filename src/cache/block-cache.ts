@@ -412,13 +412,14 @@ export class BlockCache {
     }
   }
 
-  /** Makes the file's dirty blocks durable: data first, then the directory holding their names. */
+  /** Makes the file's dirty blocks durable: data first, then the directory holding their names (and its floor's). */
   async fsync(ino: number): Promise<void> {
     const blocks = this.files.get(ino);
-    if (!blocks) {
+    // A file whose blocks a truncate all dropped still has its hole floor's name to make durable.
+    if (!blocks && !this.holeFloors.has(ino)) {
       return;
     }
-    for (const [index, state] of blocks) {
+    for (const [index, state] of blocks ?? []) {
       if (state.dirty && state.unsynced) {
         await this.locks.run(this.lockKey(ino, index), async () => {
           if (state.dirty && state.unsynced) {
