@@ -113,6 +113,35 @@ describe('dropped blocks with uploads in flight (real grid; journal row in memor
     expect(read.equals(Buffer.concat([first, appended]))).toBe(true);
   });
 
+  it('should read zeros past a truncate after a restart, until an upload holds the truncate', async () => {
+    const block = 64 * 1024;
+    await openCache(block);
+    const old = randomBytes(4 * block);
+    await cache.write(INO, 0, old);
+    row.size = old.length;
+    await record(await uploader.upload({ ...row }), 1);
+    const cutAt = block + 7;
+    await cache.truncate(INO, cutAt);
+    await cache.fsync(INO);
+    await cache.close();
+
+    // A new process: the dropped blocks are neither cached nor fetched from the old cap, which still has them.
+    await openCache(block);
+    const expected = Buffer.concat([old.subarray(0, cutAt), Buffer.alloc(old.length - cutAt)]);
+    await cache.evictClean(INO);
+    expect((await cache.read(INO, 0, old.length, old.length, remote.fetcher(INO))).equals(expected)).toBe(true);
+
+    // Once an upload of the cut file is recorded its cap speaks for every byte again, restart or not.
+    row = { ...row, size: cutAt, contentVersion: 2 };
+    await record(await uploader.upload({ ...row }), 2);
+    expect(cache.remoteLimit(INO)).toBeUndefined();
+    await cache.close();
+    await openCache(block);
+    expect(cache.remoteLimit(INO)).toBeUndefined();
+    await cache.evictClean(INO);
+    expect((await cache.read(INO, 0, cutAt, cutAt, remote.fetcher(INO))).equals(old.subarray(0, cutAt))).toBe(true);
+  });
+
   it('should stop an upload, sending nothing more, once the file is written during it', async () => {
     const block = 64 * 1024;
     await openCache(block);
