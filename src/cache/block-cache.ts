@@ -3,10 +3,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FsError } from '../common/errors/fs-error';
 import { HandlePool } from './handle-pool';
+import { HoleFloors } from './hole-floors';
 import { KeyedMutex } from './keyed-mutex';
-
-/** Name of the file, beside a file's blocks, that persists its hole floor (see `remoteLimit`). */
-const HOLE_FLOOR_FILE = 'holes-from';
 
 /** How long a statfs reading of the cache disk is trusted (adjusted for our own writes meanwhile). */
 const DISK_READING_TTL_MS = 500;
@@ -47,6 +45,12 @@ interface BlockState {
   unsynced?: boolean;
   /** Bytes held in the block file (its length; a sparse block may have holes below it). */
   length: number;
+  /**
+   * Set by a truncate as it begins, for a block it cuts (0: drops), until it has done so: bytes at or past it are
+   * gone already. Reads serve zeros there and a write applies the cut first, so no read or upload that starts after
+   * the truncate sees them while the truncate is still on its way to this block.
+   */
+  cutAt?: number;
 }
 
 /**
@@ -72,11 +76,8 @@ export class BlockCache {
   private readonly generations = new Map<number, number>();
   /** Whether a clean block of this file may be evicted (it can be fetched again); every file by default. */
   private evictionGuard: (ino: number) => boolean = () => true;
-  /**
-   * Per file, the lowest size a truncate gave it since its last complete upload: every byte at or past it that the
-   * cache lacks is a hole locally, whatever the file's last uploaded cap holds there (persisted beside the blocks).
-   */
-  private readonly holeFloors = new Map<number, number>();
+  /** Which bytes of each file must not come from its last uploaded cap (see HoleFloors). */
+  private readonly holeFloors: HoleFloors;
   private usedBytes = 0;
   private dirtyBytes = 0;
   private hits = 0;
@@ -87,6 +88,7 @@ export class BlockCache {
   constructor(private readonly options: BlockCacheOptions) {
     this.blockSize = options.blockSize;
     this.filesDir = path.join(options.dir, 'files');
+    this.holeFloors = new HoleFloors(this.filesDir);
   }
 
   /** Rebuilds the in-memory index from disk: the cache, dirty blocks included, survives a restart. */
@@ -100,12 +102,7 @@ export class BlockCache {
         continue;
       }
       const blocks = new Map<number, BlockState>();
-      const floorText = await fsp
-        .readFile(path.join(this.filesDir, entry, HOLE_FLOOR_FILE), 'utf8')
-        .catch(() => undefined);
-      if (floorText !== undefined && /^\d+$/.test(floorText.trim())) {
-        this.holeFloors.set(ino, Number(floorText.trim()));
-      }
+      await this.holeFloors.load(ino);
       for (const name of await fsp.readdir(path.join(this.filesDir, entry))) {
         const match = /^(\d+)(\.d)?$/.exec(name);
         if (!match) {
@@ -201,8 +198,11 @@ export class BlockCache {
           return; // A hole: `result` is already zero-filled.
         }
         this.touch(ino, index);
-        const file = this.blockPath(ino, index, state.dirty);
-        await this.pool.use(file, (handle) => handle.readInto(result, position - offset, take, inBlock));
+        const servable = Math.min(take, Math.max(0, (state.cutAt ?? Infinity) - inBlock));
+        if (servable > 0) {
+          const file = this.blockPath(ino, index, state.dirty);
+          await this.pool.use(file, (handle) => handle.readInto(result, position - offset, servable, inBlock));
+        }
       });
       position += take;
     }
@@ -225,8 +225,7 @@ export class BlockCache {
 
   /** Bytes of a fetched block that are the file's (the hole floor may cut it); 0 when it is all hole now. */
   private fetchedLength(ino: number, index: number, length: number): number {
-    const floor = this.holeFloors.get(ino);
-    return floor === undefined ? length : Math.max(0, Math.min(length, floor - index * this.blockSize));
+    return this.holeFloors.usable(ino, index * this.blockSize, length);
   }
 
   /**
@@ -300,6 +299,7 @@ export class BlockCache {
       const inBlock = position - index * this.blockSize;
       const take = Math.min(this.blockSize - inBlock, end - position);
       await this.locks.run(this.lockKey(ino, index), async () => {
+        await this.applyCut(ino, index);
         // A write over the whole block needs none of its old bytes.
         const partial = inBlock > 0 || take < this.blockSize;
         let state = partial ? await this.keptBlock(ino, index, fetch) : this.files.get(ino)?.get(index);
@@ -339,44 +339,55 @@ export class BlockCache {
   }
 
   /**
-   * Changes the cached length of a file from `oldSize` to `newSize`: blocks past the end are dropped, the new
-   * last block is cut and becomes dirty. Growing needs nothing: the new range is a hole until written.
+   * Cuts the file's cached data at `newSize`, whichever way the size moves: blocks past it are dropped, a cached
+   * last block longer than it is cut (and becomes dirty), and the hole floor goes down to it, so that nothing past
+   * `newSize` is fetched from the file's previous cap again until written. The caller's idea of the old size plays
+   * no part: a size the caller had wrong must not leave old bytes behind. A last block the cache lacks is not
+   * fetched: its bytes below `newSize` are still the cap's, and the floor cuts what lies past.
    */
-  async truncate(ino: number, oldSize: number, newSize: number, fetch?: BlockFetcher): Promise<void> {
-    if (newSize >= oldSize) {
+  async truncate(ino: number, newSize: number): Promise<void> {
+    this.bumpGeneration(ino);
+    // Before any await: a fetch that stores a block concurrently must see the new floor, and a read (an upload's
+    // above all) that starts now must not see the bytes this truncate is about to remove from cached blocks.
+    const floorDurable = this.holeFloors.lower(ino, newSize);
+    const cut: number[] = [];
+    for (const [index, state] of this.files.get(ino) ?? []) {
+      const keep = Math.max(0, newSize - index * this.blockSize);
+      if (state.length > keep) {
+        state.cutAt = Math.min(state.cutAt ?? Infinity, keep);
+        cut.push(index);
+      }
+    }
+    // The floor first: after a crash, a block dropped without it would come back from the cap.
+    await floorDurable;
+    for (const index of cut.sort((a, b) => a - b)) {
+      await this.locks.run(this.lockKey(ino, index), () => this.applyCut(ino, index));
+    }
+  }
+
+  /** Carries out a truncate's pending cut of a block (see `cutAt`). The caller holds the block's lock. */
+  private async applyCut(ino: number, index: number): Promise<void> {
+    let state = this.files.get(ino)?.get(index);
+    const keep = state?.cutAt;
+    if (!state || keep === undefined) {
       return;
     }
-    this.bumpGeneration(ino);
-    // Before any await: a fetch that stores a block concurrently must see the new floor.
-    const floor = Math.min(this.holeFloors.get(ino) ?? Infinity, newSize);
-    this.holeFloors.set(ino, floor);
-    await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
-    await fsp.writeFile(path.join(this.filesDir, String(ino), HOLE_FLOOR_FILE), String(floor));
-    const blocks = this.files.get(ino);
-    const lastIndex = Math.floor(newSize / this.blockSize);
-    const keepInLast = newSize - lastIndex * this.blockSize;
-    for (const index of [...(blocks?.keys() ?? [])].filter(
-      (i) => i > lastIndex || (i === lastIndex && keepInLast === 0),
-    )) {
-      await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
+    if (keep === 0) {
+      await this.dropBlock(ino, index);
+      return;
     }
-    if (keepInLast > 0) {
-      await this.locks.run(this.lockKey(ino, lastIndex), async () => {
-        let state = await this.keptBlock(ino, lastIndex, fetch);
-        if (!state || state.length <= keepInLast) {
-          return;
-        }
-        state = await this.markDirty(ino, lastIndex, state);
-        const file = this.blockPath(ino, lastIndex, true);
-        await this.pool.use(file, (handle) => handle.truncate(keepInLast));
-        state.unsynced = true;
-        const cut = state.length - keepInLast;
-        state.length = keepInLast;
-        this.usedBytes -= cut;
-        this.dirtyBytes -= cut;
-        this.notifyDirtyDrained();
-      });
+    if (state.length > keep) {
+      state = await this.markDirty(ino, index, state);
+      const file = this.blockPath(ino, index, true);
+      await this.pool.use(file, (handle) => handle.truncate(keep));
+      state.unsynced = true;
+      const removed = state.length - keep;
+      state.length = keep;
+      this.usedBytes -= removed;
+      this.dirtyBytes -= removed;
+      this.notifyDirtyDrained();
     }
+    state.cutAt = undefined;
   }
 
   private async dropBlock(ino: number, index: number): Promise<void> {
@@ -401,13 +412,14 @@ export class BlockCache {
     }
   }
 
-  /** Makes the file's dirty blocks durable: data first, then the directory holding their names. */
+  /** Makes the file's dirty blocks durable: data first, then the directory holding their names (and its floor's). */
   async fsync(ino: number): Promise<void> {
     const blocks = this.files.get(ino);
-    if (!blocks) {
+    // A file whose blocks a truncate all dropped still has its hole floor's name to make durable.
+    if (!blocks && !this.holeFloors.has(ino)) {
       return;
     }
-    for (const [index, state] of blocks) {
+    for (const [index, state] of blocks ?? []) {
       if (state.dirty && state.unsynced) {
         await this.locks.run(this.lockKey(ino, index), async () => {
           if (state.dirty && state.unsynced) {
@@ -428,19 +440,27 @@ export class BlockCache {
   /** Drops everything cached for a freed inode (its last name and last open handle are gone). */
   async drop(ino: number): Promise<void> {
     this.bumpGeneration(ino);
-    this.holeFloors.delete(ino);
+    await this.holeFloors.forget(ino);
     for (const index of [...(this.files.get(ino)?.keys() ?? [])]) {
       await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
     }
     await fsp.rm(path.join(this.filesDir, String(ino)), { recursive: true, force: true });
   }
 
-  /** Indexes of the file's dirty blocks, ascending (what an upload must take from the cache). */
-  dirtyBlocks(ino: number): number[] {
+  /**
+   * Indexes of the file's dirty blocks, ascending (what an upload must take from the cache). With `within`, only
+   * the blocks whose bytes all lie below it: what an upload of that many bytes holds, and so may mark clean.
+   */
+  dirtyBlocks(ino: number, within = Infinity): number[] {
     return [...(this.files.get(ino)?.entries() ?? [])]
-      .filter(([, state]) => state.dirty)
+      .filter(([index, state]) => state.dirty && index * this.blockSize + this.heldLength(state) <= within)
       .map(([index]) => index)
       .sort((a, b) => a - b);
+  }
+
+  /** The bytes of a block that are still the file's (a truncate may be about to cut it). */
+  private heldLength(state: BlockState): number {
+    return Math.min(state.length, state.cutAt ?? Infinity);
   }
 
   /** Changes of the file's bytes so far in this process (0 before the first). */
@@ -506,14 +526,9 @@ export class BlockCache {
       });
     }
     if (ifGeneration !== undefined && this.writeGeneration(ino) === ifGeneration && this.holeFloors.has(ino)) {
-      // The upload holds every truncate so far: its cap is right about every byte again.
-      this.holeFloors.delete(ino);
-      const floorFile = path.join(this.filesDir, String(ino), HOLE_FLOOR_FILE);
-      await fsp.rm(floorFile, { force: true });
-      const floor = this.holeFloors.get(ino);
-      if (floor !== undefined) {
-        await fsp.writeFile(floorFile, String(floor)); // A truncate came meanwhile: its floor stays persisted.
-      }
+      // The upload read every byte after the floor was set and no change raced it: its cap holds zeros wherever
+      // the floor made holes, and nothing past its own size. The cap is right about every byte again.
+      await this.holeFloors.clear(ino);
     }
     this.notifyDirtyDrained();
     return cleaned;

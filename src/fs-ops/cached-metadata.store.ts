@@ -50,6 +50,13 @@ export class CachedMetadataStore extends MetadataStorePort {
   private readonly now: () => number;
   private hits = 0;
   private misses = 0;
+  /**
+   * Bumped by every change this cache is told of. A read or write that began before a change and ends after it may
+   * carry the row as it was before that change (reads and writes overlap on MariaDB, and a result is remembered
+   * only when its await ends): such a result is returned but not remembered, or the cache would serve the old size
+   * of a file, for as long as its time to live, to a truncate that then cuts the wrong bytes.
+   */
+  private changeEpoch = 0;
 
   constructor(
     private readonly inner: MetadataStore,
@@ -63,13 +70,29 @@ export class CachedMetadataStore extends MetadataStorePort {
     return { hits: this.hits, misses: this.misses, inodes: this.inodes.size, names: this.names.size };
   }
 
-  private remember(record: InodeRecord): InodeRecord {
+  /**
+   * Remembers what a write of ours returned: the newest row. The epoch moves first, so that a read that began
+   * before the write committed (and may hold the older row) does not replace it when it ends.
+   */
+  private rememberWritten(record: InodeRecord): InodeRecord {
+    this.changeEpoch++;
+    return this.remember(record, this.changeEpoch);
+  }
+
+  /** Remembers a record read since `epoch`, unless some change was announced meanwhile. */
+  private remember(record: InodeRecord, epoch: number): InodeRecord {
+    if (epoch !== this.changeEpoch) {
+      return record; // Whatever the cache holds now came later, or it holds nothing.
+    }
     this.bound(this.inodes);
     this.inodes.set(record.ino, { value: record, expires: this.now() + this.options.ttlMs });
     return record;
   }
 
-  private rememberName(parent: number, name: Name, ino: number): void {
+  private rememberName(parent: number, name: Name, ino: number, epoch: number): void {
+    if (epoch !== this.changeEpoch) {
+      return;
+    }
     this.bound(this.names);
     this.names.set(nameKey(parent, name), { value: ino, expires: this.now() + this.options.ttlMs });
   }
@@ -89,6 +112,7 @@ export class CachedMetadataStore extends MetadataStorePort {
   }
 
   private forget(...inos: (number | null | undefined)[]): void {
+    this.changeEpoch++;
     for (const ino of inos) {
       if (ino !== null && ino !== undefined) {
         this.inodes.delete(ino);
@@ -97,16 +121,19 @@ export class CachedMetadataStore extends MetadataStorePort {
   }
 
   private forgetName(parent: number, name: Name): void {
+    this.changeEpoch++;
     this.names.delete(nameKey(parent, name));
   }
 
   /** Drops everything (another gateway announced changes we cannot pin down). */
   invalidateAll(): void {
+    this.changeEpoch++;
     this.inodes.clear();
     this.names.clear();
   }
 
   invalidateInode(ino: number): void {
+    this.changeEpoch++;
     this.inodes.delete(ino);
   }
 
@@ -119,7 +146,8 @@ export class CachedMetadataStore extends MetadataStorePort {
       return cached.value;
     }
     this.misses++;
-    return this.remember(await this.inner.getInode(ino));
+    const epoch = this.changeEpoch;
+    return this.remember(await this.inner.getInode(ino), epoch);
   }
 
   async lookup(parent: number, name: Name): Promise<InodeRecord> {
@@ -132,13 +160,14 @@ export class CachedMetadataStore extends MetadataStorePort {
       }
     }
     this.misses++;
+    const epoch = this.changeEpoch;
     const record = await this.inner.lookup(parent, name);
     const bytes = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
     // `.` and `..` resolve relative to the directory; only real names are cached.
     if (!(bytes.length <= 2 && bytes.every((byte) => byte === 0x2e))) {
-      this.rememberName(parent, name, record.ino);
+      this.rememberName(parent, name, record.ino, epoch);
     }
-    return this.remember(record);
+    return this.remember(record, epoch);
   }
 
   readdir(dir: number, options?: ReaddirOptions): Promise<DirPage> {
@@ -162,36 +191,38 @@ export class CachedMetadataStore extends MetadataStorePort {
   async create(parent: number, name: Name, options: NewInodeOptions): Promise<InodeRecord> {
     this.forget(parent);
     const record = await this.inner.create(parent, name, options);
-    this.rememberName(parent, name, record.ino);
-    return this.remember(record);
+    const written = this.rememberWritten(record);
+    this.rememberName(parent, name, record.ino, this.changeEpoch);
+    return written;
   }
 
   async mkdir(parent: number, name: Name, options: NewInodeOptions): Promise<InodeRecord> {
     this.forget(parent);
     const record = await this.inner.mkdir(parent, name, options);
     this.forget(parent);
-    this.rememberName(parent, name, record.ino);
-    return this.remember(record);
+    const written = this.rememberWritten(record);
+    this.rememberName(parent, name, record.ino, this.changeEpoch);
+    return written;
   }
 
   async mknod(parent: number, name: Name, options: MknodOptions): Promise<InodeRecord> {
     this.forget(parent);
     const record = await this.inner.mknod(parent, name, options);
     this.forget(parent);
-    return this.remember(record);
+    return this.rememberWritten(record);
   }
 
   async symlink(parent: number, name: Name, target: Name, owner: Credentials): Promise<InodeRecord> {
     this.forget(parent);
     const record = await this.inner.symlink(parent, name, target, owner);
     this.forget(parent);
-    return this.remember(record);
+    return this.rememberWritten(record);
   }
 
   async link(ino: number, newParent: number, newName: Name): Promise<InodeRecord> {
     this.forget(ino, newParent);
     try {
-      return this.remember(await this.inner.link(ino, newParent, newName));
+      return this.rememberWritten(await this.inner.link(ino, newParent, newName));
     } finally {
       this.forget(newParent);
     }
@@ -249,12 +280,12 @@ export class CachedMetadataStore extends MetadataStorePort {
 
   async setattr(ino: number, changes: SetAttrChanges): Promise<InodeRecord> {
     this.forget(ino);
-    return this.remember(await this.inner.setattr(ino, changes));
+    return this.rememberWritten(await this.inner.setattr(ino, changes));
   }
 
   async recordContentChange(ino: number, change: ContentChange): Promise<InodeRecord> {
     this.forget(ino);
-    return this.remember(await this.inner.recordContentChange(ino, change));
+    return this.rememberWritten(await this.inner.recordContentChange(ino, change));
   }
 
   async setXattr(ino: number, name: Name, value: Buffer, flags?: number): Promise<void> {
@@ -272,7 +303,8 @@ export class CachedMetadataStore extends MetadataStorePort {
   // ---- handles, filesystem, sessions -------------------------------------------------------------------------------
 
   async open(ino: number): Promise<InodeRecord> {
-    return this.remember(await this.inner.open(ino));
+    const epoch = this.changeEpoch;
+    return this.remember(await this.inner.open(ino), epoch);
   }
 
   async release(ino: number): Promise<ReleaseResult> {

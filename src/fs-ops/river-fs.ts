@@ -299,9 +299,9 @@ export class RiverFs {
     if (open?.pending) {
       await this.persist(open);
     }
-    const oldSize = open?.size ?? inode.size;
     this.timesChanged(inode.ino);
-    await this.cache.truncate(inode.ino, oldSize, size, this.options.remoteBlocks?.fetcher(inode.ino));
+    // Whatever size this gateway believes the file has: the cache drops everything past the new size itself.
+    await this.cache.truncate(inode.ino, size);
     // The cut last block is a write: durable before the new size is recorded (no close may follow a truncate(2)).
     await this.cache.fsync(inode.ino);
     await this.meta.setattr(inode.ino, { size });

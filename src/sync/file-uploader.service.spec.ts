@@ -87,6 +87,6 @@ describe('FileUploader ownership check (fake cache and Tahoe)', () => {
     const result = await uploader.upload(dirtyFile(owner));
     expect(reads).toHaveBeenCalledTimes(1);
     expect(result).toMatchObject({ bytes: 5, generation: 3, dirtyBlocks: [0] });
-    expect(result.cap).toMatch(/^URI:LIT:/);
+    expect(result?.cap).toMatch(/^URI:LIT:/);
   });
 });

@@ -665,7 +665,7 @@ export class TahoeSyncWorker extends SyncControl {
       return { status: 'postponed', reason: 'the file has writes that are not persisted yet' };
     }
     const upload = await uploader.upload(inode, signal);
-    if (cache.writeGeneration(inode.ino) !== upload.generation) {
+    if (upload === undefined || cache.writeGeneration(inode.ino) !== upload.generation) {
       return { status: 'postponed', reason: 'the file was written during the upload' };
     }
     if (!(await journal.recordUpload(inode.ino, inode.contentVersion, upload.cap, upload.cap))) {

@@ -70,13 +70,13 @@ describe('BlockCache on a real disk', () => {
   it('should cut the last block and drop later ones when a file shrinks', async () => {
     const cache = await open();
     await cache.write(4, 0, pattern(4 * BS, 3));
-    await cache.truncate(4, 4 * BS, BS + 10);
+    await cache.truncate(4, BS + 10);
     expect(cache.dirtyBlocks(4)).toEqual([0, 1]);
     expect(cache.stats().usedBytes).toBe(BS + 10);
     // Growing again exposes zeros, not the old bytes.
     const regrown = await cache.read(4, BS, 3 * BS, 4 * BS);
     expect(regrown.subarray(10).equals(Buffer.alloc(3 * BS - 10))).toBe(true);
-    await cache.truncate(4, BS + 10, 0);
+    await cache.truncate(4, 0);
     expect(cache.stats()).toMatchObject({ usedBytes: 0, dirtyBytes: 0, files: 0 });
   });
 
@@ -178,7 +178,7 @@ describe('BlockCache on a real disk', () => {
         data.copy(model, offset);
       } else if (choice < 0.75) {
         const size = Math.floor(random() * 7 * BS);
-        await cache.truncate(11, model.length, size);
+        await cache.truncate(11, size);
         model =
           size <= model.length
             ? Buffer.from(model.subarray(0, size))
