@@ -688,6 +688,18 @@ export class TahoeSyncWorker extends SyncControl {
       return;
     }
     const result = ended.outcome;
+    if (push.kind === 'publish' && result.status === 'pushed' && result.publish) {
+      for (const ino of result.publish.unrepresentable) {
+        // Cannot be linked until renamed: the scan leaves it alone for a while instead of republishing every second.
+        this.held.set(ino, Date.now() + this.options.backoffMaxMs);
+      }
+    }
+    if (push.explicit) {
+      // An explicit flush publishes every directory up to the root itself. Queued here as well, those publishes
+      // would run after the flush returned (spaced by the last publish's duration) and push whatever changed
+      // meanwhile, long before --sync-delay.
+      return;
+    }
     if (push.kind === 'upload' && result.status !== 'postponed') {
       for (const link of await this.deps.journal.linksOf(push.ino)) {
         this.schedulePublish(link.parent, this.options.publishDelayMs);
@@ -700,10 +712,6 @@ export class TahoeSyncWorker extends SyncControl {
       const parent = push.inode?.parent ?? null;
       if (publish.parentNeedsPublish && parent !== null) {
         this.schedulePublish(parent, 0);
-      }
-      for (const ino of publish.unrepresentable) {
-        // Cannot be linked until renamed: the scan leaves it alone for a while instead of republishing every second.
-        this.held.set(ino, Date.now() + this.options.backoffMaxMs);
       }
       if (publish.deferred > 0) {
         // A moved child's new place is published first; this directory unlinks it on a later run.
