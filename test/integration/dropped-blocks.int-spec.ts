@@ -49,6 +49,7 @@ describe('dropped blocks with uploads in flight (real grid; journal row in memor
       contentVersion: 1,
       syncedContentVersion: null,
       dataDirty: true,
+      dirtyOwner: null,
     } as SyncInode;
   });
 
