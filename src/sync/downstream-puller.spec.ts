@@ -79,6 +79,7 @@ function puller(
       tahoe,
       state: new InProcessStateStore(),
       cache: { drop: () => Promise.resolve() },
+      localContent: { holdForRemoteChange: () => () => undefined },
       rootCap: { current: 'URI:DIR2:root:root' },
       logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
       defaultOwner: { uid: 1, gid: 2 },
