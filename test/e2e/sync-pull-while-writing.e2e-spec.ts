@@ -10,10 +10,11 @@ const j = path.join;
 /** Appends per gateway in the background-sync test; RIVERFS_PULL_RACE_ROUNDS raises it for a soak. */
 const ROUNDS = Number(process.env.RIVERFS_PULL_RACE_ROUNDS ?? 25);
 /**
- * Pause between two appends of the background-sync test. Pacing, not synchronisation: it gives the gateways' own
- * uploads (0.2 s sync delay) and pulls (1 s listing TTL) time to run between and during the appends.
+ * Pause between the two writes of one append in the background-sync test. Pacing, not synchronisation: the open's
+ * lookup starts a background pull (1 s listing TTL) when the listing is stale, and the pause lets it run while the file
+ * is open with bytes written.
  */
-const PACE_MS = 150;
+const PACE_MS = 300;
 
 /**
  * A remote change to a file that has local content not yet in Tahoe (DESIGN.md §4): local wins, the remote version is
@@ -141,6 +142,9 @@ describe('a pull meeting a file that is being written', () => {
               // What this gateway just wrote is in its own file (a pull must never take it away).
               const own = fs.readFileSync(j(gateway.mount, 'turns.txt'), 'utf8');
               expect(own.includes(line)).toBe(true);
+              // Published before the other's turn (as a user would wait for it): the other gateway's next pull meets
+              // a new version of a file it is about to write. Pulls stay in the background.
+              await adminSync(gateway.riverfs, 'push');
             }
           }
 
