@@ -34,7 +34,8 @@ describe('LocalContentGate', () => {
       entered = true;
       return leave;
     });
-    await (await gate.enterWriter(4))();
+    const leaveOther = await gate.enterWriter(4);
+    leaveOther();
     releaseA();
     await Promise.resolve();
     await Promise.resolve();

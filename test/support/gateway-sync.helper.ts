@@ -65,8 +65,11 @@ export async function expectAllInTahoe(
       60_000,
     );
   } catch (error) {
-    throw new Error(`${missing.length} of ${written.length} lines of ${name} never reached Tahoe: ${missing.join('')}`, {
-      cause: error,
-    });
+    throw new Error(
+      `${missing.length} of ${written.length} lines of ${name} never reached Tahoe: ${missing.join('')}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
