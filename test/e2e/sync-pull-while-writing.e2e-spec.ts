@@ -8,7 +8,7 @@ import { eventually } from '../support/tahoe-tree.helper';
 
 const j = path.join;
 /** Appends per gateway in the background-sync test; RIVERFS_PULL_RACE_ROUNDS raises it for a soak. */
-const ROUNDS = Number(process.env.RIVERFS_PULL_RACE_ROUNDS ?? 25);
+const ROUNDS = Number(process.env.RIVERFS_PULL_RACE_ROUNDS ?? 20);
 /**
  * Pause between the two writes of one append in the background-sync test. Pacing, not synchronisation: the open's
  * lookup starts a background pull (1 s listing TTL) when the listing is stale, and the pause lets it run while the file
