@@ -1,8 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { RiverFsConfig } from '../config/config.schema';
 import { BlockCache } from './block-cache';
+import { LocalContentGate } from './local-content-gate';
 
-/** Provides the block cache, indexed from disk before anything uses it and closed at shutdown. */
+/**
+ * Provides the block cache, indexed from disk before anything uses it and closed at shutdown, and the gate that the
+ * mount's writers and the downstream pull share (LocalContentGate).
+ */
 @Module({})
 export class CacheModule {
   static forRoot(
@@ -24,8 +28,13 @@ export class CacheModule {
             return cache;
           },
         },
+        {
+          provide: LocalContentGate,
+          inject: [BlockCache],
+          useFactory: (cache: BlockCache): LocalContentGate => new LocalContentGate(cache),
+        },
       ],
-      exports: [BlockCache],
+      exports: [BlockCache, LocalContentGate],
     };
   }
 }

@@ -190,6 +190,8 @@ async function rebuild(config: RiverFsConfig, flags: FsckFlags, logger: RiverFsL
           tahoe,
           state,
           cache: { drop: () => Promise.resolve() },
+          // A rebuild runs with nothing mounted: no file is being written.
+          localContent: { holdForRemoteChange: () => () => undefined },
           rootCap: { current: rootCap },
           logger,
           defaultOwner: mountingUser(),

@@ -9,6 +9,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { BlockCache } from '../cache/block-cache';
+import { LocalContentGate } from '../cache/local-content-gate';
 import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import type { RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
@@ -72,12 +73,14 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
           inject: [
             MetadataStore,
             BlockCache,
+            LocalContentGate,
             { token: TahoeSyncWorker, optional: true },
             { token: RemoteBlocks, optional: true },
           ],
           useFactory: (
             meta: MetadataStore,
             cache: BlockCache,
+            localContent: LocalContentGate,
             sync: TahoeSyncWorker | undefined,
             remote: RemoteBlocks | undefined,
           ): RiverFs => {
@@ -109,6 +112,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
               onContentPersisted: sync ? (ino) => sync.contentPersisted(ino) : undefined,
               syncPoint: sync?.mode === 'writethrough' ? (ino) => sync.syncPoint(ino) : undefined,
               remoteBlocks: remote,
+              localContent,
               ensureListed: puller ? (dir) => puller.ensureListed(dir) : undefined,
             });
           },

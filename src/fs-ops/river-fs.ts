@@ -1,5 +1,6 @@
 import { FsError } from '../common/errors/fs-error';
 import type { BlockCache, BlockFetcher } from '../cache/block-cache';
+import { LocalContentGate } from '../cache/local-content-gate';
 import type { MetadataStore } from '../metadata/metadata.store';
 import {
   type Credentials,
@@ -94,6 +95,8 @@ export class CachedFileHandle {
     readonly fh: number,
     readonly inode: CachedFileInode,
     readonly flags: number,
+    /** A writable handle is a local writer of its file until its release (LocalContentGate). */
+    readonly leaveWriters: () => void = () => undefined,
   ) {}
 
   get writable(): boolean {
@@ -124,6 +127,8 @@ export interface RiverFsOptions {
    * Tahoe listing when it has none yet or it is older than the TTL. Returns nothing while the listing is fresh.
    */
   ensureListed?: (dir: InodeRecord) => Promise<void> | undefined;
+  /** Shared with the downstream pull (a pull never replaces a file being written); one of its own by default. */
+  localContent?: LocalContentGate;
   /** Blocks the cache lacks, from Tahoe (RemoteBlocks); without it they read as holes. */
   remoteBlocks?: {
     fetcher(ino: number): BlockFetcher;
@@ -142,6 +147,7 @@ export class RiverFs {
   private readonly openInodes = new Map<number, CachedFileInode>();
   private nextFh = 1;
   private readonly now: () => Timespec;
+  private readonly localContent: LocalContentGate;
 
   constructor(
     private readonly meta: MetadataStore,
@@ -150,6 +156,7 @@ export class RiverFs {
   ) {
     // The metadata store's clock: a write's mtime and the ctime the store sets for it must come from one clock.
     this.now = options.now ?? (() => systemClock.now());
+    this.localContent = options.localContent ?? new LocalContentGate(cache);
   }
 
   // ---- paths ---------------------------------------------------------------------------------------------
@@ -274,7 +281,14 @@ export class RiverFs {
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    await this.truncateInode(await this.resolve(path), size);
+    const inode = await this.resolve(path);
+    // A local writer while it runs: a pull must not replace the file between the cut and its record in SQL.
+    const leave = await this.localContent.enterWriter(inode.ino);
+    try {
+      await this.truncateInode(await this.meta.getInode(inode.ino), size);
+    } finally {
+      leave();
+    }
   }
 
   async ftruncate(path: string, fh: number, size: number): Promise<void> {
@@ -471,7 +485,17 @@ export class RiverFs {
   }
 
   private async openInode(inode: InodeRecord, flags: number): Promise<number> {
-    const opened = await this.meta.open(inode.ino);
+    const access = flags & O_ACCMODE;
+    const writable = inode.type === 'file' && (access === O_WRONLY || access === O_RDWR);
+    // Before the size is read: a pull replacing the file's content finishes first, and none starts until release.
+    const leaveWriters = writable ? await this.localContent.enterWriter(inode.ino) : undefined;
+    let opened: Awaited<ReturnType<MetadataStore['open']>>;
+    try {
+      opened = await this.meta.open(inode.ino);
+    } catch (error) {
+      leaveWriters?.();
+      throw error;
+    }
     let cached = this.openInodes.get(inode.ino);
     if (cached === undefined) {
       cached = new CachedFileInode(inode.ino, opened.size);
@@ -479,7 +503,7 @@ export class RiverFs {
     }
     cached.openHandles++;
     const fh = this.nextFh++;
-    this.handles.set(fh, new CachedFileHandle(fh, cached, flags));
+    this.handles.set(fh, new CachedFileHandle(fh, cached, flags, leaveWriters));
     return fh;
   }
 
@@ -614,9 +638,14 @@ export class RiverFs {
       if (inode.openHandles === 0) {
         this.openInodes.delete(inode.ino);
       }
-      const released = await this.meta.release(inode.ino);
-      if (released.freed) {
-        await this.cache.drop(inode.ino);
+      try {
+        const released = await this.meta.release(inode.ino);
+        if (released.freed) {
+          await this.cache.drop(inode.ino);
+        }
+      } finally {
+        // Only now: what it wrote is recorded in SQL (the file is dirty there) or in dirty blocks.
+        handle.leaveWriters();
       }
     }
   }

@@ -1,5 +1,6 @@
 import { ROOT_INO } from '../metadata/metadata.types';
 import type { RemoteChange, SyncChild, SyncInode, SyncJournal, SyncedEntry } from '../metadata/sync-journal';
+import { LocalContentGate } from '../cache/local-content-gate';
 import { InProcessStateStore } from '../state/in-process-state-store';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
@@ -56,15 +57,24 @@ function puller(
   local: SyncChild[],
   syncedEntries: SyncedEntry[],
   onList: () => void = () => undefined,
+  duringApply: () => void = () => undefined,
 ) {
   const applied: RemoteChange[][] = [];
+  /** Files with dirty cache blocks, and what happened to the cache and to writers, in order. */
+  const dirtyBlocks = new Set<number>();
+  const events: string[] = [];
+  const localContent = new LocalContentGate({ hasDirtyData: (ino) => dirtyBlocks.has(ino) });
   const journal = {
     getSyncInode: (ino: number) => Promise.resolve(ino === ROOT_INO ? inode(ROOT_INO, { type: 'dir' }) : null),
     children: () => Promise.resolve(local),
     syncedEntries: () => Promise.resolve(syncedEntries),
     applyRemote: (_dir: number, changes: RemoteChange[]) => {
       applied.push(changes);
-      return Promise.resolve({ applied: changes.length, skipped: 0, added: [], dropData: [], changed: [] });
+      duringApply();
+      const dropData = changes.flatMap((change) =>
+        change.kind === 'update' && change.contentChanged ? [change.child] : [],
+      );
+      return Promise.resolve({ applied: changes.length, skipped: 0, added: [], dropData, changed: [] });
     },
   } as unknown as SyncJournal;
   const tahoe = {
@@ -78,7 +88,13 @@ function puller(
       journal,
       tahoe,
       state: new InProcessStateStore(),
-      cache: { drop: () => Promise.resolve() },
+      cache: {
+        drop: (ino: number) => {
+          events.push(`drop ${ino}`);
+          return Promise.resolve();
+        },
+      },
+      localContent,
       rootCap: { current: 'URI:DIR2:root:root' },
       logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
       defaultOwner: { uid: 1, gid: 2 },
@@ -86,7 +102,7 @@ function puller(
     },
     { ttlMs: 1000, lookupWaitMs: 1000, lockTtlMs: 5000, refreshSpacingFactor: 4, maxRefreshMs: 60_000 },
   );
-  return { instance, applied };
+  return { instance, applied, dirtyBlocks, events, localContent };
 }
 
 function kinds(changes: RemoteChange[]): string[] {
@@ -169,6 +185,64 @@ describe('DownstreamPuller (planning against stand-ins)', () => {
     expect(applied[0][0]).toMatchObject({ publish: true, node: { writeCap: CAP_B } });
     // The remote cap is now the synced one: the next publish replaces it with the local version.
     expect(applied[0][1]).toMatchObject({ child: 5, cap: CAP_B });
+  });
+
+  it('should keep a file open for writing here and save the remote version beside it, though SQL says in sync', async () => {
+    const { instance, applied, events, localContent } = puller(
+      { doc: file(CAP_B) },
+      [{ name: Buffer.from('doc'), inode: inode(5), xattrs: [] }],
+      [synced('doc', 5, CAP_A)],
+    );
+    const leave = await localContent.enterWriter(5);
+    const result = await instance.pull(ROOT_INO);
+    leave();
+    expect(result?.conflicts).toHaveLength(1);
+    expect(kinds(applied[0])).toEqual([`add:${result!.conflicts[0]}`, 'acknowledge:doc']);
+    expect(events).toEqual([]);
+  });
+
+  it('should keep a file with dirty cache blocks (closed, not uploaded) and save the remote version beside it', async () => {
+    const { instance, applied, dirtyBlocks, events } = puller(
+      { doc: file(CAP_B) },
+      [{ name: Buffer.from('doc'), inode: inode(5), xattrs: [] }],
+      [synced('doc', 5, CAP_A)],
+    );
+    dirtyBlocks.add(5);
+    const result = await instance.pull(ROOT_INO);
+    expect(kinds(applied[0])).toEqual([`add:${result!.conflicts[0]}`, 'acknowledge:doc']);
+    expect(events).toEqual([]);
+  });
+
+  it('should keep a file being written here that Tahoe removed (published again)', async () => {
+    const { instance, applied, localContent } = puller(
+      {},
+      [{ name: Buffer.from('doc'), inode: inode(5), xattrs: [] }],
+      [synced('doc', 5, CAP_A)],
+    );
+    const leave = await localContent.enterWriter(5);
+    await instance.pull(ROOT_INO);
+    leave();
+    expect(kinds(applied[0])).toEqual(['forget:doc']);
+  });
+
+  it('should make a writer that opens the file while a pull replaces it wait until the old blocks are dropped', async () => {
+    let writer: Promise<void> | undefined;
+    const fixture = puller(
+      { doc: file(CAP_B) },
+      [{ name: Buffer.from('doc'), inode: inode(5), xattrs: [] }],
+      [synced('doc', 5, CAP_A)],
+      undefined,
+      () => {
+        writer = fixture.localContent.enterWriter(5).then((leave) => {
+          fixture.events.push('writer in');
+          leave();
+        });
+      },
+    );
+    await fixture.instance.pull(ROOT_INO);
+    await writer;
+    expect(kinds(fixture.applied[0])).toEqual(['update:doc']);
+    expect(fixture.events).toEqual(['drop 5', 'writer in']);
   });
 
   it('should remove an entry gone from Tahoe only while nothing local waits for it', async () => {

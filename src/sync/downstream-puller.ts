@@ -2,6 +2,7 @@ import { SerialQueue } from '../common/async/serial-queue';
 import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
 import type { LoggerService } from '@nestjs/common';
 import type { BlockCache } from '../cache/block-cache';
+import type { LocalContentGate } from '../cache/local-content-gate';
 import { type InodeRecord, NAME_MAX, ROOT_INO, type Timespec } from '../metadata/metadata.types';
 import type {
   RemoteApplyResult,
@@ -26,6 +27,11 @@ export interface DownstreamPullerDeps {
   state: StateStore;
   /** Drops the cached blocks of a file whose content changed remotely. */
   cache: Pick<BlockCache, 'drop'>;
+  /**
+   * Whether a file has local content not yet in Tahoe (dirty blocks, writes not yet in SQL, a writable handle), asked
+   * atomically with local writes: a file it holds is replaced or removed, any other is a conflict (local wins).
+   */
+  localContent: Pick<LocalContentGate, 'holdForRemoteChange'>;
   rootCap: Pick<RootCapService, 'current'>;
   logger: LoggerService;
   /** Owner of entries whose edges carry no `riverfs` metadata: the mounting user. */
@@ -324,13 +330,23 @@ export class DownstreamPuller {
         const remote = await this.remoteEntries(listing.children, signal);
         const local = await journal.children(pull.dir);
         const synced = await journal.syncedEntries(pull.dir);
-        const plan = await this.plan(pull, remote, local, synced, listedAt);
-        signal?.throwIfAborted();
-        const apply = (): Promise<RemoteApplyResult> =>
-          journal.applyRemote(pull.dir, plan.changes, { listedAt, publishAfter: plan.publishAfter });
-        const applied = plan.changes.some(joinsByIdentity) ? await this.joining.run(apply) : await apply();
-        for (const ino of applied.dropData) {
-          await this.deps.cache.drop(ino);
+        // Files whose content this pull replaces or removes: no local write starts on them until the old blocks are gone.
+        const held = new Map<number, () => void>();
+        let applied: RemoteApplyResult;
+        let plan: Awaited<ReturnType<DownstreamPuller['plan']>>;
+        try {
+          plan = await this.plan(pull, remote, local, synced, listedAt, held);
+          signal?.throwIfAborted();
+          const apply = (): Promise<RemoteApplyResult> =>
+            journal.applyRemote(pull.dir, plan.changes, { listedAt, publishAfter: plan.publishAfter });
+          applied = plan.changes.some(joinsByIdentity) ? await this.joining.run(apply) : await apply();
+          for (const ino of applied.dropData) {
+            await this.dropUnlessWritten(ino, held);
+          }
+        } finally {
+          for (const release of held.values()) {
+            release();
+          }
         }
         const namesChanged = plan.changes.some((change) => change.kind === 'add' || change.kind === 'remove');
         if (applied.applied > 0 && plan.changes.some((change) => change.kind !== 'acknowledge')) {
@@ -363,6 +379,22 @@ export class DownstreamPuller {
         };
       },
     );
+  }
+
+  /**
+   * Drops the cached blocks of a file the pull replaced or removed. A file it did not hold (one below a directory
+   * removed remotely) is held now, and left alone when it has local content: its bytes stay for its writer.
+   */
+  private async dropUnlessWritten(ino: number, held: Map<number, () => void>): Promise<void> {
+    if (!held.has(ino)) {
+      const release = this.deps.localContent.holdForRemoteChange(ino);
+      if (release === undefined) {
+        this.deps.logger.warn(`File ${ino} left Tahoe while it was being written here: its cached data is kept`);
+        return;
+      }
+      held.set(ino, release);
+    }
+    await this.deps.cache.drop(ino);
   }
 
   /** Hook: a pull ended. The directory counts as listed either way (a failure is retried after the TTL). */
@@ -439,6 +471,7 @@ export class DownstreamPuller {
     localChildren: SyncChild[],
     syncedEntries: SyncedEntry[],
     listedAt: number,
+    held: Map<number, () => void>,
   ): Promise<{ changes: RemoteChange[]; conflicts: string[]; publishAfter: boolean }> {
     const local = new Map(localChildren.map((child) => [matchKey(child.name), child]));
     const synced = new Map(syncedEntries.map((entry) => [matchKey(entry.name), entry]));
@@ -446,6 +479,17 @@ export class DownstreamPuller {
     const changes: RemoteChange[] = [];
     const conflicts: string[] = [];
     let publishAfter = false;
+    /** Holds a file against local writes while this pull replaces or removes it; false when it has local content. */
+    const holdUnwritten = (ino: number): boolean => {
+      if (held.has(ino)) {
+        return true;
+      }
+      const release = this.deps.localContent.holdForRemoteChange(ino);
+      if (release !== undefined) {
+        held.set(ino, release);
+      }
+      return release !== undefined;
+    };
 
     const keepAsConflict = (entry: RemoteEntry): void => {
       const name = freeConflictName(entry.name, listedAt, taken);
@@ -506,7 +550,13 @@ export class DownstreamPuller {
         });
         continue;
       }
-      if (mineIsLast && clean && mineCap === last.cap && (mine.inode.type === 'dir') === (entry.node.type === 'dir')) {
+      if (
+        mineIsLast &&
+        clean &&
+        mineCap === last.cap &&
+        (mine.inode.type === 'dir') === (entry.node.type === 'dir') &&
+        (mine.inode.type !== 'file' || holdUnwritten(mine.inode.ino))
+      ) {
         // Changed remotely only: new content for the same inode, or (a hard link) another file put under its name.
         if (mine.inode.type === entry.node.type && !replacesHardLink(mine.inode, entry)) {
           changes.push(this.update(mine, entry, true));
@@ -545,7 +595,8 @@ export class DownstreamPuller {
         mine !== undefined &&
         mine.inode.ino === last.child &&
         mine.inode.syncState === 'synced' &&
-        localCapOf(mine.inode) === last.cap
+        localCapOf(mine.inode) === last.cap &&
+        (mine.inode.type !== 'file' || holdUnwritten(mine.inode.ino))
       ) {
         changes.push({ kind: 'remove', name: mine.name, child: mine.inode.ino, changeSeq: mine.inode.changeSeq });
       } else {

@@ -1,6 +1,7 @@
 import { type DynamicModule, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { SyncControl } from '../admin/sync-control';
 import { BlockCache } from '../cache/block-cache';
+import { LocalContentGate } from '../cache/local-content-gate';
 import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import type { RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
@@ -21,7 +22,7 @@ const ROOT_CREATE_TIMEOUT_MS = 20_000;
 /**
  * Upstream sync: the TahoeSyncWorker (also exported as the admin API's SyncControl) and the RootCapService. The
  * worker is started and drained by the mount (FsOpsModule), which knows when the filesystem is served; this module
- * only makes sure it is stopped at shutdown. Needs MetadataStore, SyncJournal, BlockCache, StateStore and TahoeClient.
+ * only makes sure it is stopped at shutdown. Needs MetadataStore, SyncJournal, BlockCache, LocalContentGate, StateStore and TahoeClient.
  */
 @Module({})
 export class SyncModule implements OnApplicationShutdown {
@@ -36,11 +37,12 @@ export class SyncModule implements OnApplicationShutdown {
       providers: [
         {
           provide: TahoeSyncWorker,
-          inject: [MetadataStore, SyncJournal, BlockCache, TahoeClient, StateStore, RemoteBlocks],
+          inject: [MetadataStore, SyncJournal, BlockCache, LocalContentGate, TahoeClient, StateStore, RemoteBlocks],
           useFactory: (
             meta: MetadataStore,
             journal: SyncJournal,
             cache: BlockCache,
+            localContent: LocalContentGate,
             tahoe: TahoeClient,
             state: StateStore,
             remote: RemoteBlocks,
@@ -84,6 +86,7 @@ export class SyncModule implements OnApplicationShutdown {
                 tahoe,
                 state,
                 cache,
+                localContent,
                 rootCap,
                 logger: new Logger(DownstreamPuller.name),
                 defaultOwner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },

@@ -6,6 +6,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Response } from 'supertest';
 import { SyncControl } from '../../src/admin/sync-control';
 import { BlockCache } from '../../src/cache/block-cache';
+import { LocalContentGate } from '../../src/cache/local-content-gate';
 import { RiverFsLogger } from '../../src/common/logging/riverfs-logger';
 import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/config.loader';
@@ -130,8 +131,11 @@ export async function createTestHttpApp(options: TestHttpAppOptions = {}): Promi
   const state = StateModule.forRoot(config, { keyPrefix: redis.keyPrefix });
   const cacheModule: DynamicModule = {
     module: class TestCacheModule {},
-    providers: [{ provide: BlockCache, useValue: cache }],
-    exports: [BlockCache],
+    providers: [
+      { provide: BlockCache, useValue: cache },
+      { provide: LocalContentGate, useValue: new LocalContentGate(cache) },
+    ],
+    exports: [BlockCache, LocalContentGate],
   };
   const extra: DynamicModule = {
     module: TestPortsModule,
