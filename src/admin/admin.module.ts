@@ -9,6 +9,8 @@ import { InodesController } from './inodes.controller';
 import { InodesService } from './inodes.service';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { ShareController } from './share.controller';
+import { ShareService } from './share.service';
 import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
 import { ACTIVE_SYNC_CONTROL, SyncAdminService } from './sync-admin.service';
@@ -25,7 +27,15 @@ export class AdminModule {
     return {
       module: AdminModule,
       imports: [ports],
-      controllers: [InodesController, CacheController, SyncController, JobsController, GridController, StatsController],
+      controllers: [
+        InodesController,
+        CacheController,
+        SyncController,
+        JobsController,
+        GridController,
+        StatsController,
+        ShareController,
+      ],
       providers: [
         FsLookupService,
         CacheInspector,
@@ -35,6 +45,7 @@ export class AdminModule {
         SyncAdminService,
         GridAdminService,
         StatsService,
+        ShareService,
         {
           provide: ACTIVE_SYNC_CONTROL,
           inject: [{ token: SyncControl, optional: true }],

@@ -4,6 +4,7 @@ import { request } from 'undici';
 import type { EvictResultDto } from '../admin/dto/cache.dto';
 import type { InodeDto } from '../admin/dto/inode.dto';
 import type { JobDto } from '../admin/dto/job.dto';
+import type { ShareDto } from '../admin/dto/share.dto';
 import type { StatsDto } from '../admin/dto/stats.dto';
 import type { SyncQueueDto } from '../admin/dto/sync.dto';
 import type { RiverFsConfig } from '../config/config.schema';
@@ -322,6 +323,11 @@ export class AdminApiClient {
       throw new UsageError('a path or an inode number is needed');
     }
     return this.get<InodeDto>(`/admin/inodes/${target.ino}`, { query });
+  }
+
+  /** Needs the cap-revealing token (403 otherwise). */
+  share(target: AdminTarget, write: boolean): Promise<ShareDto> {
+    return this.post<ShareDto>('/admin/share', { ...target, write: write ? true : undefined });
   }
 
   evict(target: AdminTarget): Promise<EvictResultDto> {
