@@ -81,6 +81,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
                 : () => Promise.reject(new Error('no Tahoe client')),
               sharesNeeded: config.gridSharesNeeded,
               sharesTotal: config.gridSharesTotal,
+              pendingBytes: () => cache.stats().dirtyBytes,
               // Uploaded (clean) blocks are pinned too (see the eviction guard): everything cached is used.
               fallback: () => ({
                 totalBytes: config.cacheSize,

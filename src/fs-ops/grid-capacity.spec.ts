@@ -61,6 +61,21 @@ describe('GridCapacity', () => {
     expect(capacity.current()).toEqual({ totalBytes: 100, freeBytes: 40 });
   });
 
+  it('should count data not uploaded yet as used', async () => {
+    let pending = 1_000;
+    const capacity = new GridCapacity({
+      fetchStatus: () => Promise.resolve(status([6_000])),
+      sharesNeeded: 1,
+      sharesTotal: 2,
+      fallback,
+      pendingBytes: () => pending,
+    });
+    await capacity.refresh();
+    expect(capacity.current()).toEqual({ totalBytes: 3_000, freeBytes: 2_000 });
+    pending = 5_000;
+    expect(capacity.current()).toEqual({ totalBytes: 3_000, freeBytes: 0 });
+  });
+
   it('should divide by the expansion factor, rounding down', () => {
     expect(gridUsableBytes(10, 3, 10)).toBe(3);
     expect(gridUsableBytes(1_000, 2, 3)).toBe(666);

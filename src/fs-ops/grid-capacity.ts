@@ -13,6 +13,8 @@ export interface GridCapacityOptions {
   sharesTotal: number;
   /** Until the first refresh answers: the cache's limits. */
   fallback: () => CapacityFigures;
+  /** Bytes written locally and not uploaded yet: they will take grid space, so they count as used now. */
+  pendingBytes?: () => number;
   refreshMs?: number;
   timeoutMs?: number;
   onError?: (error: unknown) => void;
@@ -24,7 +26,8 @@ export const GRID_CAPACITY_REFRESH_MS = 60_000;
 /**
  * The grid's capacity for statfs: the free space the storage servers the client node is connected to announce,
  * divided by the expansion factor N/k (what a file of that size would take). Tahoe announces only free space, not
- * a server's size, so the total is the same figure: `df` shows the grid's usable free space as size and available.
+ * a server's size, so the total is the same figure: `df` shows the grid's usable free space as its size, and as
+ * used only the data written here that has not reached the grid yet.
  * Refreshed in the background; statfs reads the last figures and never waits on Tahoe.
  */
 export class GridCapacity {
@@ -35,9 +38,16 @@ export class GridCapacity {
 
   constructor(private readonly options: GridCapacityOptions) {}
 
-  /** The last grid figures, or the cache's limits before the first refresh (or when no server announces space). */
+  /**
+   * The last grid figures less what waits for upload, or the cache's limits before the first refresh (or when no
+   * server announces space).
+   */
   current(): CapacityFigures {
-    return this.figures ?? this.options.fallback();
+    if (this.figures === undefined) {
+      return this.options.fallback();
+    }
+    const pending = this.options.pendingBytes?.() ?? 0;
+    return { totalBytes: this.figures.totalBytes, freeBytes: Math.max(0, this.figures.freeBytes - pending) };
   }
 
   /** Whether the figures come from the grid. */
