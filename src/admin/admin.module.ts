@@ -9,6 +9,8 @@ import { InodesController } from './inodes.controller';
 import { InodesService } from './inodes.service';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { TahoeLeaseRenewalService } from '../lifecycle/tahoe-lease-renewal.service';
+import { LeasesController } from './leases.controller';
 import { ShareController } from './share.controller';
 import { ShareService } from './share.service';
 import { StatsController } from './stats.controller';
@@ -35,6 +37,7 @@ export class AdminModule {
         GridController,
         StatsController,
         ShareController,
+        LeasesController,
       ],
       providers: [
         FsLookupService,
@@ -46,6 +49,7 @@ export class AdminModule {
         GridAdminService,
         StatsService,
         ShareService,
+        TahoeLeaseRenewalService,
         {
           provide: ACTIVE_SYNC_CONTROL,
           inject: [{ token: SyncControl, optional: true }],

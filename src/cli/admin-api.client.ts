@@ -4,6 +4,7 @@ import { request } from 'undici';
 import type { EvictResultDto } from '../admin/dto/cache.dto';
 import type { InodeDto } from '../admin/dto/inode.dto';
 import type { JobDto } from '../admin/dto/job.dto';
+import type { LeasesStatusDto } from '../admin/dto/leases.dto';
 import type { ShareDto } from '../admin/dto/share.dto';
 import type { StatsDto } from '../admin/dto/stats.dto';
 import type { SyncQueueDto } from '../admin/dto/sync.dto';
@@ -31,12 +32,13 @@ export interface AdminTarget {
   ino?: number;
 }
 
-export type JobKind = 'flush' | 'sync' | 'warmup';
+export type JobKind = 'flush' | 'sync' | 'warmup' | 'lease-renewal';
 
 const JOB_ROUTES: Record<JobKind, string> = {
   flush: '/admin/cache/flush',
   sync: '/admin/sync',
   warmup: '/admin/warmup',
+  'lease-renewal': '/admin/leases/renew',
 };
 
 /** Connection failures: nothing answers at the address, so RiverFS is not running there (exit 3). */
@@ -328,6 +330,10 @@ export class AdminApiClient {
   /** Needs the cap-revealing token (403 otherwise). */
   share(target: AdminTarget, write: boolean): Promise<ShareDto> {
     return this.post<ShareDto>('/admin/share', { ...target, write: write ? true : undefined });
+  }
+
+  leases(): Promise<LeasesStatusDto> {
+    return this.get<LeasesStatusDto>('/admin/leases');
   }
 
   evict(target: AdminTarget): Promise<EvictResultDto> {

@@ -11,6 +11,7 @@ import { inodeCommand } from './inode.command';
 import { jobCommands } from './jobs.command';
 import { migrateCommand } from './migrate.command';
 import { packageVersion } from './package-version';
+import { leasesCommand } from './leases.command';
 import { shareCommand } from './share.command';
 import { statusCommand } from './status.command';
 
@@ -28,12 +29,13 @@ export function buildProgram(): Command {
   program.addCommand(statusCommand());
   program.addCommand(inodeCommand());
   program.addCommand(shareCommand());
+  program.addCommand(leasesCommand());
   for (const command of jobCommands()) {
     program.addCommand(command);
   }
   program.addHelpText(
     'after',
-    '\nstatus, inode, share, flush, sync, warmup, evict and job talk to a running `riverfs mount` over its admin API\n' +
+    '\nstatus, inode, share, leases, flush, sync, warmup, evict and job talk to a running `riverfs mount` over its admin API\n' +
       '(--url, default http://<listen setting>; --token, default the adminToken setting or <data-dir>/admin-token).\n\n' +
       exitCodeHelp(),
   );

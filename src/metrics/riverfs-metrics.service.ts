@@ -1,3 +1,4 @@
+import type { LeaseRenewalProgress } from '../metadata/tahoe-lease-ledger';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BlockCacheStats } from '../cache/block-cache';
 import type { MetadataStats } from '../metadata/metadata.types';
@@ -59,6 +60,8 @@ export class RiverFsMetrics {
   private readonly tahoeBytes: Counter<'direction'>;
   private readonly syncFailures: Counter<'kind'>;
   private readonly metaTxnDuration: Histogram;
+  private readonly leaseRenewals: Counter<'result'>;
+  private leaseSource: Source<LeaseRenewalProgress> | undefined;
 
   private cacheSource: Source<BlockCacheStats> | undefined;
   private metadataSource: Source<MetadataStats> | undefined;
@@ -220,6 +223,35 @@ export class RiverFsMetrics {
       },
     });
 
+    this.leaseRenewals = new Counter({
+      name: 'riverfs_tahoe_lease_renewals_total',
+      help: 'Caps whose Tahoe lease a renewal run handled, by result (renewed; failed: too few servers hold it, or no answer)',
+      labelNames: ['result'],
+      registers,
+    });
+    const lastRenewal = new Gauge({
+      name: 'riverfs_tahoe_lease_last_complete_renewal_timestamp_seconds',
+      help: 'When the last complete renewal of every referenced cap ended (Unix time); 0 before the first',
+      registers,
+      collect: async () => {
+        const progress = await this.read('leases', this.leaseSource);
+        if (progress !== undefined) {
+          lastRenewal.set(progress.lastCompleteAt === null ? 0 : progress.lastCompleteAt / 1000);
+        }
+      },
+    });
+    const lastFailed = new Gauge({
+      name: 'riverfs_tahoe_lease_last_renewal_failed_caps',
+      help: 'Caps the last complete renewal could not renew',
+      registers,
+      collect: async () => {
+        const progress = await this.read('leases', this.leaseSource);
+        if (progress !== undefined) {
+          lastFailed.set(progress.lastCompleteFailed);
+        }
+      },
+    });
+
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       // Gauges named *_total break Prometheus's naming rules (promtool check metrics rejects them); the same
@@ -274,6 +306,15 @@ export class RiverFsMetrics {
   /** `source` may reject (the node is down): the gauges then read 0 connected, not happy. */
   bindGrid(source: Source<GridGaugeSource>): void {
     this.gridSource = source;
+  }
+
+  bindLeaseRenewal(source: Source<LeaseRenewalProgress>): void {
+    this.leaseSource = source;
+  }
+
+  /** One cap's lease renewal: renewed, or failed (too few servers hold it, or Tahoe did not answer). */
+  countLeaseRenewal(result: 'renewed' | 'failed'): void {
+    this.leaseRenewals.inc({ result });
   }
 
   bindStateStore(source: Source<StateHealth>): void {
