@@ -10,6 +10,8 @@ import { InodesService } from './inodes.service';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { TahoeLeaseRenewalService } from '../lifecycle/tahoe-lease-renewal.service';
+import { TahoeCheckService } from '../lifecycle/tahoe-check.service';
+import { CheckController } from './check.controller';
 import { LeasesController } from './leases.controller';
 import { ShareController } from './share.controller';
 import { ShareService } from './share.service';
@@ -38,6 +40,7 @@ export class AdminModule {
         StatsController,
         ShareController,
         LeasesController,
+        CheckController,
       ],
       providers: [
         FsLookupService,
@@ -50,6 +53,7 @@ export class AdminModule {
         StatsService,
         ShareService,
         TahoeLeaseRenewalService,
+        TahoeCheckService,
         {
           provide: ACTIVE_SYNC_CONTROL,
           inject: [{ token: SyncControl, optional: true }],

@@ -32,13 +32,14 @@ export interface AdminTarget {
   ino?: number;
 }
 
-export type JobKind = 'flush' | 'sync' | 'warmup' | 'lease-renewal';
+export type JobKind = 'flush' | 'sync' | 'warmup' | 'lease-renewal' | 'check';
 
 const JOB_ROUTES: Record<JobKind, string> = {
   flush: '/admin/cache/flush',
   sync: '/admin/sync',
   warmup: '/admin/warmup',
   'lease-renewal': '/admin/leases/renew',
+  check: '/admin/check',
 };
 
 /** Connection failures: nothing answers at the address, so RiverFS is not running there (exit 3). */
@@ -341,7 +342,11 @@ export class AdminApiClient {
   }
 
   /** Starts a job without waiting (202): the job as it stands, to be followed with job(). */
-  startJob(kind: JobKind, body: AdminTarget & { recursive?: boolean }, signal?: AbortSignal): Promise<JobDto> {
+  startJob(
+    kind: JobKind,
+    body: AdminTarget & { recursive?: boolean; repair?: boolean; deep?: boolean },
+    signal?: AbortSignal,
+  ): Promise<JobDto> {
     return this.post<JobDto>(JOB_ROUTES[kind], body, { signal });
   }
 }

@@ -66,7 +66,7 @@ async function cancelAfterInterrupt(context: AdminContext, job: JobDto): Promise
 export async function runJob(
   context: AdminContext,
   kind: JobKind,
-  body: AdminTarget & { recursive?: boolean },
+  body: AdminTarget & { recursive?: boolean; repair?: boolean; deep?: boolean },
   wait: boolean,
 ): Promise<number> {
   const interrupt = new AbortController();

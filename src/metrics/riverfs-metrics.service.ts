@@ -62,6 +62,7 @@ export class RiverFsMetrics {
   private readonly metaTxnDuration: Histogram;
   private readonly leaseRenewals: Counter<'result'>;
   private leaseSource: Source<LeaseRenewalProgress> | undefined;
+  private checkSource: Source<{ unhealthy: number; unrecoverable: number; checked: number }> | undefined;
 
   private cacheSource: Source<BlockCacheStats> | undefined;
   private metadataSource: Source<MetadataStats> | undefined;
@@ -252,6 +253,21 @@ export class RiverFsMetrics {
       },
     });
 
+    const checked: Gauge<'state'> = new Gauge({
+      name: 'riverfs_tahoe_checked_caps',
+      help: 'Files and directories by the state their last check found (this gateway, since its start): unhealthy (shares missing), unrecoverable (too few to read), checked (all)',
+      labelNames: ['state'],
+      registers,
+      collect: async () => {
+        const counts = await this.read('checks', this.checkSource);
+        if (counts !== undefined) {
+          checked.set({ state: 'unhealthy' }, counts.unhealthy);
+          checked.set({ state: 'unrecoverable' }, counts.unrecoverable);
+          checked.set({ state: 'checked' }, counts.checked);
+        }
+      },
+    });
+
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       // Gauges named *_total break Prometheus's naming rules (promtool check metrics rejects them); the same
@@ -306,6 +322,10 @@ export class RiverFsMetrics {
   /** `source` may reject (the node is down): the gauges then read 0 connected, not happy. */
   bindGrid(source: Source<GridGaugeSource>): void {
     this.gridSource = source;
+  }
+
+  bindChecks(source: Source<{ unhealthy: number; unrecoverable: number; checked: number }>): void {
+    this.checkSource = source;
   }
 
   bindLeaseRenewal(source: Source<LeaseRenewalProgress>): void {
