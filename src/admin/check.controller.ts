@@ -1,11 +1,11 @@
-import { Body, Controller, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AdminAuthGuard } from '../http/auth/admin-auth.guard';
 import { ApiAdminProblems } from '../http/problem.dto';
 import { TahoeCheckService } from '../lifecycle/tahoe-check.service';
 import { ROOT_INO } from '../metadata/metadata.types';
-import { CheckRequestDto } from './dto/check.dto';
+import { CheckCountsDto, CheckRequestDto } from './dto/check.dto';
 import { JobDto } from './dto/job.dto';
 import { FsLookupService } from './fs-lookup.service';
 import { answerJob } from './job-answer.util';
@@ -23,6 +23,17 @@ export class CheckController {
     private readonly jobs: JobsService,
     private readonly lookup: FsLookupService,
   ) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'How many inodes their last check found unhealthy or unrecoverable',
+    operationId: 'getCheckCounts',
+  })
+  @ApiOkResponse({ type: CheckCountsDto })
+  @ApiAdminProblems()
+  counts(): CheckCountsDto {
+    return this.checks.counts();
+  }
 
   @Post()
   @HttpCode(202)

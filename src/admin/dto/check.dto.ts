@@ -43,3 +43,14 @@ export class InodeCheckDto {
   @ApiProperty({ type: String, nullable: true, description: "Tahoe's summary, or why the check failed" })
   summary!: string | null;
 }
+
+export class CheckCountsDto {
+  @ApiProperty({ description: 'Inodes whose last check (since this gateway started) found shares missing' })
+  unhealthy!: number;
+
+  @ApiProperty({ description: 'Inodes whose last check found too few shares to read them' })
+  unrecoverable!: number;
+
+  @ApiProperty({ description: 'Inodes checked since this gateway started' })
+  checked!: number;
+}
