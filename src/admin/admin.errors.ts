@@ -27,6 +27,10 @@ export const ADMIN_ERROR_CODES = [
   'SYNC_UNAVAILABLE',
   /** A readiness check failed; `failing` names the parts. */
   'NOT_READY',
+  /** Sharing without the cap-revealing token. */
+  'SHARE_FORBIDDEN',
+  /** The cap asked for does not exist (yet): not uploaded, or a write cap of an immutable file. */
+  'CAP_UNAVAILABLE',
 ] as const;
 
 export type AdminErrorCode = (typeof ADMIN_ERROR_CODES)[number];

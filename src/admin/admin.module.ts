@@ -9,6 +9,12 @@ import { InodesController } from './inodes.controller';
 import { InodesService } from './inodes.service';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { TahoeLeaseRenewalService } from '../lifecycle/tahoe-lease-renewal.service';
+import { TahoeCheckService } from '../lifecycle/tahoe-check.service';
+import { CheckController } from './check.controller';
+import { LeasesController } from './leases.controller';
+import { ShareController } from './share.controller';
+import { ShareService } from './share.service';
 import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
 import { ACTIVE_SYNC_CONTROL, SyncAdminService } from './sync-admin.service';
@@ -25,7 +31,17 @@ export class AdminModule {
     return {
       module: AdminModule,
       imports: [ports],
-      controllers: [InodesController, CacheController, SyncController, JobsController, GridController, StatsController],
+      controllers: [
+        InodesController,
+        CacheController,
+        SyncController,
+        JobsController,
+        GridController,
+        StatsController,
+        ShareController,
+        LeasesController,
+        CheckController,
+      ],
       providers: [
         FsLookupService,
         CacheInspector,
@@ -35,6 +51,9 @@ export class AdminModule {
         SyncAdminService,
         GridAdminService,
         StatsService,
+        ShareService,
+        TahoeLeaseRenewalService,
+        TahoeCheckService,
         {
           provide: ACTIVE_SYNC_CONTROL,
           inject: [{ token: SyncControl, optional: true }],

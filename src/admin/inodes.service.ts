@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { BlockCache } from '../cache/block-cache';
 import { MetadataStore } from '../metadata/metadata.store';
 import type { DirEntryRecord, InodeRecord, Timespec } from '../metadata/metadata.types';
+import { type InodeCheck, TahoeCheckService } from '../lifecycle/tahoe-check.service';
+import type { InodeCheckDto } from './dto/check.dto';
 import { StateStore } from '../state/state-store';
 import { redactCap, redactCapsInText } from '../tahoe/cap.util';
 import { CacheInspector } from './cache-inspector.service';
@@ -36,6 +38,10 @@ function childEntry(entry: DirEntryRecord): ChildEntryDto {
   };
 }
 
+function checkView(check: InodeCheck | undefined): InodeCheckDto | null {
+  return check === undefined ? null : { ...check, checkedAt: new Date(check.checkedAt).toISOString() };
+}
+
 /** Inode inspection for operators: attributes, names, sync state, cache presence, caps redacted unless revealed. */
 @Injectable()
 export class InodesService {
@@ -45,6 +51,7 @@ export class InodesService {
     private readonly cache: BlockCache,
     private readonly lookup: FsLookupService,
     private readonly inspector: CacheInspector,
+    private readonly checks: TahoeCheckService,
   ) {}
 
   async byIno(ino: number, reveal: boolean): Promise<InodeDto> {
@@ -92,6 +99,7 @@ export class InodesService {
               ...cache,
             },
       caps: { writeCap: showCap(inode.writeCap, reveal), readCap: showCap(inode.readCap, reveal), revealed: reveal },
+      check: checkView(this.checks.lastCheck(inode.ino)),
     };
   }
 

@@ -4,6 +4,8 @@ import { request } from 'undici';
 import type { EvictResultDto } from '../admin/dto/cache.dto';
 import type { InodeDto } from '../admin/dto/inode.dto';
 import type { JobDto } from '../admin/dto/job.dto';
+import type { LeasesStatusDto } from '../admin/dto/leases.dto';
+import type { ShareDto } from '../admin/dto/share.dto';
 import type { StatsDto } from '../admin/dto/stats.dto';
 import type { SyncQueueDto } from '../admin/dto/sync.dto';
 import type { RiverFsConfig } from '../config/config.schema';
@@ -30,12 +32,14 @@ export interface AdminTarget {
   ino?: number;
 }
 
-export type JobKind = 'flush' | 'sync' | 'warmup';
+export type JobKind = 'flush' | 'sync' | 'warmup' | 'lease-renewal' | 'check';
 
 const JOB_ROUTES: Record<JobKind, string> = {
   flush: '/admin/cache/flush',
   sync: '/admin/sync',
   warmup: '/admin/warmup',
+  'lease-renewal': '/admin/leases/renew',
+  check: '/admin/check',
 };
 
 /** Connection failures: nothing answers at the address, so RiverFS is not running there (exit 3). */
@@ -324,12 +328,25 @@ export class AdminApiClient {
     return this.get<InodeDto>(`/admin/inodes/${target.ino}`, { query });
   }
 
+  /** Needs the cap-revealing token (403 otherwise). */
+  share(target: AdminTarget, write: boolean): Promise<ShareDto> {
+    return this.post<ShareDto>('/admin/share', { ...target, write: write ? true : undefined });
+  }
+
+  leases(): Promise<LeasesStatusDto> {
+    return this.get<LeasesStatusDto>('/admin/leases');
+  }
+
   evict(target: AdminTarget): Promise<EvictResultDto> {
     return this.post<EvictResultDto>('/admin/cache/evict', target);
   }
 
   /** Starts a job without waiting (202): the job as it stands, to be followed with job(). */
-  startJob(kind: JobKind, body: AdminTarget & { recursive?: boolean }, signal?: AbortSignal): Promise<JobDto> {
+  startJob(
+    kind: JobKind,
+    body: AdminTarget & { recursive?: boolean; repair?: boolean; deep?: boolean },
+    signal?: AbortSignal,
+  ): Promise<JobDto> {
     return this.post<JobDto>(JOB_ROUTES[kind], body, { signal });
   }
 }

@@ -63,10 +63,10 @@ async function cancelAfterInterrupt(context: AdminContext, job: JobDto): Promise
  * plain lines otherwise, nothing with --json), the result on stdout. Ctrl-C while waiting asks the server to cancel
  * the job and exits 130.
  */
-async function runJob(
+export async function runJob(
   context: AdminContext,
   kind: JobKind,
-  body: AdminTarget & { recursive?: boolean },
+  body: AdminTarget & { recursive?: boolean; repair?: boolean; deep?: boolean },
   wait: boolean,
 ): Promise<number> {
   const interrupt = new AbortController();

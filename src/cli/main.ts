@@ -11,6 +11,9 @@ import { inodeCommand } from './inode.command';
 import { jobCommands } from './jobs.command';
 import { migrateCommand } from './migrate.command';
 import { packageVersion } from './package-version';
+import { checkCommand } from './check.command';
+import { leasesCommand } from './leases.command';
+import { shareCommand } from './share.command';
 import { statusCommand } from './status.command';
 
 export function buildProgram(): Command {
@@ -26,12 +29,15 @@ export function buildProgram(): Command {
   program.addCommand(fsckCommand());
   program.addCommand(statusCommand());
   program.addCommand(inodeCommand());
+  program.addCommand(shareCommand());
+  program.addCommand(leasesCommand());
+  program.addCommand(checkCommand());
   for (const command of jobCommands()) {
     program.addCommand(command);
   }
   program.addHelpText(
     'after',
-    '\nstatus, inode, flush, sync, warmup, evict and job talk to a running `riverfs mount` over its admin API\n' +
+    '\nstatus, inode, share, leases, check, flush, sync, warmup, evict and job talk to a running `riverfs mount` over its admin API\n' +
       '(--url, default http://<listen setting>; --token, default the adminToken setting or <data-dir>/admin-token).\n\n' +
       exitCodeHelp(),
   );

@@ -168,6 +168,7 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     syncDelay: (parsed.syncDelay as number | undefined) ?? 1,
     dirTtl: (parsed.dirTtl as number | undefined) ?? 10,
     leaseTtl: (parsed.leaseTtl as number | undefined) ?? 60,
+    tahoeLeaseRenewal: (parsed.tahoeLeaseRenewal as number | undefined) ?? 604_800,
     logLevel: (parsed.logLevel as RiverFsConfig['logLevel'] | undefined) ?? 'log',
     logFormat: (parsed.logFormat as RiverFsConfig['logFormat'] | undefined) ?? 'auto',
     adminToken: parsed.adminToken as string | undefined,

@@ -57,6 +57,8 @@ export interface RiverFsConfig {
   dirTtl: number;
   /** Seconds the filesystem lease outlives its holder's last heartbeat. */
   leaseTtl: number;
+  /** Seconds between renewals of the Tahoe leases of every cap the filesystem references; 0: only on request. */
+  tahoeLeaseRenewal: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   adminToken: string | undefined;
@@ -211,6 +213,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultText: '60',
     min: 2,
     max: 3600,
+  },
+  {
+    key: 'tahoeLeaseRenewal',
+    flag: 'tahoe-lease-renewal',
+    kind: 'int',
+    description:
+      "Seconds between renewals of the Tahoe leases of every cap the filesystem references (the root, every directory and file); storage servers that expire leases delete shares whose lease lapsed (Tahoe's lease lasts 31 days). 0: only on request (riverfs leases renew)",
+    defaultText: '604800 (7 days)',
+    min: 0,
+    max: 2_419_200,
   },
   {
     key: 'logLevel',

@@ -22,6 +22,8 @@ import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { RemoteBlocks } from '../sync/remote-blocks';
 import { TahoeSyncWorker } from '../sync/tahoe-sync.worker';
 import { RiverFs } from './river-fs';
+import { GridCapacity } from './grid-capacity';
+import { TahoeClient } from '../tahoe/tahoe.client';
 
 export interface FsOpsModuleOptions {
   mountpoint: string;
@@ -60,6 +62,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(FuseService) private readonly fuse: FuseService,
     @Inject(MetadataStore) private readonly meta: MetadataStore,
     @Inject(BlockCache) private readonly cache: BlockCache,
+    @Inject(GridCapacity) private readonly capacity: GridCapacity,
     @Optional() @Inject(TahoeSyncWorker) private readonly sync?: TahoeSyncWorker,
   ) {}
 
@@ -69,11 +72,37 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
       module: FsOpsModule,
       providers: [
         {
+          provide: GridCapacity,
+          inject: [BlockCache, { token: TahoeClient, optional: true }],
+          useFactory: (cache: BlockCache, tahoe: TahoeClient | undefined): GridCapacity =>
+            new GridCapacity({
+              // Without a Tahoe client (tests of the mount alone) there is no grid to ask: the cache's limits stay.
+              fetchStatus: tahoe
+                ? (signal) => tahoe.gridStatus({ signal })
+                : () => Promise.reject(new Error('no Tahoe client')),
+              sharesNeeded: config.gridSharesNeeded,
+              sharesTotal: config.gridSharesTotal,
+              pendingBytes: () => cache.stats().dirtyBytes,
+              // Uploaded (clean) blocks are pinned too (see the eviction guard): everything cached is used.
+              fallback: () => ({
+                totalBytes: config.cacheSize,
+                freeBytes: Math.max(0, config.cacheSize - cache.stats().usedBytes),
+              }),
+              onError: tahoe
+                ? (error) =>
+                    logger.warn(
+                      `grid capacity for statfs not refreshed: ${error instanceof Error ? error.message : String(error)}`,
+                    )
+                : undefined,
+            }),
+        },
+        {
           provide: RiverFs,
           inject: [
             MetadataStore,
             BlockCache,
             LocalContentGate,
+            GridCapacity,
             { token: TahoeSyncWorker, optional: true },
             { token: RemoteBlocks, optional: true },
           ],
@@ -81,6 +110,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             meta: MetadataStore,
             cache: BlockCache,
             localContent: LocalContentGate,
+            capacity: GridCapacity,
             sync: TahoeSyncWorker | undefined,
             remote: RemoteBlocks | undefined,
           ): RiverFs => {
@@ -101,14 +131,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             const puller = sync?.puller;
             return new RiverFs(cached, cache, {
               defaultOwner: mountingUser(),
-              capacity: () => {
-                const stats = cache.stats();
-                // Uploaded (clean) blocks are pinned too (see the eviction guard): everything cached is used.
-                return Promise.resolve({
-                  totalBytes: config.cacheSize,
-                  freeBytes: Math.max(0, config.cacheSize - stats.usedBytes),
-                });
-              },
+              capacity: () => Promise.resolve(capacity.current()),
               onContentPersisted: sync ? (ino) => sync.contentPersisted(ino) : undefined,
               syncPoint: sync?.mode === 'writethrough' ? (ino) => sync.syncPoint(ino) : undefined,
               remoteBlocks: remote,
@@ -136,7 +159,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
         },
         { provide: MountStatus, inject: [FuseService], useFactory: (fuse: FuseService) => new FuseMountStatus(fuse) },
       ],
-      exports: [RiverFs, FuseService, MountStatus],
+      exports: [RiverFs, FuseService, MountStatus, GridCapacity],
     };
   }
 
@@ -144,6 +167,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     await this.meta.initFilesystem({ ...mountingUser(), mode: 0o755 });
     // Root cap settled and crash leftovers queued before anything is served; an unreachable grid does not stop this.
     await this.sync?.start();
+    this.capacity.start();
     await this.fuse.mount();
     this.logger.log(`mounted on ${this.fuse.mountpoint}`);
   }
@@ -154,6 +178,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
    */
   async beforeApplicationShutdown(): Promise<void> {
     const log = { warn: (message: string) => this.logger.warn(message) };
+    this.capacity.stop();
     if (this.fuse.mounted) {
       const unmounted = await boundedStep('unmounting', UNMOUNT_STEP_MS, log, () => this.fuse.unmount());
       if (unmounted.ok) {

@@ -113,6 +113,8 @@ const ADMIN_STATUS: Record<AdminErrorCode, number> = {
   TOO_MANY_JOBS: 429,
   SYNC_UNAVAILABLE: 503,
   NOT_READY: 503,
+  SHARE_FORBIDDEN: 403,
+  CAP_UNAVAILABLE: 409,
 };
 
 /** Members a domain error's extensions may not override. */

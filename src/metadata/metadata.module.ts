@@ -8,6 +8,7 @@ import { MetadataSessionService, type MetadataSessionOptions } from './metadata-
 import type { MetadataClock } from './metadata-txn.util';
 import { MetadataStore } from './metadata.store';
 import { SqlMetadataStore, type TransactionEvent } from './sql-metadata.store';
+import { TahoeLeaseLedger } from './tahoe-lease-ledger';
 import { SyncJournal } from './sync-journal';
 
 export interface MetadataModuleOptions extends DataSourceTuning {
@@ -78,6 +79,11 @@ export class MetadataModule implements OnApplicationShutdown {
             }),
         },
         {
+          provide: TahoeLeaseLedger,
+          inject: [METADATA_DATA_SOURCE],
+          useFactory: (dataSource: DataSource): TahoeLeaseLedger => new TahoeLeaseLedger(dataSource),
+        },
+        {
           provide: SyncJournal,
           inject: [MetadataStore],
           useFactory: (store: MetadataStore): SyncJournal => (store as SqlMetadataStore).syncJournal(),
@@ -93,7 +99,7 @@ export class MetadataModule implements OnApplicationShutdown {
               },
             ]),
       ],
-      exports: [MetadataStore, SyncJournal],
+      exports: [MetadataStore, SyncJournal, TahoeLeaseLedger],
     };
   }
 

@@ -1,3 +1,4 @@
+import type { LeaseRenewalProgress } from '../metadata/tahoe-lease-ledger';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BlockCacheStats } from '../cache/block-cache';
 import type { MetadataStats } from '../metadata/metadata.types';
@@ -59,6 +60,9 @@ export class RiverFsMetrics {
   private readonly tahoeBytes: Counter<'direction'>;
   private readonly syncFailures: Counter<'kind'>;
   private readonly metaTxnDuration: Histogram;
+  private readonly leaseRenewals: Counter<'result'>;
+  private leaseSource: Source<LeaseRenewalProgress> | undefined;
+  private checkSource: Source<{ unhealthy: number; unrecoverable: number; checked: number }> | undefined;
 
   private cacheSource: Source<BlockCacheStats> | undefined;
   private metadataSource: Source<MetadataStats> | undefined;
@@ -220,6 +224,50 @@ export class RiverFsMetrics {
       },
     });
 
+    this.leaseRenewals = new Counter({
+      name: 'riverfs_tahoe_lease_renewals_total',
+      help: 'Caps whose Tahoe lease a renewal run handled, by result (renewed; failed: too few servers hold it, or no answer)',
+      labelNames: ['result'],
+      registers,
+    });
+    const lastRenewal = new Gauge({
+      name: 'riverfs_tahoe_lease_last_complete_renewal_timestamp_seconds',
+      help: 'When the last complete renewal of every referenced cap ended (Unix time); 0 before the first',
+      registers,
+      collect: async () => {
+        const progress = await this.read('leases', this.leaseSource);
+        if (progress !== undefined) {
+          lastRenewal.set(progress.lastCompleteAt === null ? 0 : progress.lastCompleteAt / 1000);
+        }
+      },
+    });
+    const lastFailed = new Gauge({
+      name: 'riverfs_tahoe_lease_last_renewal_failed_caps',
+      help: 'Caps the last complete renewal could not renew',
+      registers,
+      collect: async () => {
+        const progress = await this.read('leases', this.leaseSource);
+        if (progress !== undefined) {
+          lastFailed.set(progress.lastCompleteFailed);
+        }
+      },
+    });
+
+    const checked: Gauge<'state'> = new Gauge({
+      name: 'riverfs_tahoe_checked_caps',
+      help: 'Files and directories by the state their last check found (this gateway, since its start): unhealthy (shares missing), unrecoverable (too few to read), checked (all)',
+      labelNames: ['state'],
+      registers,
+      collect: async () => {
+        const counts = await this.read('checks', this.checkSource);
+        if (counts !== undefined) {
+          checked.set({ state: 'unhealthy' }, counts.unhealthy);
+          checked.set({ state: 'unrecoverable' }, counts.unrecoverable);
+          checked.set({ state: 'checked' }, counts.checked);
+        }
+      },
+    });
+
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       // Gauges named *_total break Prometheus's naming rules (promtool check metrics rejects them); the same
@@ -274,6 +322,19 @@ export class RiverFsMetrics {
   /** `source` may reject (the node is down): the gauges then read 0 connected, not happy. */
   bindGrid(source: Source<GridGaugeSource>): void {
     this.gridSource = source;
+  }
+
+  bindChecks(source: Source<{ unhealthy: number; unrecoverable: number; checked: number }>): void {
+    this.checkSource = source;
+  }
+
+  bindLeaseRenewal(source: Source<LeaseRenewalProgress>): void {
+    this.leaseSource = source;
+  }
+
+  /** One cap's lease renewal: renewed, or failed (too few servers hold it, or Tahoe did not answer). */
+  countLeaseRenewal(result: 'renewed' | 'failed'): void {
+    this.leaseRenewals.inc({ result });
   }
 
   bindStateStore(source: Source<StateHealth>): void {

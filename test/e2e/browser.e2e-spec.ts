@@ -89,6 +89,9 @@ describe('Swagger UI and the dashboard in headless Chromium', () => {
         `${(t.cache.stats().usedBytes / 1024).toFixed(1)} KiB / 64.0 MiB`,
       );
       expect(await page.textContent('#cache-dirty')).toMatch(/KiB$/);
+      // Nothing renewed or checked in this app yet: the lifecycle card says so.
+      expect(await page.textContent('#lease-last')).toBe('never');
+      expect(await page.textContent('#check-unhealthy')).toBe('0 of 0 checked');
       expect(await page.textContent('#sync-summary')).toMatch(/^503 Service Unavailable: sync is not available yet/);
 
       const flushed = page.waitForRequest(

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import type { LocalGrid } from '../../src/grid/local-grid';
-import { createTestGrid } from './test-grid';
+import { createTestGrid, TEST_GRID_SHAPE } from './test-grid';
 
 /**
  * The grid of this test run is started once by global-setup.ts, which publishes its web-API URL in
@@ -44,4 +44,19 @@ export async function freshRootDircap(): Promise<string> {
  */
 export function testGrid(): LocalGrid {
   return createTestGrid(testGridDir());
+}
+
+/**
+ * The test grid's usable free space as the client node reports it: the free space its connected storage servers
+ * announce (welcome JSON), × k/N of the test grid's shape. What statfs on a mount of it should say.
+ */
+export async function testGridUsableBytes(): Promise<number> {
+  const response = await request(`${testTahoeUrl()}/?t=json`, { headers: { accept: 'application/json' } });
+  const welcome = (await response.body.json()) as {
+    servers?: { connection_status?: string; available_space?: number | null }[];
+  };
+  const raw = (welcome.servers ?? [])
+    .filter((server) => /^connected/i.test(server.connection_status ?? ''))
+    .reduce((sum, server) => sum + (server.available_space ?? 0), 0);
+  return Math.floor((raw * TEST_GRID_SHAPE.sharesNeeded) / TEST_GRID_SHAPE.sharesTotal);
 }

@@ -1,3 +1,4 @@
+import { InodeCheckDto } from './check.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { INODE_TYPES, SYNC_STATES } from '../../metadata/metadata.types';
@@ -219,6 +220,13 @@ export class InodeDto {
 
   @ApiProperty({ type: InodeCapsDto })
   caps!: InodeCapsDto;
+
+  @ApiProperty({
+    type: InodeCheckDto,
+    nullable: true,
+    description: 'The last check of its shares in Tahoe by this gateway since it started (riverfs check), if any',
+  })
+  check!: InodeCheckDto | null;
 }
 
 export class ChildEntryDto {

@@ -172,13 +172,35 @@
     }
   }
 
+  function renderLifecycle(leases, checks) {
+    if (leases.ok) {
+      const last = leases.body.lastCompleteAt;
+      setText(
+        'lease-last',
+        last === null
+          ? 'never'
+          : `${last}: ${leases.body.lastCompleteRenewed} renewed, ${leases.body.lastCompleteFailed} failed`,
+      );
+      const run = leases.body.run;
+      setText('lease-run', run === null ? 'no' : `${run.renewed} renewed, ${run.failed} failed so far`);
+    } else {
+      setText('lease-last', problemText(leases));
+    }
+    if (checks.ok) {
+      setText('check-unhealthy', `${checks.body.unhealthy} of ${checks.body.checked} checked`);
+      setText('check-unrecoverable', String(checks.body.unrecoverable));
+    }
+  }
+
   async function refresh() {
     timer = null;
     try {
-      const [stats, queue, jobs] = await Promise.all([
+      const [stats, queue, jobs, leases, checks] = await Promise.all([
         api('GET', '/admin/stats'),
         api('GET', '/admin/sync/queue?limit=20'),
         api('GET', '/admin/jobs?limit=10'),
+        api('GET', '/admin/leases'),
+        api('GET', '/admin/check'),
       ]);
       if (token() === null) {
         return;
@@ -195,6 +217,7 @@
       }
       renderQueue(queue);
       renderJobs(jobs);
+      renderLifecycle(leases, checks);
     } catch (error) {
       setText('refresh-state', `refresh failed: ${error.message}`);
     }
