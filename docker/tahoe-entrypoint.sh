@@ -4,7 +4,8 @@
 # - introducer: listens on $TAHOE_PORT (3458) and copies its furl to $TAHOE_FURL_DIR/introducer.furl;
 # - storage:    waits for that furl, listens on $TAHOE_PORT (3457), announces $TAHOE_HOSTNAME:$TAHOE_PORT;
 # - client:     waits for that furl, serves the web API on 0.0.0.0:$TAHOE_WEB_PORT (3456) for the gateway.
-# Share settings: $TAHOE_SHARES_NEEDED/HAPPY/TOTAL (2/3/3, the gateway's local-grid defaults).
+# Share settings: $TAHOE_SHARES_NEEDED/HAPPY/TOTAL (2/3/3, the gateway's local-grid defaults). Node ports listen on
+# every interface of the container, or only on $TAHOE_LISTEN_INTERFACE when set (127.0.0.1 when run on a host).
 set -eu
 role="${1:-storage}"
 node="${TAHOE_NODE_DIR:-/var/lib/tahoe/node}"
@@ -31,6 +32,7 @@ wait_for_furl() {
   cat "$furl_dir/introducer.furl"
 }
 
+listen_suffix="${TAHOE_LISTEN_INTERFACE:+:interface=$TAHOE_LISTEN_INTERFACE}"
 shares="--shares-needed=$needed --shares-happy=$happy --shares-total=$total"
 if [ ! -f "$node/tahoe.cfg" ]; then
   # A directory without tahoe.cfg was cut short mid-creation and holds nothing: `tahoe create-*` wants it empty.
@@ -38,12 +40,12 @@ if [ ! -f "$node/tahoe.cfg" ]; then
   case "$role" in
     introducer)
       port="${TAHOE_PORT:-3458}"
-      "$tahoe" create-introducer --port="tcp:$port" --location="tcp:$host:$port" "$node"
+      "$tahoe" create-introducer --port="tcp:$port$listen_suffix" --location="tcp:$host:$port" "$node"
       ;;
     storage)
       port="${TAHOE_PORT:-3457}"
       # shellcheck disable=SC2086
-      "$tahoe" create-node --nickname="$host" --introducer="$(wait_for_furl)" --port="tcp:$port" \
+      "$tahoe" create-node --nickname="$host" --introducer="$(wait_for_furl)" --port="tcp:$port$listen_suffix" \
         --location="tcp:$host:$port" --webport=none $shares "$node"
       # create-node reserves 1 GB; a storage server then refuses shares on a small disk. Set it explicitly.
       sed -i "s/^reserved_space = .*/reserved_space = ${TAHOE_RESERVED_SPACE:-1G}/" "$node/tahoe.cfg"

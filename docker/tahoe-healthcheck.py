@@ -53,7 +53,7 @@ if role == "client":
             welcome = json.load(answer)
     except Exception as e:  # any failure to answer is unhealthy
         fail(f"web API: {e}")
-    connected = sum(1 for server in welcome.get("servers", []) if server.get("connection_status", "").startswith("Connected"))
+    connected = sum(1 for server in welcome.get("servers", []) if server.get("connection_status", "").lower().startswith("connected"))
     happy = int(value(text, "shares.happy") or "1")
     if connected < happy:
         fail(f"{connected} storage server(s) connected, shares.happy is {happy}")
