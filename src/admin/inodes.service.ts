@@ -3,7 +3,7 @@ import { BlockCache } from '../cache/block-cache';
 import { MetadataStore } from '../metadata/metadata.store';
 import type { DirEntryRecord, InodeRecord, Timespec } from '../metadata/metadata.types';
 import { StateStore } from '../state/state-store';
-import { redactCap, redactCapsInText } from '../tahoe/cap.util';
+import { capAccessOf, readOnlyCapOf, redactCap, redactCapsInText } from '../tahoe/cap.util';
 import { CacheInspector } from './cache-inspector.service';
 import type { ChildEntryDto, ChildrenPageDto, InodeDto, InodeSyncDto, TimespecDto } from './dto/inode.dto';
 import { FsLookupService } from './fs-lookup.service';
@@ -18,6 +18,21 @@ function isoOrNull(ms: number | null): string | null {
 
 function showCap(cap: string | null, reveal: boolean): string | null {
   return cap === null ? null : reveal ? cap : redactCap(cap);
+}
+
+/**
+ * The read cap of an inode: the one stored, else the one its write cap gives (computed offline; the root and every
+ * directory published from here keep only their write cap), else none.
+ */
+function readCapOf(inode: InodeRecord): string | null {
+  if (inode.readCap !== null || inode.writeCap === null || capAccessOf(inode.writeCap) !== 'write') {
+    return inode.readCap;
+  }
+  try {
+    return readOnlyCapOf(inode.writeCap);
+  } catch {
+    return null;
+  }
 }
 
 function childEntry(entry: DirEntryRecord): ChildEntryDto {
@@ -91,7 +106,7 @@ export class InodesService {
               blockCount: Math.ceil(inode.size / this.cache.blockSize),
               ...cache,
             },
-      caps: { writeCap: showCap(inode.writeCap, reveal), readCap: showCap(inode.readCap, reveal), revealed: reveal },
+      caps: { writeCap: showCap(inode.writeCap, reveal), readCap: showCap(readCapOf(inode), reveal), revealed: reveal },
     };
   }
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobDto } from '../admin/dto/job.dto';
 import { type AdminApiClient, RequestInterrupted } from './admin-api.client';
-import { formatBytes, formatDuration } from './admin-output';
+import { countOf, formatBytes, formatDuration } from './admin-output';
 
 /** Shows a job's progress while the CLI waits for it. */
 export interface ProgressReporter {
@@ -12,10 +12,14 @@ export interface ProgressReporter {
 
 function amount(job: JobDto): string {
   const { done, total, unit } = job.progress;
+  // A job that ended without ever learning its total (one that had nothing to do) did what it did: no "/?".
+  const ended = job.state !== 'running' && job.state !== 'cancelling';
   if (unit === 'bytes') {
-    return `${formatBytes(done)}/${total === null ? '?' : formatBytes(total)}`;
+    return total === null && ended
+      ? formatBytes(done)
+      : `${formatBytes(done)}/${total === null ? '?' : formatBytes(total)}`;
   }
-  return `${done}/${total ?? '?'} ${unit}`;
+  return total === null && ended ? countOf(done, unit) : `${done}/${total ?? '?'} ${unit}`;
 }
 
 function percent(job: JobDto): number | null {
