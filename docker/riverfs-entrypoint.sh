@@ -1,14 +1,14 @@
 #!/bin/sh
-# Entry point of the gateway image. Turns compose secrets (files under $RIVERFS_SECRETS_DIR, /run/secrets) into
+# Entry point of the gateway image. Turns compose secrets (files under $SECRETS_DIR, /run/secrets) into
 # RiverFS settings without putting them on the command line, then runs `riverfs` with the arguments:
 #   riverfs_root_cap          -> --root-cap-file (read by RiverFS itself)
 #   riverfs_admin_token       -> RIVERFS_ADMIN_TOKEN
 #   riverfs_admin_reveal_token-> RIVERFS_ADMIN_REVEAL_TOKEN
 #   riverfs_db_password       -> the password in RIVERFS_DB, where RIVERFS_DB holds the placeholder @PASSWORD@
-# `mount` alone (the default command) mounts on $RIVERFS_MOUNTPOINT; any other arguments are passed as they are.
+# `mount` alone (the default command) mounts on $MOUNTPOINT; any other arguments are passed as they are.
 set -eu
-secrets="${RIVERFS_SECRETS_DIR:-/run/secrets}"
-riverfs="${RIVERFS_BIN:-riverfs}"
+secrets="${SECRETS_DIR:-/run/secrets}"
+riverfs="${CLI_PATH:-riverfs}"
 
 secret() {
   # The first line, without its newline; empty when the secret is absent.
@@ -37,6 +37,6 @@ case "${RIVERFS_DB:-}" in
 esac
 
 if [ "$#" -eq 0 ] || { [ "$#" -eq 1 ] && [ "$1" = mount ]; }; then
-  exec "$riverfs" mount --mkdir "${RIVERFS_MOUNTPOINT:-/mnt/riverfs}"
+  exec "$riverfs" mount --mkdir "${MOUNTPOINT:-/mnt/riverfs}"
 fi
 exec "$riverfs" "$@"

@@ -2,7 +2,7 @@
 'use strict';
 /**
  * Health check of the gateway image: exit 0 when GET /health/ready answers 200 (database, state store, grid and
- * mount all up), 1 otherwise, printing why. The address is RIVERFS_HEALTH_URL, else RIVERFS_LISTEN with a wildcard
+ * mount all up), 1 otherwise, printing why. The address is HEALTH_URL, else RIVERFS_LISTEN with a wildcard
  * host probed on loopback. The health endpoints need no token.
  */
 const listen = process.env.RIVERFS_LISTEN || '127.0.0.1:7878';
@@ -12,7 +12,7 @@ const port = listen.slice(separator + 1);
 if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') {
   host = '127.0.0.1';
 }
-const url = process.env.RIVERFS_HEALTH_URL || `http://${host}:${port}/health/ready`;
+const url = process.env.HEALTH_URL || `http://${host}:${port}/health/ready`;
 
 fetch(url, { signal: AbortSignal.timeout(4000) }).then(
   async (answer) => {

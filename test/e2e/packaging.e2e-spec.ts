@@ -174,11 +174,11 @@ describe('packaging: compose file, service unit, image entrypoints and health ch
     const port = await findFreePort();
     const db = new URL(TEST_MARIADB_URL);
     const env = cleanEnv({
-      RIVERFS_BIN: path.join(ROOT, 'bin', 'riverfs.js'),
-      RIVERFS_SECRETS_DIR: secrets,
+      CLI_PATH: path.join(ROOT, 'bin', 'riverfs.js'),
+      SECRETS_DIR: secrets,
       RIVERFS_DB: `mysql://${database}:@PASSWORD@@${db.host}/${database}`,
       RIVERFS_DATA_DIR: path.join(work, 'data'),
-      RIVERFS_MOUNTPOINT: mountpoint,
+      MOUNTPOINT: mountpoint,
       RIVERFS_TAHOE_URL: testTahoeUrl(),
       RIVERFS_LISTEN: `0.0.0.0:${port}`,
       RIVERFS_LOG_LEVEL: 'warn',
