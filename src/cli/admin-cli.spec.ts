@@ -153,8 +153,9 @@ describe('admin command output', () => {
     expect(progressLine(job({ done: 1, total: null, unit: 'items' }, 'succeeded'), 0.1)).toBe(
       'warmup succeeded: 1 item [0.1 s]',
     );
-    // Still running: the total may yet come.
-    expect(progressLine(job({ done: 0, total: null, unit: 'items' }), 0.1)).toBe('warmup running: 0/? items [0.1 s]');
+    // Just started: nothing to count yet. Once something is done, the total may yet come.
+    expect(progressLine(job({ done: 0, total: null, unit: 'items' }), 0.1)).toBe('warmup running [0.1 s]');
+    expect(progressLine(job({ done: 2, total: null, unit: 'items' }), 0.1)).toBe('warmup running: 2/? items [0.1 s]');
   });
 
   it('should name caps by what they grant, redacted or not', () => {

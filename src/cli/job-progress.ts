@@ -12,6 +12,10 @@ export interface ProgressReporter {
 
 function amount(job: JobDto): string {
   const { done, total, unit } = job.progress;
+  // Nothing done and no total yet (a job just started, or one that ends at once): nothing to show, not "0/?".
+  if (done === 0 && total === null && (job.state === 'running' || job.state === 'cancelling')) {
+    return '';
+  }
   // A job that ended without ever learning its total (one that had nothing to do) did what it did: no "/?".
   const ended = job.state !== 'running' && job.state !== 'cancelling';
   if (unit === 'bytes') {
@@ -31,7 +35,8 @@ function percent(job: JobDto): number | null {
 export function progressLine(job: JobDto, elapsedSeconds: number): string {
   const pct = percent(job);
   const message = job.progress.message === null ? '' : ` ${job.progress.message}`;
-  return `${job.kind} ${job.state}: ${amount(job)}${pct === null ? '' : ` (${pct}%)`}${message} [${formatDuration(elapsedSeconds)}]`;
+  const done = amount(job);
+  return `${job.kind} ${job.state}${done === '' ? '' : `: ${done}`}${pct === null ? '' : ` (${pct}%)`}${message} [${formatDuration(elapsedSeconds)}]`;
 }
 
 /** "[#########...........]  1/3 files  33%  inode 12  4.2 s", fitted to `columns`. */

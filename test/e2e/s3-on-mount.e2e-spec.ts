@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
-import { S3OnDirectory, inParallel, mixedSizes } from '../support/s3-workload';
+import { S3OnDirectory, inParallel, mixedSizes } from '../../bench/s3-workload';
 
 /**
  * An S3 server written for a plain directory (s3rver) with its data on the mount, driven by the AWS SDK: the kind
