@@ -90,17 +90,19 @@ describe('packaging: compose file, service unit, image entrypoints and health ch
     }
   });
 
-  it('should have a service unit that systemd-analyze accepts', async () => {
+  it('should have a service unit that systemd-analyze accepts, and a broken copy that it complains about', async () => {
     // ExecStart pointed at this checkout's command: the unit names the installed /usr/local/bin/riverfs.
+    const text = fs
+      .readFileSync(path.join(ROOT, 'packaging', 'riverfs.service'), 'utf8')
+      .replace('/usr/local/bin/riverfs', path.join(ROOT, 'bin', 'riverfs.js'));
     const unit = path.join(work, 'riverfs.service');
-    fs.writeFileSync(
-      unit,
-      fs
-        .readFileSync(path.join(ROOT, 'packaging', 'riverfs.service'), 'utf8')
-        .replace('/usr/local/bin/riverfs', path.join(ROOT, 'bin', 'riverfs.js')),
-    );
+    fs.writeFileSync(unit, text);
     const verified = await probe('systemd-analyze', ['verify', unit], process.env);
-    expect(verified.out).not.toMatch(/riverfs\.service:/);
+    expect(verified.out).not.toMatch(/riverfs\.service/);
+    // The checker does check: a bad restart policy is reported (systemd warns and ignores rather than failing).
+    fs.writeFileSync(unit, text.replace('Restart=on-failure', 'Restart=sometimes'));
+    const broken = await probe('systemd-analyze', ['verify', unit], process.env);
+    expect(broken.out).toMatch(/riverfs\.service:\d+: Failed to parse service restart specifier/);
   });
 
   it('should create and run an introducer, a storage node and a client node with the Tahoe image entrypoint', async () => {
@@ -135,6 +137,11 @@ describe('packaging: compose file, service unit, image entrypoints and health ch
     await eventually('the introducer to be healthy', async () =>
       (await health('introducer')).code === 0 ? true : undefined,
     );
+    // The entrypoint publishes the furl (for the other nodes) a moment after the introducer wrote it.
+    const furl = await eventually('the introducer furl to be published', () =>
+      Promise.resolve(fs.existsSync(path.join(furlDir, 'introducer.furl')) ? true : undefined),
+    );
+    expect(furl).toBe(true);
     expect(fs.readFileSync(path.join(furlDir, 'introducer.furl'), 'utf8')).toMatch(/^pb:\/\//);
 
     start('storage', nodeEnv('storage', { TAHOE_PORT: String(await findFreePort()) }));
