@@ -4,7 +4,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -107,14 +107,16 @@ export class S3OnDirectory {
   /** Every key under `prefix`, through as many pages as the listing takes. */
   async list(bucket: string, prefix = ''): Promise<string[]> {
     const keys: string[] = [];
-    let token: string | undefined;
+    let truncated: boolean;
     do {
+      // ListObjects (v1) with Marker: s3rver 3.7's ListObjectsV2 makes its continuation tokens with DES, which
+      // Node 17+ (OpenSSL 3) no longer has, so any truncated v2 listing fails, on a local directory as on the mount.
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 250 }),
+        new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: keys.at(-1), MaxKeys: 250 }),
       );
       keys.push(...(page.Contents ?? []).map((entry) => entry.Key ?? ''));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
+      truncated = page.IsTruncated === true;
+    } while (truncated);
     return keys.sort();
   }
 
