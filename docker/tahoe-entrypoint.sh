@@ -62,9 +62,14 @@ if [ ! -f "$node/tahoe.cfg" ]; then
 fi
 echo "$role" >"$node/riverfs-role"
 if [ "$role" = introducer ]; then
-  # The furl appears once the introducer has started: publish it from the background.
+  # The furl appears once the introducer has started: publish it from the background, giving up if the node
+  # (this shell's pid, after the exec below) ends first.
+  node_pid=$$
   (
-    while [ ! -s "$node/private/introducer.furl" ]; do sleep 1; done
+    while [ ! -s "$node/private/introducer.furl" ]; do
+      kill -0 "$node_pid" 2>/dev/null || exit 0
+      sleep 1
+    done
     cp "$node/private/introducer.furl" "$furl_dir/introducer.furl.tmp"
     mv "$furl_dir/introducer.furl.tmp" "$furl_dir/introducer.furl"
   ) &
