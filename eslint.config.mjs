@@ -11,6 +11,8 @@ export default tseslint.config(
       'test-artifacts/**',
       'bin/**',
       'scripts/**/*.js',
+      // Plain CommonJS scripts run in the gateway image, like scripts/*.js.
+      'docker/**/*.js',
       '*.config.js',
       '*.mjs',
     ],

@@ -25,6 +25,11 @@ const FIXED: Record<string, MetricSpec> = {
   'tree.gitCommitFilesPerS': { unit: 'file/s', better: 'higher', label: 'tree: git add -A && commit' },
   'memory.copyMBps': { unit: 'MB/s', better: 'higher', label: 'big copy, until close' },
   'memory.peakRssMiB': { unit: 'MiB', better: 'lower', label: 'big copy: server peak RSS' },
+  's3.putObjectsPerS': { unit: 'objects/s', better: 'higher', label: 's3: put (RiverFS: until in Tahoe)' },
+  's3.putMBps': { unit: 'MB/s', better: 'higher', label: 's3: put' },
+  's3.listMs': { unit: 'ms', better: 'lower', label: 's3: 8 listings with prefixes' },
+  's3.getObjectsPerS': { unit: 'objects/s', better: 'higher', label: 's3: get and compare' },
+  's3.getMBps': { unit: 'MB/s', better: 'higher', label: 's3: get' },
 };
 
 const SCALE_LABELS: Record<string, string> = {

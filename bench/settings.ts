@@ -24,6 +24,9 @@ export interface BenchSettings {
   /** Entries in one directory for the growth workload (create, list, drain). */
   scaleCounts: number[];
   memoryCopyMiB: number;
+  /** The S3 workload: objects written (every 100th of `s3LargeMiB`, the rest small) and the large size. */
+  s3Objects: number;
+  s3LargeMiB: number;
   /** Longest wait for RiverFS to drain to Tahoe before the figure is recorded as failed. */
   drainTimeoutMs: number;
 }
@@ -68,6 +71,8 @@ function sizesFor(mode: BenchMode, common: Pick<BenchSettings, 'mode' | 'mysql' 
         slowTreePackages: SMALL_TREE,
         scaleCounts: [20, 80],
         memoryCopyMiB: 16,
+        s3Objects: 40,
+        s3LargeMiB: 2,
         drainTimeoutMs: 60_000,
       };
     case 'quick':
@@ -87,6 +92,8 @@ function sizesFor(mode: BenchMode, common: Pick<BenchSettings, 'mode' | 'mysql' 
         slowTreePackages: SMALL_TREE,
         scaleCounts: [300, 1000, 3000],
         memoryCopyMiB: 256,
+        s3Objects: 300,
+        s3LargeMiB: 16,
         drainTimeoutMs: 300_000,
       };
     case 'full':
@@ -106,6 +113,8 @@ function sizesFor(mode: BenchMode, common: Pick<BenchSettings, 'mode' | 'mysql' 
         slowTreePackages: MEDIUM_TREE,
         scaleCounts: [1000, 10_000, 100_000],
         memoryCopyMiB: 4096,
+        s3Objects: 2000,
+        s3LargeMiB: 64,
         drainTimeoutMs: 900_000,
       };
   }

@@ -11,6 +11,7 @@ import type { ChildSpec, TahoeNode } from '../src/tahoe/tahoe.types';
 import { pollUntil } from '../src/grid/process.util';
 import type { BenchSettings } from './settings';
 import type { ApiTarget, MountedTarget, Target } from './targets';
+import { s3Workload } from './s3-bench';
 import { RUN_NONCE, randomChunks, smallFilePayload, uniqueTreeCopy, writeRandomFile } from './unique-data';
 
 const run = promisify(execFile);
@@ -531,4 +532,13 @@ const bigCopy: Workload = {
   },
 };
 
-export const WORKLOADS: Workload[] = [sequential, randomReads, firstByte, smallFiles, realTree, growth, bigCopy];
+export const WORKLOADS: Workload[] = [
+  sequential,
+  randomReads,
+  firstByte,
+  smallFiles,
+  realTree,
+  growth,
+  bigCopy,
+  s3Workload,
+];

@@ -5,7 +5,7 @@ import type { DirEntryRecord, InodeRecord, Timespec } from '../metadata/metadata
 import { type InodeCheck, TahoeCheckService } from '../lifecycle/tahoe-check.service';
 import type { InodeCheckDto } from './dto/check.dto';
 import { StateStore } from '../state/state-store';
-import { redactCap, redactCapsInText } from '../tahoe/cap.util';
+import { capAccessOf, readOnlyCapOf, redactCap, redactCapsInText } from '../tahoe/cap.util';
 import { CacheInspector } from './cache-inspector.service';
 import type { ChildEntryDto, ChildrenPageDto, InodeDto, InodeSyncDto, TimespecDto } from './dto/inode.dto';
 import { FsLookupService } from './fs-lookup.service';
@@ -20,6 +20,21 @@ function isoOrNull(ms: number | null): string | null {
 
 function showCap(cap: string | null, reveal: boolean): string | null {
   return cap === null ? null : reveal ? cap : redactCap(cap);
+}
+
+/**
+ * The read cap of an inode: the one stored, else the one its write cap gives (computed offline; the root and every
+ * directory published from here keep only their write cap), else none.
+ */
+function readCapOf(inode: InodeRecord): string | null {
+  if (inode.readCap !== null || inode.writeCap === null || capAccessOf(inode.writeCap) !== 'write') {
+    return inode.readCap;
+  }
+  try {
+    return readOnlyCapOf(inode.writeCap);
+  } catch {
+    return null;
+  }
 }
 
 function childEntry(entry: DirEntryRecord): ChildEntryDto {
@@ -98,7 +113,7 @@ export class InodesService {
               blockCount: Math.ceil(inode.size / this.cache.blockSize),
               ...cache,
             },
-      caps: { writeCap: showCap(inode.writeCap, reveal), readCap: showCap(inode.readCap, reveal), revealed: reveal },
+      caps: { writeCap: showCap(inode.writeCap, reveal), readCap: showCap(readCapOf(inode), reveal), revealed: reveal },
       check: checkView(this.checks.lastCheck(inode.ino)),
     };
   }

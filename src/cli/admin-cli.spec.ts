@@ -4,7 +4,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { JobDto } from '../admin/dto/job.dto';
 import { adminBaseUrl, adminToken, describeProblem, exitCodeForStatus } from './admin-api.client';
-import { formatBytes, formatDuration, formatSummary } from './admin-output';
+import { countOf, formatBytes, formatDuration, formatSummary } from './admin-output';
+import { capAccessOf } from '../tahoe/cap.util';
 import { parseTarget, type TargetContext } from './admin-target';
 import { EXIT, EXIT_CODE_TABLE } from './exit-codes';
 import { LineProgress, progressBar, progressLine } from './job-progress';
@@ -130,6 +131,40 @@ describe('admin command output', () => {
     expect(formatDuration(185)).toBe('3m 05s');
     expect(formatDuration(7380)).toBe('2h 03m');
     expect(formatSummary({ files: 3, bytes: 6144 })).toBe('3 files, 6.0 KiB');
+  });
+
+  it('should write results as words, nested ones by their name, with nouns agreeing with their counts', () => {
+    expect(formatSummary({ files: 1, entries: 1, directories: 1, bytes: 10 })).toBe(
+      '1 file, 1 entry, 1 directory, 10 B',
+    );
+    expect(formatSummary({ pulled: { directories: 3, added: 1 }, pushed: { files: 0 } })).toBe(
+      'pulled 3 directories, 1 added, pushed 0 files',
+    );
+    expect(formatSummary({ pulled: {} })).toBe('pulled nothing');
+    expect(formatSummary({ pulled: { directories: 3 } })).not.toContain('{');
+    expect(countOf(1, 'items')).toBe('1 item');
+    expect(countOf(2, 'items')).toBe('2 items');
+  });
+
+  it('should show what a job that ended at once did, without an unknown total', () => {
+    expect(progressLine(job({ done: 0, total: null, unit: 'items' }, 'succeeded'), 0.1)).toBe(
+      'warmup succeeded: 0 items [0.1 s]',
+    );
+    expect(progressLine(job({ done: 1, total: null, unit: 'items' }, 'succeeded'), 0.1)).toBe(
+      'warmup succeeded: 1 item [0.1 s]',
+    );
+    // Just started: nothing to count yet. Once something is done, the total may yet come.
+    expect(progressLine(job({ done: 0, total: null, unit: 'items' }), 0.1)).toBe('warmup running [0.1 s]');
+    expect(progressLine(job({ done: 2, total: null, unit: 'items' }), 0.1)).toBe('warmup running: 2/? items [0.1 s]');
+  });
+
+  it('should name caps by what they grant, redacted or not', () => {
+    expect(capAccessOf('URI:CHK:<redacted:1a2b3c4d>')).toBe('read');
+    expect(capAccessOf('URI:LIT:<redacted:1a2b3c4d>')).toBe('read');
+    expect(capAccessOf('URI:DIR2:<redacted:1a2b3c4d>')).toBe('write');
+    expect(capAccessOf('URI:DIR2-RO:<redacted:1a2b3c4d>')).toBe('read');
+    expect(capAccessOf('URI:CHK-Verifier:<redacted:1a2b3c4d>')).toBe('verify');
+    expect(capAccessOf('URI:NEW-KIND:x')).toBeUndefined();
   });
 
   it('should show progress as a line and as a bar fitted to the terminal', () => {

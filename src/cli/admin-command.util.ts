@@ -1,9 +1,11 @@
+import path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { RiverFsConfig } from '../config/config.schema';
 import { AdminApiClient, AdminApiError, type AdminTarget, adminBaseUrl, adminToken } from './admin-api.client';
 import { printJson } from './admin-output';
 import { parseTarget, riverfsMountpoints } from './admin-target';
 import { CliError, exitCodeHelp, UsageError } from './exit-codes';
+import { findRunningMount, type MountRuntime } from './mount-runtime';
 import { addSettingOptions, configFromCommand } from './settings-options';
 
 /** The options every command that talks to a running RiverFS has. */
@@ -58,6 +60,33 @@ export interface AdminContext {
   target: (argument: string | undefined) => Promise<AdminTarget>;
 }
 
+/** Whether the admin address or data directory was given (flag, environment, or a settings file): then it is used. */
+function addressGiven(command: Command): boolean {
+  const options = command.opts<Record<string, unknown>>();
+  return (
+    options.listen !== undefined ||
+    options.dataDir !== undefined ||
+    options.config !== undefined ||
+    process.env.RIVERFS_LISTEN !== undefined ||
+    process.env.RIVERFS_DATA_DIR !== undefined
+  );
+}
+
+/** The running mount the command means, found from its runtime file (see mount-runtime.ts). */
+function runningMountFor(command: Command, options: AdminApiOptions): MountRuntime | undefined {
+  const cwd = process.cwd();
+  const candidates: string[] = [];
+  if (options.mountpoint !== undefined) {
+    candidates.push(path.resolve(cwd, options.mountpoint));
+  }
+  const argument = command.args[0];
+  if (argument !== undefined && argument !== '' && !/^\d+$/.test(argument)) {
+    candidates.push(path.resolve(cwd, argument));
+  }
+  candidates.push(cwd);
+  return findRunningMount(candidates);
+}
+
 /** The configuration, the client (URL and token resolved) and the target parser of an admin command. */
 export function adminContext(command: Command, extra: { reveal?: boolean } = {}): AdminContext {
   const options = command.opts<AdminApiOptions>();
@@ -66,9 +95,18 @@ export function adminContext(command: Command, extra: { reveal?: boolean } = {})
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new UsageError(`--timeout ${options.timeout}: expected a number of seconds above 0`);
   }
-  const token = adminToken(config, { token: options.token, reveal: extra.reveal });
+  const running = options.url === undefined && !addressGiven(command) ? runningMountFor(command, options) : undefined;
+  const tokenConfig =
+    running === undefined
+      ? config
+      : {
+          dataDir: running.dataDir,
+          adminToken: config.adminToken ?? running.adminToken,
+          adminRevealToken: config.adminRevealToken ?? running.adminRevealToken,
+        };
+  const token = adminToken(tokenConfig, { token: options.token, reveal: extra.reveal });
   const client = new AdminApiClient({
-    baseUrl: adminBaseUrl(config, options.url),
+    baseUrl: running?.adminUrl ?? adminBaseUrl(config, options.url),
     token: token.token,
     tokenSource: token.source,
     timeoutMs: Math.round(timeout * 1000),

@@ -48,17 +48,43 @@ export function keyValueTable(rows: readonly (readonly [string, string])[]): str
   return rows.map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${value}`.trimEnd()).join('\n') + '\n';
 }
 
-/** `{files: 3, bytes: 6000}` as "3 files, 5.9 KiB": byte counts as sizes, the rest as they are. */
+/** "1 file", "3 files", "1 directory", "1 entry": the noun (given in the plural, as results name counts) agrees. */
+export function countOf(count: number, plural: string): string {
+  if (count !== 1) {
+    return `${count} ${plural}`;
+  }
+  const singular = plural.endsWith('ies') ? `${plural.slice(0, -3)}y` : plural.replace(/s$/, '');
+  return `${count} ${singular}`;
+}
+
+/**
+ * `{files: 3, bytes: 6000}` as "3 files, 5.9 KiB": byte counts as sizes, other counts with their noun in agreement,
+ * nested results by their name (`{pulled: {directories: 3}}` as "pulled 3 directories"); never raw JSON.
+ */
 export function formatSummary(result: Record<string, unknown> | null | undefined): string {
   if (result === null || result === undefined) {
     return '';
   }
   return Object.entries(result)
-    .map(([name, value]) =>
-      typeof value === 'number' && /bytes$/i.test(name)
-        ? `${formatBytes(value)}${name === 'bytes' ? '' : ` ${name.replace(/Bytes$/, '')}`}`
-        : `${typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)} ${name}`,
-    )
+    .map(([name, value]) => {
+      if (typeof value === 'number' && /bytes$/i.test(name)) {
+        return `${formatBytes(value)}${name === 'bytes' ? '' : ` ${name.replace(/Bytes$/, '')}`}`;
+      }
+      if (typeof value === 'number') {
+        return countOf(value, name);
+      }
+      if (typeof value === 'string' || typeof value === 'boolean') {
+        return `${name} ${String(value)}`;
+      }
+      if (value === null || value === undefined) {
+        return `${name} -`;
+      }
+      if (Array.isArray(value)) {
+        return countOf(value.length, name);
+      }
+      const inner = formatSummary(value as Record<string, unknown>);
+      return inner === '' ? `${name} nothing` : `${name} ${inner}`;
+    })
     .join(', ');
 }
 

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { InodeDto } from '../admin/dto/inode.dto';
+import { capAccessOf } from '../tahoe/cap.util';
 import { addAdminApiOptions, adminContext, runAdminAction } from './admin-command.util';
 import { formatBytes, keyValueTable, printJson } from './admin-output';
 import { EXIT, UsageError } from './exit-codes';
@@ -31,6 +32,29 @@ function cacheText(inode: InodeDto): string {
   );
 }
 
+/**
+ * The caps under the names of what they grant: the API's `writeCap` is the strongest cap synced, which for an
+ * immutable (CHK or LIT) file is its read cap, since such a file has no write cap.
+ */
+function capRows(inode: InodeDto): [string, string][] {
+  const { writeCap: strongest, readCap } = inode.caps;
+  if (strongest === null) {
+    return [['caps', readCap ?? '- (not in Tahoe yet)']];
+  }
+  const access = capAccessOf(strongest);
+  if (access === 'write') {
+    return [
+      ['write cap', strongest],
+      ['read cap', readCap ?? '-'],
+    ];
+  }
+  const rows: [string, string][] = [[access === 'verify' ? 'verify cap' : 'read cap', strongest]];
+  if (readCap !== null && readCap !== strongest) {
+    rows.push(['read cap', readCap]);
+  }
+  return rows;
+}
+
 /** The inode as a human reads it. */
 export function formatInode(inode: InodeDto): string {
   const names =
@@ -54,8 +78,7 @@ export function formatInode(inode: InodeDto): string {
     ['version', String(inode.contentVersion)],
     ['sync', syncText(inode)],
     ['cache', cacheText(inode)],
-    ['write cap', inode.caps.writeCap ?? '-'],
-    ['read cap', inode.caps.readCap ?? '-'],
+    ...capRows(inode),
   );
   if (inode.sync.lastError !== null) {
     rows.push(['last error', inode.sync.lastError]);

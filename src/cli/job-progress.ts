@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobDto } from '../admin/dto/job.dto';
 import { type AdminApiClient, RequestInterrupted } from './admin-api.client';
-import { formatBytes, formatDuration } from './admin-output';
+import { countOf, formatBytes, formatDuration } from './admin-output';
 
 /** Shows a job's progress while the CLI waits for it. */
 export interface ProgressReporter {
@@ -12,10 +12,18 @@ export interface ProgressReporter {
 
 function amount(job: JobDto): string {
   const { done, total, unit } = job.progress;
-  if (unit === 'bytes') {
-    return `${formatBytes(done)}/${total === null ? '?' : formatBytes(total)}`;
+  // Nothing done and no total yet (a job just started, or one that ends at once): nothing to show, not "0/?".
+  if (done === 0 && total === null && (job.state === 'running' || job.state === 'cancelling')) {
+    return '';
   }
-  return `${done}/${total ?? '?'} ${unit}`;
+  // A job that ended without ever learning its total (one that had nothing to do) did what it did: no "/?".
+  const ended = job.state !== 'running' && job.state !== 'cancelling';
+  if (unit === 'bytes') {
+    return total === null && ended
+      ? formatBytes(done)
+      : `${formatBytes(done)}/${total === null ? '?' : formatBytes(total)}`;
+  }
+  return total === null && ended ? countOf(done, unit) : `${done}/${total ?? '?'} ${unit}`;
 }
 
 function percent(job: JobDto): number | null {
@@ -27,7 +35,8 @@ function percent(job: JobDto): number | null {
 export function progressLine(job: JobDto, elapsedSeconds: number): string {
   const pct = percent(job);
   const message = job.progress.message === null ? '' : ` ${job.progress.message}`;
-  return `${job.kind} ${job.state}: ${amount(job)}${pct === null ? '' : ` (${pct}%)`}${message} [${formatDuration(elapsedSeconds)}]`;
+  const done = amount(job);
+  return `${job.kind} ${job.state}${done === '' ? '' : `: ${done}`}${pct === null ? '' : ` (${pct}%)`}${message} [${formatDuration(elapsedSeconds)}]`;
 }
 
 /** "[#########...........]  1/3 files  33%  inode 12  4.2 s", fitted to `columns`. */

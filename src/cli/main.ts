@@ -6,6 +6,7 @@ import { fsckCommand } from './fsck.command';
 import { gridCommand } from './grid.command';
 import { configCommand } from './config.command';
 import { mountCommand } from './mount.command';
+import { ignoreClosedPipes } from './closed-pipe';
 import { CliError, EXIT, exitCodeHelp } from './exit-codes';
 import { inodeCommand } from './inode.command';
 import { jobCommands } from './jobs.command';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  ignoreClosedPipes();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

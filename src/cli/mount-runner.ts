@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { publishMountRuntime } from './mount-runtime';
 import { MountAppModule } from '../app.module';
 import { RiverFsLogger } from '../common/logging/riverfs-logger';
 import { secretFileExposure } from '../config/config.loader';
@@ -108,5 +109,18 @@ async function serveMount(
     ].join('\n'),
   );
 
-  return runUntilStopped(app, target, logger);
+  const connectHost = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+  const removeRuntime = publishMountRuntime({
+    pid: process.pid,
+    mountpoint: target,
+    dataDir: config.dataDir,
+    adminUrl: `http://${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${address.port}`,
+    ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
+    ...(config.adminRevealToken === undefined ? {} : { adminRevealToken: config.adminRevealToken }),
+  });
+  try {
+    return await runUntilStopped(app, target, logger);
+  } finally {
+    removeRuntime();
+  }
 }

@@ -216,6 +216,15 @@ function splitCap(text: string): { alleged?: AllegedPrefix; kind: string; rest: 
 }
 
 /**
+ * What a cap grants, judged from its `URI:<KIND>:` prefix alone, so that it works on redacted caps too
+ * (`URI:CHK:<redacted:…>` is a read cap: an immutable file has no write cap). Undefined for unknown kinds.
+ */
+export function capAccessOf(text: string): CapAccess | undefined {
+  const parts = splitCap(text);
+  return parts === undefined ? undefined : SPEC_BY_KIND.get(parts.kind)?.access;
+}
+
+/**
  * Parses and classifies a cap. Caps of future formats (with or without a `ro.`/`imm.` prefix) come back as
  * `kind: 'UNKNOWN'`; text that is not a cap, or a known kind with a malformed body, throws BadCapError.
  */

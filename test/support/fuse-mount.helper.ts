@@ -53,6 +53,8 @@ export interface RiverFsProcessOptions {
    */
   embeddedGrid?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** The `riverfs` script to run: this checkout's bin/riverfs.js when absent (e.g. a globally installed copy). */
+  bin?: string;
 }
 
 /**
@@ -104,7 +106,7 @@ export class RiverFsProcess {
 
   async start(): Promise<void> {
     const args = [
-      ...[BIN, 'mount', this.mountpoint, '--data-dir', this.dataDir],
+      ...[this.options.bin ?? BIN, 'mount', this.mountpoint, '--data-dir', this.dataDir],
       ...(this.options.embeddedGrid ? ['--tahoe-venv', testVenvDir()] : ['--tahoe-url', testTahoeUrl()]),
     ];
     if (this.options.db) {

@@ -148,6 +148,36 @@
     }
   }
 
+  /** "1 file", "3 files", "1 directory": counts with their noun in agreement (the same rule as the CLI's). */
+  function countOf(count, plural) {
+    if (count !== 1) {
+      return `${count} ${plural}`;
+    }
+    return `${count} ${plural.endsWith('ies') ? `${plural.slice(0, -3)}y` : plural.replace(/s$/, '')}`;
+  }
+
+  /** A job's result as words ("pulled 3 directories, 1 file"), never raw JSON. */
+  function summaryOf(result) {
+    if (result === null || result === undefined) {
+      return '';
+    }
+    return Object.entries(result)
+      .map(([name, value]) => {
+        if (typeof value === 'number' && /bytes$/i.test(name)) {
+          return `${formatBytes(value)}${name === 'bytes' ? '' : ` ${name.replace(/Bytes$/, '')}`}`;
+        }
+        if (typeof value === 'number') {
+          return countOf(value, name);
+        }
+        if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+          const inner = summaryOf(value);
+          return inner === '' ? `${name} nothing` : `${name} ${inner}`;
+        }
+        return `${name} ${Array.isArray(value) ? value.length : String(value)}`;
+      })
+      .join(', ');
+  }
+
   function renderJobs(answer) {
     const body = $('jobs').querySelector('tbody');
     body.replaceChildren();
@@ -157,13 +187,11 @@
     for (const job of answer.body) {
       const row = document.createElement('tr');
       const progress =
-        job.progress.total === null ? `${job.progress.done}` : `${job.progress.done}/${job.progress.total}`;
-      const outcome = job.error
-        ? `${job.error.code}: ${job.error.message}`
-        : job.result
-          ? JSON.stringify(job.result)
-          : '';
-      for (const value of [job.createdAt, job.kind, job.state, `${progress} ${job.progress.unit}`, outcome]) {
+        job.progress.total === null
+          ? countOf(job.progress.done, job.progress.unit)
+          : `${job.progress.done}/${job.progress.total} ${job.progress.unit}`;
+      const outcome = job.error ? `${job.error.code}: ${job.error.message}` : summaryOf(job.result);
+      for (const value of [job.createdAt, job.kind, job.state, progress, outcome]) {
         const cell = document.createElement('td');
         cell.textContent = value;
         row.append(cell);
