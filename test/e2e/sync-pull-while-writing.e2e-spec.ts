@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
-import { adminSync, expectAllInTahoe, linesInTahoe, uniqueLine } from '../support/gateway-sync.helper';
+import { adminSync, expectAllInTahoe, linesInTahoe, uniqueLine, withTwoGateways } from '../support/gateway-sync.helper';
 import { testTahoeClient } from '../support/tahoe-fixtures';
 import { freshRootDircap } from '../support/tahoe.helper';
 import { eventually } from '../support/tahoe-tree.helper';
@@ -120,63 +120,46 @@ describe('a pull meeting a file that is being written', () => {
   it('should lose no append of two gateways appending in turns while they push and pull in the background', async () => {
     const rootCap = await freshRootDircap();
     const args = ['--root-cap', rootCap, '--dir-ttl', '1', '--sync-delay', '0.2'];
-    await withTempMountpoint(async (mountA) => {
-      await withTempMountpoint(async (mountB) => {
-        const a = await RiverFsProcess.start(mountA, { args });
-        let b: RiverFsProcess | undefined;
-        try {
-          b = await RiverFsProcess.start(mountB, { args });
-          const gateways = [
-            { name: 'A', riverfs: a, mount: mountA },
-            { name: 'B', riverfs: b, mount: mountB },
-          ];
-          const written: string[] = [];
-          for (let round = 0; round < ROUNDS; round += 1) {
-            for (const gateway of gateways) {
-              // Two writes per open: the file stays open for writing across the gateway's background pulls.
-              const line = uniqueLine('turn', round, gateway.name);
-              written.push(line);
-              const handle = await fs.promises.open(j(gateway.mount, 'turns.txt'), 'a');
-              try {
-                const half = Math.floor(line.length / 2);
-                await handle.write(line.slice(0, half));
-                await new Promise((resolve) => setTimeout(resolve, PACE_MS));
-                await handle.write(line.slice(half));
-              } finally {
-                await handle.close();
-              }
-              // What this gateway just wrote is in its own file (a pull must never take it away).
-              const own = fs.readFileSync(j(gateway.mount, 'turns.txt'), 'utf8');
-              expect(own.includes(line)).toBe(true);
-              // Published before the other's turn (as a user would wait for it): the other gateway's next pull meets
-              // a new version of a file it is about to write. Pulls stay in the background.
-              await adminSync(gateway.riverfs, 'push');
-            }
+    await withTwoGateways(args, async (gateways) => {
+      const written: string[] = [];
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const gateway of gateways) {
+          // Two writes per open: the file stays open for writing across the gateway's background pulls.
+          const line = uniqueLine('turn', round, gateway.name);
+          written.push(line);
+          const handle = await fs.promises.open(j(gateway.mount, 'turns.txt'), 'a');
+          try {
+            const half = Math.floor(line.length / 2);
+            await handle.write(line.slice(0, half));
+            await new Promise((resolve) => setTimeout(resolve, PACE_MS));
+            await handle.write(line.slice(half));
+          } finally {
+            await handle.close();
           }
-
-          for (const gateway of gateways) {
-            await adminSync(gateway.riverfs, 'both');
-          }
-          await expectAllInTahoe(client, rootCap, 'turns.txt', written);
-          // Both gateways end up showing what Tahoe holds.
-          for (const gateway of gateways) {
-            await eventually(`${gateway.name} shows every version in Tahoe`, async () => {
-              await adminSync(gateway.riverfs, 'both');
-              const found = await linesInTahoe(client, rootCap, 'turns.txt');
-              return found.copies.every((copy) => fs.existsSync(j(gateway.mount, copy))) ? true : undefined;
-            });
-          }
-          for (const riverfs of [a, b]) {
-            expect(riverfs.log).not.toMatch(/EIO|ENOENT/);
-          }
-        } catch (error) {
-          const logs = [`A:\n${a.log.slice(-4000)}`, `B:\n${b?.log.slice(-4000) ?? ''}`].join('\n');
-          throw new Error(`${String(error)}\n${logs}`, { cause: error });
-        } finally {
-          await b?.dispose();
-          await a.dispose();
+          // What this gateway just wrote is in its own file (a pull must never take it away).
+          const own = fs.readFileSync(j(gateway.mount, 'turns.txt'), 'utf8');
+          expect(own.includes(line)).toBe(true);
+          // Published before the other's turn (as a user would wait for it): the other gateway's next pull meets
+          // a new version of a file it is about to write. Pulls stay in the background.
+          await adminSync(gateway.riverfs, 'push');
         }
-      });
+      }
+
+      for (const gateway of gateways) {
+        await adminSync(gateway.riverfs, 'both');
+      }
+      await expectAllInTahoe(client, rootCap, 'turns.txt', written);
+      // Both gateways end up showing what Tahoe holds.
+      for (const gateway of gateways) {
+        await eventually(`${gateway.name} shows every version in Tahoe`, async () => {
+          await adminSync(gateway.riverfs, 'both');
+          const found = await linesInTahoe(client, rootCap, 'turns.txt');
+          return found.copies.every((copy) => fs.existsSync(j(gateway.mount, copy))) ? true : undefined;
+        });
+      }
+      for (const { riverfs } of gateways) {
+        expect(riverfs.log).not.toMatch(/EIO|ENOENT/);
+      }
     });
   }, 180_000);
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TahoeClient } from '../../src/tahoe/tahoe.client';
-import type { RiverFsProcess } from './fuse-mount.helper';
+import { RiverFsProcess, withTempMountpoint } from './fuse-mount.helper';
 import { eventually } from './tahoe-tree.helper';
 
 /** Runs a sync of a mounted gateway now through its admin API and waits for it (`riverfs sync` does the same). */
@@ -72,4 +72,38 @@ export async function expectAllInTahoe(
       },
     );
   }
+}
+
+/** One of two gateways mounted side by side (separate data directories and databases, one root cap). */
+export interface Gateway {
+  name: 'A' | 'B';
+  riverfs: RiverFsProcess;
+  mount: string;
+}
+
+/**
+ * Mounts two gateways with the same `riverfs mount` arguments, each on its own mount point, data directory and
+ * SQLite database, runs `work` with them and always disposes of both; a failure carries the end of both logs, which
+ * say which gateway failed and why.
+ */
+export async function withTwoGateways(args: string[], work: (gateways: Gateway[]) => Promise<void>): Promise<void> {
+  await withTempMountpoint(async (mountA) => {
+    await withTempMountpoint(async (mountB) => {
+      const a = await RiverFsProcess.start(mountA, { args });
+      let b: RiverFsProcess | undefined;
+      try {
+        b = await RiverFsProcess.start(mountB, { args });
+        await work([
+          { name: 'A', riverfs: a, mount: mountA },
+          { name: 'B', riverfs: b, mount: mountB },
+        ]);
+      } catch (error) {
+        const logs = [`A:\n${a.log.slice(-4000)}`, `B:\n${b?.log.slice(-4000) ?? ''}`].join('\n');
+        throw new Error(`${String(error)}\n${logs}`, { cause: error });
+      } finally {
+        await b?.dispose();
+        await a.dispose();
+      }
+    });
+  });
 }
