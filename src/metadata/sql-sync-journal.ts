@@ -331,6 +331,9 @@ export class SqlSyncJournal extends SyncJournal {
           dirtyOwner: null,
           syncError: null,
           syncTries: 0,
+          // A new cap is a change: a publish planned with the old cap (running while this upload ended) must not
+          // mark the file synced when it ends, or the new cap would never be linked (Tahoe kept the old content).
+          changeSeq: () => 'change_seq + 1',
         })
         .where('ino = :ino', { ino })
         .andWhere('content_version = :contentVersion', { contentVersion })

@@ -29,6 +29,8 @@ interface Call {
 class RecordingTahoeClient extends TahoeClient {
   /** set_children calls still to fail as an uncoordinated write (another writer raced), before reaching Tahoe. */
   uncoordinatedSetChildren = 0;
+  /** Runs once after the next set_children reached Tahoe, while the publish that made it is still running. */
+  afterNextSetChildren: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly calls: Call[],
@@ -55,7 +57,10 @@ class RecordingTahoeClient extends TahoeClient {
       throw new TahoeError({ code: 'UNCOORDINATED_WRITE', operation: 'setChildren', detail: 'injected' });
     }
     this.calls.push({ op: 'set', cap: dircap, names: names.sort().join(',') });
-    return super.setChildren(dircap, children, options);
+    await super.setChildren(dircap, children, options);
+    const after = this.afterNextSetChildren;
+    this.afterNextSetChildren = null;
+    await after?.();
   }
 
   override async unlink(dircap: string, name: string, options?: RequestControl): Promise<string> {
@@ -333,6 +338,29 @@ describe('DirnodePublisher on SQLite and the test grid', () => {
     await publish(dir);
     expect((await contentsInTahoe(dir)).get(copy)).toBe('version 2 (theirs)');
     expect((await journal.getSyncInode(dir))?.entriesDirty).toBe(false);
+  });
+
+  it('should not mark a file synced by a publish of its old cap that ran while its new upload was recorded (the interleaving placed by a hook)', async () => {
+    const dir = await mkdir('raced-upload');
+    await publish(ROOT_INO);
+    const ino = await publishedFile(dir, 'data.bin', 'version 1');
+    // A write: the file is dirty and its size changed, so the next publish rewrites its edge (still the old cap).
+    await journal.markDirty(ino, { data: true });
+    await store.setattr(ino, { size: 9 });
+    const newCap = await client.upload(Buffer.from('version 2'));
+    // The upload of the new content ends while that publish runs: between its set_children and its bookkeeping.
+    recording.afterNextSetChildren = async () => {
+      const version = (await journal.getSyncInode(ino))!.contentVersion;
+      expect(await journal.recordUpload(ino, version, newCap, newCap)).toBe(true);
+    };
+    await publish(dir);
+    expect(recording.afterNextSetChildren).toBeNull();
+    expect((await contentsInTahoe(dir)).get('data.bin')).toBe('version 1');
+    expect((await journal.getSyncInode(ino))?.syncState).not.toBe('synced');
+
+    await publish(dir);
+    expect((await contentsInTahoe(dir)).get('data.bin')).toBe('version 2');
+    expect((await journal.getSyncInode(ino))?.syncState).toBe('synced');
   });
 
   it('should make no conflict copy, and re-read once, when the entry is still what was last synced', async () => {
