@@ -73,7 +73,7 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
     throw error;
   }
   try {
-    return await serveMount(config, target, flags, logger);
+    return await serveMount(config, target, flags, logger, lease);
   } finally {
     // After the application closed: its last uploads ran under the lease.
     await lease.release();
@@ -86,6 +86,7 @@ async function serveMount(
   target: string,
   flags: MountFlags,
   logger: RiverFsLogger,
+  lease: FilesystemLeaseKeeper,
 ): Promise<number> {
   const metrics = new RiverFsMetrics();
   const app = await createHttpApp(
@@ -119,7 +120,7 @@ async function serveMount(
     ...(config.adminRevealToken === undefined ? {} : { adminRevealToken: config.adminRevealToken }),
   });
   try {
-    return await runUntilStopped(app, target, logger);
+    return await runUntilStopped(app, target, logger, { onLeaseLost: (stop) => lease.onLost(stop) });
   } finally {
     removeRuntime();
   }

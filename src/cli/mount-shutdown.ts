@@ -19,9 +19,15 @@ const FORCED_UNMOUNT_MS = 2_000;
  * the application's shutdown (unmount, drain bounded by --sync-drain-timeout, close everything), each step bounded
  * and none able to stop the ones after it; a second signal exits at once, saying what is left. Resolves with the
  * exit code: 0 when everything reached Tahoe, 1 when something was left (it stays in the cache and journal and is
- * pushed at the next start) or the stop was forced.
+ * pushed at the next start), the stop was forced, or the gateway lost its filesystem lease (stopping was not asked
+ * for: a supervisor must see a failure).
  */
-export function runUntilStopped(app: INestApplication, target: string, logger: LoggerService): Promise<number> {
+export function runUntilStopped(
+  app: INestApplication,
+  target: string,
+  logger: LoggerService,
+  causes: { onLeaseLost?: (stop: (reason: string) => void) => void } = {},
+): Promise<number> {
   const fuse = app.get(FuseService);
   const sync = app.get(TahoeSyncWorker);
   const budgetMs = sync.drainTimeoutMs + STEPS_BUDGET_MS;
@@ -46,10 +52,11 @@ export function runUntilStopped(app: INestApplication, target: string, logger: L
   return new Promise<number>((resolve) => {
     let closing = false;
     let signals = 0;
+    let unasked = false;
     const exit = (code: number): void => {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
-      resolve(code);
+      resolve(unasked ? EXIT.FAILURE : code);
     };
 
     const shutdown = (why: string): void => {
@@ -119,5 +126,9 @@ export function runUntilStopped(app: INestApplication, target: string, logger: L
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     fuse.onMountLost(() => shutdown(`the mount on ${target} was removed from outside`));
+    causes.onLeaseLost?.((reason) => {
+      unasked = true;
+      shutdown(reason);
+    });
   });
 }

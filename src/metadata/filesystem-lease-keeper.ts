@@ -72,6 +72,7 @@ export class FilesystemLeaseKeeper {
   private inFlight: Promise<void> | null = null;
   private lost = false;
   private released: Promise<void> | null = null;
+  private readonly lostListeners: ((reason: string) => void)[] = [];
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -135,6 +136,14 @@ export class FilesystemLeaseKeeper {
     return !this.lost && this.released === null;
   }
 
+  /**
+   * Called once when another gateway took the lease over. The mount stops then: two gateways serving one database
+   * is what the lease exists to prevent, and this one can no longer tell which of its cached facts are still true.
+   */
+  onLost(listener: (reason: string) => void): void {
+    this.lostListeners.push(listener);
+  }
+
   /** One renewal; never rejects. A beat that finds the previous one still running joins it. */
   beat(): Promise<void> {
     this.inFlight ??= this.renew().finally(() => {
@@ -157,11 +166,16 @@ export class FilesystemLeaseKeeper {
       }
       this.lost = true;
       const holder = await readLeaseHolder(this.dataSource, Date.now()).catch(() => null);
+      const reason =
+        `this gateway lost the filesystem lease (its heartbeats stopped for longer than ${this.ttlMs / 1000} s)` +
+        (holder === null ? '' : ` to ${describeHolder(holder)}`);
       this.logger.error(
-        `This gateway lost the filesystem lease (its heartbeats stopped for longer than ${this.ttlMs / 1000} s)` +
-          (holder === null ? '' : ` to ${describeHolder(holder)}`) +
-          ': stop this gateway; its dirty files stay in its cache and only it uploads them',
+        `${reason.charAt(0).toUpperCase()}${reason.slice(1)}: stopping; its dirty files stay in its cache and ` +
+          'only it uploads them',
       );
+      for (const listener of this.lostListeners) {
+        listener(reason);
+      }
     } catch (error) {
       this.logger.warn(`Renewing the filesystem lease failed, retrying: ${(error as Error).message}`);
     }

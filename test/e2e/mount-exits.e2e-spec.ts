@@ -6,6 +6,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { findFreePort } from '../../src/grid/process.util';
+import { openDataSource } from '../../src/metadata/data-source';
+import { readLeaseHolder, tryAcquireLease } from '../../src/metadata/filesystem-lease';
 import { isMounted, RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
 import { createTestDatabase } from '../support/mariadb.helper';
 import { freshRootDircap, testTahoeUrl } from '../support/tahoe.helper';
@@ -111,6 +113,47 @@ describe('riverfs mount always exits (e2e)', () => {
         expect((await tahoeFile(rootCap, 'left.bin'))?.equals(content)).toBe(true);
       }),
     );
+  });
+
+  it('stops by itself with exit code 1, pushing its own dirty files, when another gateway took its filesystem lease over', async () => {
+    const database = await createTestDatabase('leaselost');
+    const content = randomBytes(150_000);
+    try {
+      await withDataDir((dataDir) =>
+        withTempMountpoint(async (mountpoint) => {
+          const riverfs = await RiverFsProcess.start(mountpoint, {
+            dataDir,
+            db: database.url,
+            args: [...NEVER, '--lease-ttl', '2'],
+          });
+          const other = await openDataSource(database.url);
+          try {
+            fs.writeFileSync(path.join(mountpoint, 'mine.bin'), content);
+            // What a restart from the same data directory does while this gateway, hung for longer than its
+            // lease, comes back: the lease is taken over at once.
+            const dataDirId = fs.readFileSync(path.join(dataDir, 'gateway-id'), 'utf8').trim();
+            const takeover = await tryAcquireLease(
+              other,
+              { dataDirId, host: os.hostname(), pid: 999_999, dataDir },
+              { nowMs: Date.now(), ttlMs: 60_000 },
+            );
+            expect(takeover.acquired).toBe(true);
+            expect(await riverfs.waitExit(30_000)).toBe(1);
+            expect(riverfs.log).toContain('lost the filesystem lease');
+            expect(await isMounted(mountpoint)).toBe(false);
+            // Its stop left the new holder's lease alone.
+            expect(await readLeaseHolder(other, Date.now())).toMatchObject({ pid: 999_999 });
+          } finally {
+            await other.destroy();
+            await riverfs.dispose();
+          }
+          const rootCap = fs.readFileSync(path.join(dataDir, 'root-cap'), 'utf8').trim();
+          expect((await tahoeFile(rootCap, 'mine.bin'))?.equals(content)).toBe(true);
+        }),
+      );
+    } finally {
+      await database.drop();
+    }
   });
 
   it('exits on SIGTERM within the bound when its MariaDB database was dropped under it, unmounting', async () => {
