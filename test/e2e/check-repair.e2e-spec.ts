@@ -27,6 +27,7 @@ describe('riverfs check and repair against the local grid', () => {
       try {
         const api = () => request(riverfs.adminUrl);
         const auth = { Authorization: `Bearer ${riverfs.adminToken()}` };
+        const at = () => ['--url', riverfs.adminUrl, '--data-dir', riverfs.dataDir];
         const revealToken = fs.readFileSync(path.join(riverfs.dataDir, 'admin-reveal-token'), 'utf8').trim();
         const content = randomBytes(64 * 1024);
         fs.mkdirSync(path.join(mountpoint, 'data'));
@@ -80,16 +81,37 @@ describe('riverfs check and repair against the local grid', () => {
         const metrics = (await api().get('/metrics').set(auth)).text;
         expect(metrics).toMatch(/^riverfs_tahoe_checked_caps\{state="unhealthy"\} 1$/m);
 
-        const at = ['--url', riverfs.adminUrl, '--data-dir', riverfs.dataDir];
-        const cliUnhealthy = await runCli(['check', '/data/a.bin', ...at]);
+        const cliUnhealthy = await runCli(['check', '/data/a.bin', ...at()]);
         expect(cliUnhealthy.code).toBe(1);
+
+        // The results are kept in the database: a restarted gateway still knows, before any new check.
+        const beforeRestart = (await api().get(`/admin/inodes/${inode.ino}`).set(auth)).body as InodeDto;
+        expect(beforeRestart.check).toMatchObject({ healthy: false, sharesGood: 2 });
+        expect(await riverfs.stop()).toBe(0);
+        await riverfs.start();
+        const reinspected = (await api().get('/admin/inodes').query({ path: '/data/a.bin' }).set(auth))
+          .body as InodeDto;
+        expect(reinspected.check).toEqual(beforeRestart.check);
+        expect((await api().get('/admin/check').set(auth)).body).toEqual({
+          unhealthy: 1,
+          unrecoverable: 0,
+          checked: 3,
+        });
+        expect((await api().get('/metrics').set(auth)).text).toMatch(
+          /^riverfs_tahoe_checked_caps\{state="unhealthy"\} 1$/m,
+        );
+        const cliInode = await runCli(['inode', '/data/a.bin', ...at()]);
+        expect(cliInode.code).toBe(0);
+        expect(cliInode.stdout).toMatch(/check: +unhealthy \(recoverable\): 2 shares \(2 needed of 3\) on 2 servers/);
 
         const repaired = await check({ path: '/data/a.bin', repair: true });
         expect(repaired).toMatchObject({ checked: 1, healthy: 1, repaired: 1 });
         expect(repaired.items[0]).toMatchObject({ healthy: true, sharesGood: 3 });
         expect(fs.existsSync(lost)).toBe(true);
+        const repairedInode = (await api().get(`/admin/inodes/${inode.ino}`).set(auth)).body as InodeDto;
+        expect(repairedInode.check).toMatchObject({ healthy: true, repaired: true, sharesGood: 3 });
 
-        const cliHealthy = await runCli(['check', '/data', '--deep', ...at]);
+        const cliHealthy = await runCli(['check', '/data', '--deep', ...at()]);
         expect(cliHealthy.code).toBe(0);
         expect(cliHealthy.stdout).toMatch(/3 healthy/);
         expect((await tahoe.readAll(inode.caps.readCap!)).equals(content)).toBe(true);
