@@ -11,6 +11,7 @@ import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { TahoeLeaseRenewalService } from '../lifecycle/tahoe-lease-renewal.service';
 import { TahoeCheckService } from '../lifecycle/tahoe-check.service';
+import { TahoeCheckScheduleService } from '../lifecycle/tahoe-check-schedule.service';
 import { CheckController } from './check.controller';
 import { LeasesController } from './leases.controller';
 import { ShareController } from './share.controller';
@@ -54,6 +55,7 @@ export class AdminModule {
         ShareService,
         TahoeLeaseRenewalService,
         TahoeCheckService,
+        TahoeCheckScheduleService,
         {
           provide: ACTIVE_SYNC_CONTROL,
           inject: [{ token: SyncControl, optional: true }],

@@ -31,7 +31,7 @@ export class CheckController {
   })
   @ApiOkResponse({ type: CheckCountsDto })
   @ApiAdminProblems()
-  counts(): CheckCountsDto {
+  counts(): Promise<CheckCountsDto> {
     return this.checks.counts();
   }
 

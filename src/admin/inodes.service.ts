@@ -84,10 +84,11 @@ export class InodesService {
   }
 
   private async view(inode: InodeRecord, reveal: boolean): Promise<InodeDto> {
-    const [paths, sync, cache] = await Promise.all([
+    const [paths, sync, cache, check] = await Promise.all([
       this.lookup.pathsOf(inode),
       this.syncOf(inode),
       inode.type === 'file' ? this.inspector.inode(inode.ino) : Promise.resolve(null),
+      this.checks.lastCheck(inode.ino),
     ]);
     return {
       ino: inode.ino,
@@ -114,7 +115,7 @@ export class InodesService {
               ...cache,
             },
       caps: { writeCap: showCap(inode.writeCap, reveal), readCap: showCap(readCapOf(inode), reveal), revealed: reveal },
-      check: checkView(this.checks.lastCheck(inode.ino)),
+      check: checkView(check),
     };
   }
 

@@ -55,6 +55,19 @@ function capRows(inode: InodeDto): [string, string][] {
   return rows;
 }
 
+/** The last check in Tahoe, in one line: its verdict, shares found of needed and expected, servers, when. */
+function checkText(inode: InodeDto): string {
+  const { check } = inode;
+  if (check === null) {
+    return '- (never checked)';
+  }
+  const verdict = check.healthy ? 'healthy' : check.recoverable ? 'unhealthy (recoverable)' : 'unrecoverable';
+  return (
+    `${verdict}${check.repaired ? ', repaired' : ''}: ${check.sharesGood} shares ` +
+    `(${check.sharesNeeded} needed of ${check.sharesExpected}) on ${check.servers} servers, at ${check.checkedAt}`
+  );
+}
+
 /** The inode as a human reads it. */
 export function formatInode(inode: InodeDto): string {
   const names =
@@ -79,6 +92,7 @@ export function formatInode(inode: InodeDto): string {
     ['sync', syncText(inode)],
     ['cache', cacheText(inode)],
     ...capRows(inode),
+    ['check', checkText(inode)],
   );
   if (inode.sync.lastError !== null) {
     rows.push(['last error', inode.sync.lastError]);

@@ -169,6 +169,8 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     dirTtl: (parsed.dirTtl as number | undefined) ?? 10,
     leaseTtl: (parsed.leaseTtl as number | undefined) ?? 60,
     tahoeLeaseRenewal: (parsed.tahoeLeaseRenewal as number | undefined) ?? 604_800,
+    tahoeCheckInterval: (parsed.tahoeCheckInterval as number | undefined) ?? 0,
+    tahoeCheckRepair: (parsed.tahoeCheckRepair as boolean | undefined) ?? false,
     logLevel: (parsed.logLevel as RiverFsConfig['logLevel'] | undefined) ?? 'log',
     logFormat: (parsed.logFormat as RiverFsConfig['logFormat'] | undefined) ?? 'auto',
     adminToken: parsed.adminToken as string | undefined,

@@ -59,6 +59,10 @@ export interface RiverFsConfig {
   leaseTtl: number;
   /** Seconds between renewals of the Tahoe leases of every cap the filesystem references; 0: only on request. */
   tahoeLeaseRenewal: number;
+  /** Seconds between scheduled deep checks of the whole tree in Tahoe; 0: none (only on request). */
+  tahoeCheckInterval: number;
+  /** Whether the scheduled deep check also repairs what it finds unhealthy. */
+  tahoeCheckRepair: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   adminToken: string | undefined;
@@ -223,6 +227,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultText: '604800 (7 days)',
     min: 0,
     max: 2_419_200,
+  },
+  {
+    key: 'tahoeCheckInterval',
+    flag: 'tahoe-check-interval',
+    kind: 'int',
+    description:
+      'Seconds between scheduled deep checks of every file and directory in Tahoe (a `check` job from the root; results kept per inode). 0: none, only on request (riverfs check)',
+    defaultText: '0 (off)',
+    min: 0,
+    max: 31_536_000,
+  },
+  {
+    key: 'tahoeCheckRepair',
+    flag: 'tahoe-check-repair',
+    kind: 'boolean',
+    description: 'Whether the scheduled deep check (--tahoe-check-interval) also repairs what it finds unhealthy',
+    defaultText: 'false',
   },
   {
     key: 'logLevel',

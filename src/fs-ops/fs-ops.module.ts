@@ -23,6 +23,8 @@ import { RemoteBlocks } from '../sync/remote-blocks';
 import { TahoeSyncWorker } from '../sync/tahoe-sync.worker';
 import { RiverFs } from './river-fs';
 import { GridCapacity } from './grid-capacity';
+import { InodeUsage } from './inode-usage';
+import { InodeCensus } from '../metadata/inode-census';
 import { TahoeClient } from '../tahoe/tahoe.client';
 
 export interface FsOpsModuleOptions {
@@ -63,6 +65,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(MetadataStore) private readonly meta: MetadataStore,
     @Inject(BlockCache) private readonly cache: BlockCache,
     @Inject(GridCapacity) private readonly capacity: GridCapacity,
+    @Inject(InodeUsage) private readonly inodeUsage: InodeUsage,
     @Optional() @Inject(TahoeSyncWorker) private readonly sync?: TahoeSyncWorker,
   ) {}
 
@@ -97,12 +100,26 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             }),
         },
         {
+          provide: InodeUsage,
+          // Optional: tests of the mount over a bare MetadataStore have no census; statfs then shows 0 used.
+          inject: [{ token: InodeCensus, optional: true }],
+          useFactory: (census: InodeCensus | undefined): InodeUsage =>
+            new InodeUsage({
+              count: census ? () => census.count() : () => Promise.resolve(0),
+              onError: (error) =>
+                logger.warn(
+                  `inode count for statfs not refreshed: ${error instanceof Error ? error.message : String(error)}`,
+                ),
+            }),
+        },
+        {
           provide: RiverFs,
           inject: [
             MetadataStore,
             BlockCache,
             LocalContentGate,
             GridCapacity,
+            InodeUsage,
             { token: TahoeSyncWorker, optional: true },
             { token: RemoteBlocks, optional: true },
           ],
@@ -111,6 +128,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             cache: BlockCache,
             localContent: LocalContentGate,
             capacity: GridCapacity,
+            inodeUsage: InodeUsage,
             sync: TahoeSyncWorker | undefined,
             remote: RemoteBlocks | undefined,
           ): RiverFs => {
@@ -132,6 +150,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             return new RiverFs(cached, cache, {
               defaultOwner: mountingUser(),
               capacity: () => Promise.resolve(capacity.current()),
+              inodesUsed: () => inodeUsage.current(),
               onContentPersisted: sync ? (ino) => sync.contentPersisted(ino) : undefined,
               syncPoint: sync?.mode === 'writethrough' ? (ino) => sync.syncPoint(ino) : undefined,
               remoteBlocks: remote,
@@ -168,6 +187,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     // Root cap settled and crash leftovers queued before anything is served; an unreachable grid does not stop this.
     await this.sync?.start();
     this.capacity.start();
+    this.inodeUsage.start();
     await this.fuse.mount();
     this.logger.log(`mounted on ${this.fuse.mountpoint}`);
   }
@@ -179,6 +199,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     const log = { warn: (message: string) => this.logger.warn(message) };
     this.capacity.stop();
+    this.inodeUsage.stop();
     if (this.fuse.mounted) {
       const unmounted = await boundedStep('unmounting', UNMOUNT_STEP_MS, log, () => this.fuse.unmount());
       if (unmounted.ok) {

@@ -14,6 +14,7 @@ import {
 } from '../metadata/metadata.types';
 import { systemClock } from '../metadata/metadata-txn.util';
 import { PATH_ENCODING, pathComponents, splitParent } from './fs-path';
+import { inodeFigures } from './inode-usage';
 
 /** File type bits of st_mode (S_IFMT and friends), as Linux defines them. */
 const S_IFMT = 0o170000;
@@ -114,6 +115,8 @@ export interface RiverFsOptions {
   defaultOwner: Credentials;
   /** Capacity figures for statfs: the cache's limit and what is in use. */
   capacity: () => Promise<{ totalBytes: number; freeBytes: number }>;
+  /** Inodes in use, for statfs's inode figures (see inode-usage.ts); 0 when absent. */
+  inodesUsed?: () => number;
   now?: () => Timespec;
   /** Called for inodes whose content changed and was persisted (sync queues them). */
   onContentPersisted?: (ino: number) => void;
@@ -229,7 +232,7 @@ export class RiverFs {
   async statfs(): Promise<FsStatfs> {
     const bsize = this.cache.blockSize;
     const { totalBytes, freeBytes } = await this.options.capacity();
-    const files = 1 << 30;
+    const { files, ffree } = inodeFigures(this.options.inodesUsed?.() ?? 0);
     return {
       bsize,
       frsize: bsize,
@@ -237,8 +240,8 @@ export class RiverFs {
       bfree: Math.floor(freeBytes / bsize),
       bavail: Math.floor(freeBytes / bsize),
       files,
-      ffree: files,
-      favail: files,
+      ffree,
+      favail: ffree,
       namemax: 255,
     };
   }

@@ -18,6 +18,10 @@ export interface LocalGridOptions {
   sharesNeeded: number;
   sharesHappy: number;
   sharesTotal: number;
+  /** More `[storage]` settings of every storage node (e.g. `expire.enabled`), applied on each start like the shares. */
+  storageSettings?: Readonly<Record<string, string>>;
+  /** More environment variables of every node process (e.g. FAST_LEASE_EXPIRY_ENV for a test grid). */
+  nodeEnv?: Readonly<Record<string, string>>;
   /** How long start() may wait for the grid to become ready (first start includes key generation). */
   readyTimeoutMs?: number;
   log?: (message: string) => void;
@@ -286,6 +290,11 @@ export class LocalGrid {
       text = setIniValue(text, 'client', 'shares.needed', String(this.options.sharesNeeded));
       text = setIniValue(text, 'client', 'shares.happy', String(this.options.sharesHappy));
       text = setIniValue(text, 'client', 'shares.total', String(this.options.sharesTotal));
+      if (this.roleOf(name) === 'storage') {
+        for (const [key, value] of Object.entries(this.options.storageSettings ?? {})) {
+          text = setIniValue(text, 'storage', key, value);
+        }
+      }
       this.writeConfig(name, text);
     }
   }
@@ -341,6 +350,7 @@ export class LocalGrid {
           detached: true,
           stdio: ['ignore', logFd, logFd],
           cwd: this.nodeDir(name),
+          env: { ...process.env, ...this.options.nodeEnv },
         }),
       );
     } finally {

@@ -14,6 +14,12 @@ const SUPPORTED_PYTHON = [
 ] as const;
 const READY_MARKER = '.riverfs-tahoe-ready';
 
+/**
+ * In a Tahoe node's environment, "1" turns on the test-only lease-expiry fixes below (seconds as a lease duration, a
+ * fast lease crawler). Only the lease-expiry fault test sets it, on the nodes of its own grid.
+ */
+export const FAST_LEASE_EXPIRY_ENV = 'RIVERFS_TEST_FAST_LEASE_EXPIRY';
+
 /** A change of ours to the venv's copy of tahoe-lafs: `find` is replaced by `replace`, which carries `marker`. */
 interface TahoeFix {
   file: string;
@@ -36,6 +42,12 @@ interface TahoeFix {
  * loopback-log-port: every node also runs a Foolscap "log tub" for `flogtool tail`, on a port Tahoe picks itself and
  * binds to every interface (0.0.0.0), although its own comment calls it localhost-only and it advertises
  * "localhost:PORT". No setting moves it, so the bind is made on 127.0.0.1, as every other port of the embedded grid.
+ *
+ * test-lease-expiry-seconds and test-lease-crawler-timing: for the lease-expiry fault test only, and inert unless a
+ * node runs with RIVERFS_TEST_FAST_LEASE_EXPIRY=1 in its environment (LocalGridOptions.nodeEnv; nothing else sets it).
+ * Tahoe's lease crawler starts 6 minutes after a storage node and then runs at most twice a day, and
+ * `expire.override_lease_duration` takes days at least; no setting shortens any of them. With the variable set, the
+ * duration may be given in seconds ("20 seconds") and the crawler starts after 1 s and comes round every 2 s.
  */
 export const TAHOE_FIXES: readonly TahoeFix[] = [
   {
@@ -61,6 +73,36 @@ export const TAHOE_FIXES: readonly TahoeFix[] = [
                 # localhost-only, and says so in its location; bind it there.
                 s.bind(('127.0.0.1', 0))`,
     marker: 'riverfs: loopback-log-port',
+  },
+  {
+    file: 'allmydata/util/time_format.py',
+    find: `    elif s.endswith("year"):
+        unit = YEAR
+        s = s[:-len("YEAR")]
+    else:`,
+    replace: `    elif s.endswith("year"):
+        unit = YEAR
+        s = s[:-len("YEAR")]
+    # riverfs: test-lease-expiry-seconds (see RiverFS src/grid/tahoe-venv.ts): seconds, for a test grid only.
+    elif s.endswith("second") and __import__("os").environ.get("${FAST_LEASE_EXPIRY_ENV}") == "1":
+        unit = 1
+        s = s[:-len("second")]
+    else:`,
+    marker: 'riverfs: test-lease-expiry-seconds',
+  },
+  {
+    file: 'allmydata/storage/expirer.py',
+    find: `    slow_start = 360 # wait 6 minutes after startup
+    minimum_cycle_time = 12*60*60 # not more than twice per day
+`,
+    replace: `    slow_start = 360 # wait 6 minutes after startup
+    minimum_cycle_time = 12*60*60 # not more than twice per day
+    # riverfs: test-lease-crawler-timing (see RiverFS src/grid/tahoe-venv.ts): a test grid's crawler comes round fast.
+    if os.environ.get("${FAST_LEASE_EXPIRY_ENV}") == "1":
+        slow_start = 1
+        minimum_cycle_time = 2
+`,
+    marker: 'riverfs: test-lease-crawler-timing',
   },
 ];
 

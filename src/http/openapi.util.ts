@@ -5,6 +5,7 @@ import { BlockCache } from '../cache/block-cache';
 import { loadConfig } from '../config/config.loader';
 import { ConfigModule } from '../config/config.module';
 import { MetadataStore } from '../metadata/metadata.store';
+import { TahoeCheckLedger } from '../metadata/tahoe-check-ledger';
 import { TahoeLeaseLedger } from '../metadata/tahoe-lease-ledger';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { StateStore } from '../state/state-store';
@@ -51,11 +52,13 @@ class OpenApiStubsModule {}
 export async function offlineOpenApiDocument(): Promise<OpenAPIObject> {
   const stubs: DynamicModule = {
     module: OpenApiStubsModule,
-    providers: [MetadataStore, StateStore, TahoeClient, BlockCache, TahoeLeaseLedger].map((token) => ({
-      provide: token,
-      useValue: {},
-    })),
-    exports: [MetadataStore, StateStore, TahoeClient, BlockCache, TahoeLeaseLedger],
+    providers: [MetadataStore, StateStore, TahoeClient, BlockCache, TahoeLeaseLedger, TahoeCheckLedger].map(
+      (token) => ({
+        provide: token,
+        useValue: {},
+      }),
+    ),
+    exports: [MetadataStore, StateStore, TahoeClient, BlockCache, TahoeLeaseLedger, TahoeCheckLedger],
   };
   const config = loadConfig({ env: { HOME: '/nonexistent' }, cwd: '/' });
   const root: DynamicModule = {

@@ -2,22 +2,13 @@ import { Injectable, Optional } from '@nestjs/common';
 import type { JobContext } from '../admin/jobs.service';
 import { MetadataStore } from '../metadata/metadata.store';
 import { type InodeRecord, ROOT_INO } from '../metadata/metadata.types';
+import { type CheckCounts, type InodeCheck, TahoeCheckLedger } from '../metadata/tahoe-check-ledger';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { redactCapsInText } from '../tahoe/cap.util';
 import { TahoeClient } from '../tahoe/tahoe.client';
 import type { CheckResults } from '../tahoe/tahoe.types';
 
-export interface InodeCheck {
-  checkedAt: number;
-  healthy: boolean;
-  recoverable: boolean;
-  sharesGood: number;
-  sharesNeeded: number;
-  sharesExpected: number;
-  servers: number;
-  repaired: boolean;
-  summary: string | null;
-}
+export type { CheckCounts, InodeCheck } from '../metadata/tahoe-check-ledger';
 
 export interface CheckTarget {
   ino: number;
@@ -46,32 +37,26 @@ function fromResults(results: CheckResults, repaired: boolean): Omit<InodeCheck,
 
 /**
  * Check and repair of files and directories in Tahoe (`t=check[&repair=true]`), per inode or down a tree, as a
- * job. The last result of each inode is kept (in this process) for inode inspection and the unhealthy gauges.
+ * job. The last result of each inode is kept in the database (TahoeCheckLedger), for inode inspection and the
+ * unhealthy gauges, across restarts.
  */
 @Injectable()
 export class TahoeCheckService {
-  private readonly results = new Map<number, InodeCheck>();
-
   constructor(
     private readonly store: MetadataStore,
     private readonly tahoe: TahoeClient,
+    private readonly ledger: TahoeCheckLedger,
     @Optional() metrics?: RiverFsMetrics,
   ) {
-    metrics?.bindChecks(() => Promise.resolve(this.counts()));
+    metrics?.bindChecks(() => this.counts());
   }
 
-  lastCheck(ino: number): InodeCheck | undefined {
-    return this.results.get(ino);
+  lastCheck(ino: number): Promise<InodeCheck | undefined> {
+    return this.ledger.lastCheck(ino);
   }
 
-  counts(): { unhealthy: number; unrecoverable: number; checked: number } {
-    let unhealthy = 0;
-    let unrecoverable = 0;
-    for (const result of this.results.values()) {
-      unhealthy += result.healthy ? 0 : 1;
-      unrecoverable += result.recoverable ? 0 : 1;
-    }
-    return { unhealthy, unrecoverable, checked: this.results.size };
+  counts(): Promise<CheckCounts> {
+    return this.ledger.counts();
   }
 
   async run(target: CheckTarget, context: JobContext): Promise<Record<string, unknown>> {
@@ -90,7 +75,7 @@ export class TahoeCheckService {
         const cap = inode.writeCap ?? inode.readCap ?? (inode.ino === ROOT_INO ? rootCap : null);
         if (cap !== null && !cap.startsWith('URI:LIT:')) {
           const result = await this.checkOne(cap, target.repair, context.signal);
-          this.results.set(inode.ino, result);
+          await this.ledger.record(inode.ino, result);
           items.push({ ino: inode.ino, ...result });
         }
         done += 1;

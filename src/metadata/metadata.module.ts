@@ -4,10 +4,12 @@ import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step'
 import { redactUrl } from '../config/config.loader';
 import type { RiverFsConfig } from '../config/config.schema';
 import { type DataSourceTuning, openDataSource, runMigrations } from './data-source';
+import { InodeCensus } from './inode-census';
 import { MetadataSessionService, type MetadataSessionOptions } from './metadata-session.service';
 import type { MetadataClock } from './metadata-txn.util';
 import { MetadataStore } from './metadata.store';
 import { SqlMetadataStore, type TransactionEvent } from './sql-metadata.store';
+import { TahoeCheckLedger } from './tahoe-check-ledger';
 import { TahoeLeaseLedger } from './tahoe-lease-ledger';
 import { SyncJournal } from './sync-journal';
 
@@ -84,6 +86,16 @@ export class MetadataModule implements OnApplicationShutdown {
           useFactory: (dataSource: DataSource): TahoeLeaseLedger => new TahoeLeaseLedger(dataSource),
         },
         {
+          provide: InodeCensus,
+          inject: [METADATA_DATA_SOURCE],
+          useFactory: (dataSource: DataSource): InodeCensus => new InodeCensus(dataSource),
+        },
+        {
+          provide: TahoeCheckLedger,
+          inject: [METADATA_DATA_SOURCE],
+          useFactory: (dataSource: DataSource): TahoeCheckLedger => new TahoeCheckLedger(dataSource),
+        },
+        {
           provide: SyncJournal,
           inject: [MetadataStore],
           useFactory: (store: MetadataStore): SyncJournal => (store as SqlMetadataStore).syncJournal(),
@@ -99,7 +111,7 @@ export class MetadataModule implements OnApplicationShutdown {
               },
             ]),
       ],
-      exports: [MetadataStore, SyncJournal, TahoeLeaseLedger],
+      exports: [MetadataStore, SyncJournal, TahoeLeaseLedger, TahoeCheckLedger, InodeCensus],
     };
   }
 

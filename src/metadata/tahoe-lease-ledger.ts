@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { FsSettingModel, InodeModel } from './entities';
+import { InodeModel } from './entities';
+import { readFsSetting, writeFsSetting } from './fs-setting.util';
 
 /** One cap the filesystem references, in the order a renewal walks them. */
 export interface ReferencedCap {
@@ -64,33 +65,19 @@ export class TahoeLeaseLedger {
   }
 
   async read(): Promise<LeaseRenewalProgress> {
-    const row = await this.dataSource
-      .createQueryBuilder(FsSettingModel, 's')
-      .where('s.name = :name', { name: SETTING })
-      .getOne();
-    if (row === null) {
+    const value = await readFsSetting(this.dataSource, SETTING);
+    if (value === null) {
       return { ...NO_RENEWAL };
     }
     try {
-      return { ...NO_RENEWAL, ...(JSON.parse(row.value) as Partial<LeaseRenewalProgress>) };
+      return { ...NO_RENEWAL, ...(JSON.parse(value) as Partial<LeaseRenewalProgress>) };
     } catch {
       // A row this code cannot read is progress lost, not a reason to stop renewing: start over.
       return { ...NO_RENEWAL };
     }
   }
 
-  async write(progress: LeaseRenewalProgress): Promise<void> {
-    const value = JSON.stringify(progress);
-    await this.dataSource.transaction(async (manager) => {
-      const updated = await manager
-        .createQueryBuilder()
-        .update(FsSettingModel)
-        .set({ value })
-        .where('name = :name', { name: SETTING })
-        .execute();
-      if (!updated.affected) {
-        await manager.createQueryBuilder().insert().into(FsSettingModel).values({ name: SETTING, value }).execute();
-      }
-    });
+  write(progress: LeaseRenewalProgress): Promise<void> {
+    return writeFsSetting(this.dataSource, SETTING, JSON.stringify(progress));
   }
 }

@@ -255,7 +255,7 @@ export class RiverFsMetrics {
 
     const checked: Gauge<'state'> = new Gauge({
       name: 'riverfs_tahoe_checked_caps',
-      help: 'Files and directories by the state their last check found (this gateway, since its start): unhealthy (shares missing), unrecoverable (too few to read), checked (all)',
+      help: 'Files and directories by the state their last check found (kept in the metadata database): unhealthy (shares missing), unrecoverable (too few to read), checked (all)',
       labelNames: ['state'],
       registers,
       collect: async () => {

@@ -921,7 +921,7 @@ print(json.dumps(out))
     });
 
     describe('statfs', () => {
-      it("should report the grid's usable free space as the size of the filesystem and count dirty data as used", async () => {
+      it("should report the grid's usable free space as the size of the filesystem, count dirty data as used, and count inodes", async () => {
         const d = m().dir('statfs');
         // The mount asks the grid in the background when it starts; until then it answers the cache's limits.
         const gridBytes = await testGridUsableBytes();
@@ -932,6 +932,13 @@ print(json.dumps(out))
         expect(Math.abs(before.bsize * before.blocks - gridBytes)).toBeLessThanOrEqual(gridBytes * 0.01);
         expect(before.bfree).toBeLessThanOrEqual(before.blocks);
         expect(before.bavail).toBeLessThanOrEqual(before.bfree);
+        // Inodes: those in the database (counted in the background, at least the root and this directory) as used,
+        // plus a conventional 2^31 as free (inode-usage.ts).
+        const inodes = await eventually('inodes counted', () => {
+          const stat = fs.statfsSync(m().mountpoint);
+          return Promise.resolve(stat.files - stat.ffree >= 2 ? stat : undefined);
+        });
+        expect(inodes.ffree).toBe(2 ** 31);
 
         // Written but neither fsync'd nor closed: nothing queues it for upload, so it is surely still dirty.
         const fd = fs.openSync(j(d, 'f'), 'w');

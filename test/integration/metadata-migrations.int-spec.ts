@@ -58,6 +58,7 @@ describe.each(targets)('metadata migrations ($name)', (target) => {
       expect.stringMatching(/^AddSyncJournal\d{13}$/),
       expect.stringMatching(/^AddPublishedInode\d{13}$/),
       expect.stringMatching(/^AddFilesystemLease\d{13}$/),
+      expect.stringMatching(/^AddTahoeCheckResult\d{13}$/),
     ]);
     const dataSource = await openDataSource(database.url);
     try {

@@ -52,6 +52,8 @@ export interface RiverFsProcessOptions {
    * grid: slow (a new grid), for tests of the embedded default itself.
    */
   embeddedGrid?: boolean;
+  /** The web API of another grid than the test run's (a suite's own grid). */
+  tahoeUrl?: string;
   env?: NodeJS.ProcessEnv;
   /** The `riverfs` script to run: this checkout's bin/riverfs.js when absent (e.g. a globally installed copy). */
   bin?: string;
@@ -107,7 +109,9 @@ export class RiverFsProcess {
   async start(): Promise<void> {
     const args = [
       ...[this.options.bin ?? BIN, 'mount', this.mountpoint, '--data-dir', this.dataDir],
-      ...(this.options.embeddedGrid ? ['--tahoe-venv', testVenvDir()] : ['--tahoe-url', testTahoeUrl()]),
+      ...(this.options.embeddedGrid
+        ? ['--tahoe-venv', testVenvDir()]
+        : ['--tahoe-url', this.options.tahoeUrl ?? testTahoeUrl()]),
     ];
     if (this.options.db) {
       args.push('--db', this.options.db);

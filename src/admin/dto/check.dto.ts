@@ -14,7 +14,7 @@ export class CheckRequestDto extends WaitableTargetDto {
   deep?: boolean;
 }
 
-/** The last check of an inode's cap, as kept by this gateway. */
+/** The last check of an inode's cap, as kept in the metadata database. */
 export class InodeCheckDto {
   @ApiProperty()
   checkedAt!: string;
@@ -45,12 +45,12 @@ export class InodeCheckDto {
 }
 
 export class CheckCountsDto {
-  @ApiProperty({ description: 'Inodes whose last check (since this gateway started) found shares missing' })
+  @ApiProperty({ description: 'Inodes whose last check found shares missing' })
   unhealthy!: number;
 
   @ApiProperty({ description: 'Inodes whose last check found too few shares to read them' })
   unrecoverable!: number;
 
-  @ApiProperty({ description: 'Inodes checked since this gateway started' })
+  @ApiProperty({ description: 'Inodes with a check result (each keeps its last)' })
   checked!: number;
 }

@@ -8,6 +8,7 @@ import { inodeEntity } from './inode.entity';
 import { sustainedInodeEntity } from './sustained-inode.entity';
 import { symlinkEntity } from './symlink.entity';
 import { syncedEntryEntity } from './synced-entry.entity';
+import { tahoeCheckResultEntity } from './tahoe-check-result.entity';
 import { xattrEntity } from './xattr.entity';
 
 export { type SqlDialect } from './column-types';
@@ -19,6 +20,7 @@ export { InodeModel } from './inode.entity';
 export { SustainedInodeModel } from './sustained-inode.entity';
 export { SymlinkModel } from './symlink.entity';
 export { SyncedEntryModel } from './synced-entry.entity';
+export { TahoeCheckResultModel } from './tahoe-check-result.entity';
 export { XattrModel } from './xattr.entity';
 
 /** Every entity of the metadata schema, typed for one dialect. */
@@ -33,5 +35,6 @@ export function metadataEntities(dialect: SqlDialect): EntitySchema[] {
     fsSettingEntity(dialect),
     syncedEntryEntity(dialect),
     filesystemLeaseEntity(dialect),
+    tahoeCheckResultEntity(dialect),
   ] as EntitySchema[];
 }
