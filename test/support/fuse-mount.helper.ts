@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { servingPid } from '../../src/cli/heap-bound';
 import { pollUntil } from '../../src/grid/process.util';
 import { mountedPaths } from '../../src/fs-ops/mountpoint';
 import { testTahoeUrl } from './tahoe.helper';
@@ -82,8 +83,9 @@ export class RiverFsProcess {
     return instance;
   }
 
+  /** The process serving the mount (the launcher's child: see heap-bound.ts). */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.child?.pid === undefined ? undefined : servingPid(this.child.pid);
   }
 
   get log(): string {
