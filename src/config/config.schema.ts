@@ -173,7 +173,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: 'mode',
     kind: 'enum',
     choices: MODES,
-    description: 'writeback: close/fsync return once data is durable locally; writethrough: once it is in Tahoe',
+    description:
+      'writeback: close returns once data survives a crash of RiverFS, fsync once it survives a crash of the machine; writethrough: close and fsync once it is in Tahoe',
     defaultText: 'writeback',
   },
   {
