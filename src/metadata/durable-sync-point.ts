@@ -26,7 +26,7 @@ export async function durableSyncPoint(dataSource: DataSource, dialect: SqlDiale
   if (dialect !== 'sqlite') {
     return null;
   }
-  const rows = (await dataSource.query('PRAGMA wal_checkpoint(FULL)')) as CheckpointResult[];
+  const rows = await dataSource.query<CheckpointResult[]>('PRAGMA wal_checkpoint(FULL)');
   const result = rows[0];
   if (result === undefined || result.busy !== 0) {
     throw new FsError('EIO', `the SQLite checkpoint could not finish (${JSON.stringify(result)})`);

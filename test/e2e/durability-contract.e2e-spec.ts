@@ -38,7 +38,7 @@ class SyncTrace {
       },
     );
     const trace = new SyncTrace(child, output);
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (trace.stderr += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (trace.stderr += chunk));
     await pollUntil(() => (/attached/.test(trace.stderr) ? true : undefined), {
       timeoutMs: 20_000,
       intervalMs: 20,
