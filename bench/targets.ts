@@ -3,6 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { servingPid } from '../src/cli/heap-bound';
 import { mountedPaths } from '../src/fs-ops/mountpoint';
 import { pollUntil } from '../src/grid/process.util';
 import { TahoeClient } from '../src/tahoe/tahoe.client';
@@ -200,7 +201,8 @@ export async function riverfsTarget(work: string, options: RiverFsTargetOptions)
     kind: 'mounted',
     name: options.name,
     dir: mountpoint,
-    pid: child.process.pid,
+    // The process serving the mount (the launcher's child), whose memory the big copy watches.
+    pid: child.process.pid === undefined ? undefined : servingPid(child.process.pid),
     admin: new RiverFsAdmin(adminUrl, token),
     inTahoeAtClose: options.mode === 'writethrough',
     // Every close waits for Tahoe in writethrough: sized like the other Tahoe-bound targets (10,000 small files at

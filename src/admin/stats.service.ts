@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
+import v8 from 'node:v8';
 import { packageVersion } from '../cli/package-version';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { GridStatusService } from '../status/grid-status.service';
 import { RecentErrorsService } from '../status/recent-errors.service';
 import { redactCapsInText } from '../tahoe/cap.util';
 import { CacheAdminService } from './cache-admin.service';
-import type { GridSummaryDto, RecentErrorsDto, StatsDto, SyncSummaryDto } from './dto/stats.dto';
+import type { GridSummaryDto, MemoryStatsDto, RecentErrorsDto, StatsDto, SyncSummaryDto } from './dto/stats.dto';
 import { ACTIVE_SYNC_CONTROL } from './sync-admin.service';
 import { SyncControl } from './sync-control';
 
@@ -36,6 +37,7 @@ export class StatsService {
       grid,
       cache,
       sync,
+      memory: memoryStats(),
       totals,
       recentErrors: this.recentErrors(20),
     };
@@ -79,4 +81,9 @@ export class StatsService {
       return { available: true, queued: null, oldestDirtyAgeSeconds: null };
     }
   }
+}
+
+function memoryStats(): MemoryStatsDto {
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rssBytes: rss, heapUsedBytes: heapUsed, heapLimitBytes: v8.getHeapStatistics().heap_size_limit };
 }

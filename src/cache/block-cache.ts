@@ -41,8 +41,13 @@ export type BlockFetcher = (blockIndex: number) => Promise<Buffer | undefined>;
 
 interface BlockState {
   dirty: boolean;
-  /** Written since the last fsync of its file (fsync skips the others). */
-  unsynced?: boolean;
+  /**
+   * Written since its file's last persist point (close, fsync): the sync worker leaves such a file alone, as its
+   * size is not recorded yet.
+   */
+  unpersisted?: boolean;
+  /** Written (or cut) since its block file was last fdatasync'd: fsync skips the others. */
+  undurable?: boolean;
   /** Bytes held in the block file (its length; a sparse block may have holes below it). */
   length: number;
   /**
@@ -78,6 +83,8 @@ export class BlockCache {
   private evictionGuard: (ino: number) => boolean = () => true;
   /** Which bytes of each file must not come from its last uploaded cap (see HoleFloors). */
   private readonly holeFloors: HoleFloors;
+  /** Files whose `files/<ino>` directory was created since their last fsync: its name in `files/` is not durable. */
+  private readonly newDirs = new Set<number>();
   private usedBytes = 0;
   private dirtyBytes = 0;
   private hits = 0;
@@ -102,6 +109,8 @@ export class BlockCache {
         continue;
       }
       const blocks = new Map<number, BlockState>();
+      // Nor whether its directory's name was: the first fsync of the file syncs `files/` too.
+      this.newDirs.add(ino);
       await this.holeFloors.load(ino);
       for (const name of await fsp.readdir(path.join(this.filesDir, entry))) {
         const match = /^(\d+)(\.d)?$/.exec(name);
@@ -117,7 +126,8 @@ export class BlockCache {
           await fsp.rm(path.join(this.filesDir, entry, String(index)), { force: true });
           continue;
         }
-        blocks.set(index, { dirty, length: stat.size });
+        // Whether the process that wrote a dirty block fsync'd it is not known: the next fsync of its file syncs it.
+        blocks.set(index, { dirty, length: stat.size, undurable: dirty });
         this.usedBytes += stat.size;
         if (dirty) {
           this.dirtyBytes += stat.size;
@@ -262,7 +272,7 @@ export class BlockCache {
     let reserved = data.length;
     this.usedBytes += reserved;
     try {
-      await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
+      await this.makeFileDir(ino);
       const file = this.blockPath(ino, index, false);
       await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
       // A truncate that began meanwhile (it sets the floor before anything else) may have cut this block away.
@@ -309,7 +319,8 @@ export class BlockCache {
         state = await this.markDirty(ino, index, state);
         const file = this.blockPath(ino, index, true);
         await this.pool.use(file, (handle) => handle.write(data, position - offset, take, inBlock));
-        state.unsynced = true;
+        state.unpersisted = true;
+        state.undurable = true;
         state.length += grows;
         this.usedBytes += grows;
         this.dirtyBytes += grows;
@@ -332,7 +343,7 @@ export class BlockCache {
       this.dirtyBytes += state.length;
       return state;
     }
-    await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 });
+    await this.makeFileDir(ino);
     const created: BlockState = { dirty: true, length: 0 };
     this.blocksOf(ino).set(index, created);
     return created;
@@ -380,7 +391,8 @@ export class BlockCache {
       state = await this.markDirty(ino, index, state);
       const file = this.blockPath(ino, index, true);
       await this.pool.use(file, (handle) => handle.truncate(keep));
-      state.unsynced = true;
+      // Its size is the truncate's to record; only the block file's durability is owed.
+      state.undurable = true;
       const removed = state.length - keep;
       state.length = keep;
       this.usedBytes -= removed;
@@ -412,34 +424,64 @@ export class BlockCache {
     }
   }
 
-  /** Makes the file's dirty blocks durable: data first, then the directory holding their names (and its floor's). */
-  async fsync(ino: number): Promise<void> {
-    const blocks = this.files.get(ino);
-    // A file whose blocks a truncate all dropped still has its hole floor's name to make durable.
-    if (!blocks && !this.holeFloors.has(ino)) {
-      return;
+  /**
+   * The close-time persist point of a file (writeback's `close`): what its writes put in the block files already
+   * survives a crash of RiverFS, as write(2) hands it to the kernel, so nothing is written or synced here; the
+   * blocks only stop counting as written-but-unrecorded (`hasUnpersistedWrites`).
+   */
+  persist(ino: number): void {
+    for (const state of this.files.get(ino)?.values() ?? []) {
+      state.unpersisted = false;
     }
-    for (const [index, state] of blocks ?? []) {
-      if (state.dirty && state.unsynced) {
-        await this.locks.run(this.lockKey(ino, index), async () => {
-          if (state.dirty && state.unsynced) {
-            state.unsynced = false;
-            await this.pool.datasync(this.blockPath(ino, index, true));
-          }
-        });
+  }
+
+  /**
+   * Makes the file's cached state survive a crash of the machine (fsync, fdatasync): its block files written since
+   * their last fdatasync, its hole floor, then the directory holding their names (and that directory's own name
+   * when it is new). Also a persist point.
+   */
+  async fsync(ino: number): Promise<void> {
+    this.persist(ino);
+    for (const [index, state] of this.files.get(ino) ?? []) {
+      if (state.undurable) {
+        await this.locks.run(this.lockKey(ino, index), () => this.syncBlockFile(ino, index, state));
       }
     }
-    const dir = await fsp.open(path.join(this.filesDir, String(ino)), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+    await this.holeFloors.makeDurable(ino);
+    const fileDir = path.join(this.filesDir, String(ino));
+    // Even with no block left (a truncate dropped them all), the names of its blocks and floor may have changed.
+    if (!(await syncDirectory(fileDir))) {
+      return; // No directory: nothing of this file is cached, so nothing is owed.
+    }
+    if (this.newDirs.delete(ino)) {
+      await syncDirectory(this.filesDir);
+    }
+  }
+
+  /** fdatasync of one block file when it was written since its last one. The caller holds the block's lock. */
+  private async syncBlockFile(ino: number, index: number, state: BlockState): Promise<void> {
+    if (state.undurable && this.files.get(ino)?.get(index) === state) {
+      state.undurable = false;
+      try {
+        await this.pool.datasync(this.blockPath(ino, index, state.dirty));
+      } catch (error) {
+        state.undurable = true;
+        throw error;
+      }
+    }
+  }
+
+  /** Creates the file's block directory, remembering that its name is not durable until the file's next fsync. */
+  private async makeFileDir(ino: number): Promise<void> {
+    if ((await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 })) !== undefined) {
+      this.newDirs.add(ino);
     }
   }
 
   /** Drops everything cached for a freed inode (its last name and last open handle are gone). */
   async drop(ino: number): Promise<void> {
     this.bumpGeneration(ino);
+    this.newDirs.delete(ino);
     await this.holeFloors.forget(ino);
     for (const index of [...(this.files.get(ino)?.keys() ?? [])]) {
       await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
@@ -472,10 +514,10 @@ export class BlockCache {
     this.generations.set(ino, (this.generations.get(ino) ?? 0) + 1);
   }
 
-  /** Whether the file has blocks written since its last fsync (bytes an open file has not persisted yet). */
-  hasUnsyncedWrites(ino: number): boolean {
+  /** Whether the file has blocks written since its last persist point (bytes whose size is not recorded yet). */
+  hasUnpersistedWrites(ino: number): boolean {
     for (const state of this.files.get(ino)?.values() ?? []) {
-      if (state.dirty && state.unsynced) {
+      if (state.dirty && state.unpersisted) {
         return true;
       }
     }
@@ -512,14 +554,22 @@ export class BlockCache {
     for (const index of indexes) {
       await this.locks.run(this.lockKey(ino, index), async () => {
         const state = this.files.get(ino)?.get(index);
-        if (!state?.dirty || (ifGeneration !== undefined && this.writeGeneration(ino) !== ifGeneration)) {
+        const stale = (): boolean => ifGeneration !== undefined && this.writeGeneration(ino) !== ifGeneration;
+        if (!state?.dirty || stale()) {
+          return;
+        }
+        // A clean block is served instead of the cap: its bytes must be on disk before its name says clean, or a
+        // crash of the machine could leave a clean name over bytes that never reached the disk (the dirty name
+        // only costs a second upload). Off the FUSE path: uploads run in the background.
+        await this.syncBlockFile(ino, index, state);
+        if (stale()) {
           return;
         }
         const dirtyPath = this.blockPath(ino, index, true);
         await this.pool.forget(dirtyPath);
         await fsp.rename(dirtyPath, this.blockPath(ino, index, false));
         state.dirty = false;
-        state.unsynced = false;
+        state.unpersisted = false;
         this.dirtyBytes -= state.length;
         this.lru.set(this.lockKey(ino, index), { ino, index });
         cleaned += 1;
@@ -679,4 +729,23 @@ export class BlockCache {
   async close(): Promise<void> {
     await this.pool.closeAll();
   }
+}
+
+/** fsync of a directory (the names in it); false when it does not exist. */
+async function syncDirectory(dir: string): Promise<boolean> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return false;
+    }
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
 }

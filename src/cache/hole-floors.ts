@@ -15,10 +15,15 @@ export const HOLE_FLOOR_FILE = 'holes-from';
  * file's blocks so that it survives a restart. Lowering changes memory before any await (a fetch that lands
  * meanwhile must already be cut), then persists; the file is always rewritten from the value in memory, one write at
  * a time per file, so concurrent lowers and clears leave on disk whatever memory holds last.
+ *
+ * Durability follows the file's own (the contract of a local filesystem): a written floor survives a crash of
+ * RiverFS at once (the kernel has it), and a crash of the machine once its file is fsync'd (`makeDurable`).
  */
 export class HoleFloors {
   private readonly floors = new Map<number, number>();
   private readonly persisting = new Map<number, Promise<void>>();
+  /** Files whose floor file was written since its last fdatasync. */
+  private readonly undurable = new Set<number>();
 
   constructor(private readonly filesDir: string) {}
 
@@ -47,8 +52,8 @@ export class HoleFloors {
 
   /**
    * Nothing at or past `size` may come from the cap any more. Memory changes at once (the caller relies on that
-   * before its first await); the returned promise ends once the floor is durable on disk (fdatasync'd), so a
-   * truncate that returns has a floor that survives a crash of the machine.
+   * before its first await); the returned promise ends once the floor is in its file (it survives a crash of
+   * RiverFS; `makeDurable` makes it survive a crash of the machine).
    */
   lower(ino: number, size: number): Promise<void> {
     const current = this.floors.get(ino);
@@ -70,7 +75,31 @@ export class HoleFloors {
   /** The file is gone: ends once no write of its floor is running (the caller then removes its directory). */
   async forget(ino: number): Promise<void> {
     this.floors.delete(ino);
+    this.undurable.delete(ino);
     await this.persisting.get(ino)?.catch(() => undefined);
+  }
+
+  /**
+   * fsync's part: once any write of the file's floor has ended, its floor file's bytes are on disk. Its name (or its
+   * removal) is in the file's block directory, which the caller syncs next.
+   */
+  async makeDurable(ino: number): Promise<void> {
+    await this.persisting.get(ino);
+    if (!this.undurable.delete(ino)) {
+      return;
+    }
+    let handle: fsp.FileHandle | undefined;
+    try {
+      handle = await fsp.open(this.floorPath(ino), 'r');
+      await handle.datasync();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.undurable.add(ino);
+        throw error;
+      }
+    } finally {
+      await handle?.close();
+    }
   }
 
   private floorPath(ino: number): string {
@@ -90,15 +119,11 @@ export class HoleFloors {
           return;
         }
         await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-        // Beside, then renamed: a crash never leaves a half-written floor (read back as none, the old cap's bytes).
+        // Beside, then renamed: a crash of RiverFS never leaves a half-written floor (read back as none, the old
+        // cap's bytes). No fdatasync here: that is fsync's (`makeDurable`), as for the file's blocks.
         const temporary = `${file}.tmp`;
-        const handle = await fsp.open(temporary, 'w', 0o600);
-        try {
-          await handle.writeFile(String(floor));
-          await handle.datasync();
-        } finally {
-          await handle.close();
-        }
+        await fsp.writeFile(temporary, String(floor), { mode: 0o600 });
+        this.undurable.add(ino);
         await fsp.rename(temporary, file);
       });
     this.persisting.set(ino, next);

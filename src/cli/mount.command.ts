@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { dieWithLauncher, heapBoundGiven, runWithHeapBound } from './heap-bound';
 import type { MountFlags } from './mount-runner';
 import { addSettingOptions, configFromCommand } from './settings-options';
 
@@ -14,6 +15,10 @@ export function mountCommand(): Command {
       .option('--mkdir', 'create the mount point when it does not exist'),
   ).action(async (mountpoint: string, flags: MountFlags, command: Command) => {
     const config = configFromCommand(command);
+    if (!heapBoundGiven(process.execArgv, process.env.NODE_OPTIONS)) {
+      process.exit(await runWithHeapBound(config.maxHeap));
+    }
+    dieWithLauncher();
     const { runMount } = await import('./mount-runner');
     const code = await runMount(config, mountpoint, flags);
     // Exit now rather than when the event loop empties: after a shutdown, nothing (fuse-native's handle, which a

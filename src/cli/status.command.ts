@@ -66,6 +66,17 @@ function syncLine(report: StatusReport): string {
   );
 }
 
+/** RSS and the heap against its bound; a gateway older than the memory figures has none. */
+function memoryLine(memory: StatusReport['stats']['memory'] | undefined): string {
+  if (memory === undefined) {
+    return '?';
+  }
+  return (
+    `${formatBytes(memory.rssBytes)} resident; heap ${formatBytes(memory.heapUsedBytes)} used of ` +
+    formatBytes(memory.heapLimitBytes)
+  );
+}
+
 /** The report as a human reads it: one line per part. */
 export function formatStatus(report: StatusReport): string {
   const { stats } = report;
@@ -98,6 +109,7 @@ export function formatStatus(report: StatusReport): string {
       `${formatPercent(cache.hitRatio)} hit ratio (${cache.hits} hits, ${cache.misses} misses), ${cache.evictions} evictions`,
     ],
     ['sync', syncLine(report)],
+    ['memory', memoryLine(stats.memory)],
     [
       'jobs',
       report.runningJobs.length === 0

@@ -177,6 +177,7 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     adminRevealToken: parsed.adminRevealToken as string | undefined,
     metricsAuth: (parsed.metricsAuth as RiverFsConfig['metricsAuth'] | undefined) ?? 'auto',
     httpBodyLimit: (parsed.httpBodyLimit as number | undefined) ?? 64 * 1024,
+    maxHeap: (parsed.maxHeap as number | undefined) ?? 512 * 1024 ** 2,
     gridDir: (parsed.gridDir as string | undefined) ?? path.join(dataDir, 'grid'),
     gridStorageNodes: (parsed.gridStorageNodes as number | undefined) ?? 3,
     gridSharesNeeded: (parsed.gridSharesNeeded as number | undefined) ?? 2,

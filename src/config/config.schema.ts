@@ -69,6 +69,8 @@ export interface RiverFsConfig {
   adminRevealToken: string | undefined;
   metricsAuth: MetricsAuthMode;
   httpBodyLimit: number;
+  /** Most bytes of the JavaScript heap of `riverfs mount` (V8's old space), set when the process starts. */
+  maxHeap: number;
   gridDir: string;
   gridStorageNodes: number;
   gridSharesNeeded: number;
@@ -175,7 +177,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: 'mode',
     kind: 'enum',
     choices: MODES,
-    description: 'writeback: close/fsync return once data is durable locally; writethrough: once it is in Tahoe',
+    description:
+      'writeback: close returns once data survives a crash of RiverFS, fsync once it survives a crash of the machine; writethrough: close and fsync once it is in Tahoe',
     defaultText: 'writeback',
   },
   {
@@ -294,6 +297,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultText: '64KiB',
     min: 1024,
     max: 16 * 1024 * 1024,
+  },
+  {
+    key: 'maxHeap',
+    flag: 'max-heap',
+    kind: 'bytes',
+    description:
+      "Most memory the gateway's JavaScript heap may use (node's --max-old-space-size, in whole MiB): without it V8 lets garbage grow toward a quarter of the machine's memory before collecting hard",
+    defaultText: '512MiB',
+    min: 128 * 1024 * 1024,
+    max: 64 * 1024 ** 3,
   },
   {
     key: 'gridDir',

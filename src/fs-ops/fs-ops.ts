@@ -103,7 +103,7 @@ export const FS_OPS: readonly FsOp<never>[] = [
     (cb) => cb(0, 0),
   ),
   op<void>('releasedir', () => Promise.resolve()),
-  op<void>('fsyncdir', () => Promise.resolve()),
+  op<void>('fsyncdir', (fs) => fs.fsyncdir()),
   op<number>(
     'open',
     (fs, _c, a) => fs.open(s(a, 0), n(a, 1)),

@@ -317,10 +317,9 @@ export class RiverFs {
       await this.persist(open);
     }
     this.timesChanged(inode.ino);
-    // Whatever size this gateway believes the file has: the cache drops everything past the new size itself.
+    // Whatever size this gateway believes the file has: the cache drops everything past the new size itself. Its
+    // cut is in the cache files when this returns (it survives a crash of RiverFS), before the new size is recorded.
     await this.cache.truncate(inode.ino, size);
-    // The cut last block is a write: durable before the new size is recorded (no close may follow a truncate(2)).
-    await this.cache.fsync(inode.ino);
     await this.meta.setattr(inode.ino, { size });
     if (open) {
       open.size = size;
@@ -585,7 +584,10 @@ export class RiverFs {
     return data.length;
   }
 
-  /** close(2) of one descriptor: in writeback mode, data and size are durable on local disk when it returns. */
+  /**
+   * close(2) of one descriptor. In writeback mode its data and size survive a crash of RiverFS when it returns (in
+   * the cache files and committed), not a crash of the machine: that is fsync's.
+   */
   async flush(fh: number): Promise<void> {
     const handle = this.handle(fh);
     const { inode } = handle;
@@ -595,23 +597,38 @@ export class RiverFs {
     }
   }
 
+  /**
+   * fsync(2) and fdatasync(2) (both: the size, which fdatasync must keep, lives in the same row as the times): the
+   * file's data and metadata survive a crash of the machine when it returns. Cache files first, then the record
+   * of their size, then the database's durable point, which covers that record and every change committed before.
+   */
   async fsync(fh: number): Promise<void> {
     const { inode } = this.handle(fh);
     await this.cache.fsync(inode.ino);
     await this.persist(inode);
+    await this.meta.makeDurable();
     await this.options.syncPoint?.(inode.ino);
   }
 
   /**
-   * Makes what writes left in memory durable: the file's cache blocks fsync'd first, then its size and mtime
-   * recorded. Every path that clears `pending` comes here, so a file is never recorded as persisted while its blocks
-   * are not (the sync worker would then wait forever for writes no close will fsync).
+   * fsyncdir(2): the directory's entries survive a crash of the machine. Every namespace change is committed before
+   * its reply, so the database's durable point covers them all.
+   */
+  async fsyncdir(): Promise<void> {
+    await this.meta.makeDurable();
+  }
+
+  /**
+   * The persist point of a file (close, fsync, truncate and unmount): what writes left in memory, its size and
+   * mtime, is recorded; its bytes are in the cache files already. Every path that clears `pending` comes here, so a
+   * file is never recorded as persisted while the cache still counts its blocks as unrecorded (the sync worker would
+   * then wait forever for writes no close will persist).
    */
   private async persist(inode: CachedFileInode): Promise<void> {
-    if (!inode.pending && !this.cache.hasUnsyncedWrites(inode.ino)) {
+    if (!inode.pending && !this.cache.hasUnpersistedWrites(inode.ino)) {
       return;
     }
-    await this.cache.fsync(inode.ino);
+    this.cache.persist(inode.ino);
     const pending = inode.pending;
     if (!pending) {
       return;
@@ -685,7 +702,7 @@ export class RiverFs {
     throw new FsError('ENOTSUP', `fallocate mode ${mode}`);
   }
 
-  /** Persists every open file's pending attributes (at unmount). */
+  /** Persists every open file's pending attributes (at unmount), durably: an unmount syncs, as a local one does. */
   async flushAll(): Promise<void> {
     for (const inode of this.openInodes.values()) {
       if (inode.pending) {
@@ -693,6 +710,7 @@ export class RiverFs {
         await this.persist(inode);
       }
     }
+    await this.meta.makeDurable();
   }
 
   openFileCount(): number {

@@ -101,6 +101,11 @@ export abstract class MetadataStore {
    * on an unlinked inode that is still open. ENOENT, EISDIR; EINVAL for another type or a bad size or time.
    */
   abstract recordContentChange(ino: number, change: ContentChange): Promise<InodeRecord>;
+  /**
+   * The durable sync point of fsync, fdatasync and fsyncdir: returns once every change committed so far would
+   * survive a crash of the machine (a commit alone survives a crash of RiverFS).
+   */
+  abstract makeDurable(): Promise<void>;
   /** flags: 0, XATTR_CREATE (EEXIST if present) or XATTR_REPLACE (ENODATA if absent). */
   abstract setXattr(ino: number, name: Name, value: Buffer, flags?: number): Promise<void>;
   abstract removeXattr(ino: number, name: Name): Promise<void>;

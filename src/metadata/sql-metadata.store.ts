@@ -5,6 +5,7 @@ import { toRecord } from './inode-record.util';
 import type { DataSource, EntityManager } from 'typeorm';
 import { FsError } from '../common/errors/fs-error';
 import { dialectOf } from './data-source';
+import { durableSyncPoint } from './durable-sync-point';
 import {
   DirEntryModel,
   FsSettingModel,
@@ -1118,6 +1119,10 @@ export class SqlMetadataStore extends MetadataStore {
       this.markChanged(tx, row, 'dataDirty', 'attrDirty');
       return toRecord(row);
     });
+  }
+
+  async makeDurable(): Promise<void> {
+    await this.exclusive(() => durableSyncPoint(this.dataSource, this.dialect));
   }
 
   async setXattr(ino: number, name: Name, value: Buffer, flags = 0): Promise<void> {

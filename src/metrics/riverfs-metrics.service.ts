@@ -1,4 +1,5 @@
 import type { LeaseRenewalProgress } from '../metadata/tahoe-lease-ledger';
+import v8 from 'node:v8';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BlockCacheStats } from '../cache/block-cache';
 import type { MetadataStats } from '../metadata/metadata.types';
@@ -269,7 +270,14 @@ export class RiverFsMetrics {
     });
 
     if (options.defaultMetrics !== false) {
+      // RSS (process_resident_memory_bytes) and the heap in use (nodejs_heap_size_used_bytes) come from here.
       collectDefaultMetrics({ register: this.registry });
+      const heapLimit: Gauge = new Gauge({
+        name: 'riverfs_heap_limit_bytes',
+        help: "Most bytes the JavaScript heap may grow to (V8's limit: the maxHeap setting when the launcher set it)",
+        registers,
+        collect: () => heapLimit.set(v8.getHeapStatistics().heap_size_limit),
+      });
       // Gauges named *_total break Prometheus's naming rules (promtool check metrics rejects them); the same
       // counts are in nodejs_active_{handles,requests,resources}, by type.
       for (const name of [

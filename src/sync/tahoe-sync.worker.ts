@@ -661,7 +661,7 @@ export class TahoeSyncWorker extends SyncControl {
       return { status: 'clean' };
     }
     const { cache, journal, uploader } = this.deps;
-    if (!push.explicit && cache.hasUnsyncedWrites(inode.ino)) {
+    if (!push.explicit && cache.hasUnpersistedWrites(inode.ino)) {
       return { status: 'postponed', reason: 'the file has writes that are not persisted yet' };
     }
     const upload = await uploader.upload(inode, signal);

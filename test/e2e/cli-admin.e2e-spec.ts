@@ -82,6 +82,20 @@ describe('riverfs status, inode and evict against a real mount', () => {
     expect(Array.isArray(report.runningJobs)).toBe(true);
   });
 
+  it("should report the gateway's memory, its heap bounded by the launcher at the maxHeap setting (512 MiB)", async () => {
+    const table = await runCli(['status', ...at()]);
+    expect(table.stdout).toMatch(/^memory: +[\d.]+ \w+ resident; heap [\d.]+ \w+ used of [\d.]+ \w+$/m);
+    const { memory } = json<StatusReport>(await runCli(['status', '--json', ...at()])).stats;
+    // V8's limit is the old space the flag sets plus the young generation (48 MiB at this size).
+    expect(memory.heapLimitBytes).toBeGreaterThanOrEqual(512 * 1024 * 1024);
+    expect(memory.heapLimitBytes).toBeLessThanOrEqual(576 * 1024 * 1024);
+    expect(memory.heapUsedBytes).toBeGreaterThan(0);
+    expect(memory.heapUsedBytes).toBeLessThan(memory.heapLimitBytes);
+    expect(memory.rssBytes).toBeGreaterThan(memory.heapUsedBytes);
+    // The serving process is the launcher's child, started with the bound.
+    expect(fs.readFileSync(`/proc/${riverfs!.pid!}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=512');
+  });
+
   it('should inspect a file by path from the root, by its path in the mount, and by inode number', async () => {
     const hostFile = path.join(mountpoint, 'docs', 'report.txt');
     const byPath = await runCli(['inode', '/docs/report.txt', '--json', ...at()]);

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import request from 'supertest';
@@ -82,6 +83,8 @@ describe('/metrics', () => {
     const text = await scrape();
     expect(text).toMatch(/^process_cpu_seconds_total /m);
     expect(text).toMatch(/^process_resident_memory_bytes /m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);
+    expect(sample(text, 'riverfs_heap_limit_bytes')).toBe(v8.getHeapStatistics().heap_size_limit);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
   });
 

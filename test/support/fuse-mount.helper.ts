@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { servingPid } from '../../src/cli/heap-bound';
 import { pollUntil } from '../../src/grid/process.util';
 import { mountedPaths } from '../../src/fs-ops/mountpoint';
 import { testTahoeUrl } from './tahoe.helper';
@@ -84,8 +85,9 @@ export class RiverFsProcess {
     return instance;
   }
 
+  /** The process serving the mount (the launcher's child: see heap-bound.ts). */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.child?.pid === undefined ? undefined : servingPid(this.child.pid);
   }
 
   get log(): string {
@@ -178,9 +180,21 @@ export class RiverFsProcess {
     return this.waitExit(60_000);
   }
 
-  /** kill -9: the mount stays behind, dead ("Transport endpoint is not connected"), as after a crash. */
+  /**
+   * kill -9: the mount stays behind, dead ("Transport endpoint is not connected"), as after a crash. The gateway
+   * itself is killed: its launcher then ends the same way, and the mount is dead before it does (killing the launcher
+   * first would leave the gateway a moment to answer calls).
+   */
   async kill9(): Promise<void> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      const gateway = this.pid;
+      if (gateway !== undefined && gateway !== this.child.pid) {
+        process.kill(gateway, 'SIGKILL');
+        // The launcher ends once it has reaped the gateway: by then the mount is dead.
+        if ((await this.waitExit(10_000).catch(() => 'timeout')) !== 'timeout') {
+          return;
+        }
+      }
       this.child.kill('SIGKILL');
       await this.waitExit(10_000).catch(() => null);
     }

@@ -92,6 +92,17 @@ export class SyncSummaryDto {
   oldestDirtyAgeSeconds!: number | null;
 }
 
+export class MemoryStatsDto {
+  @ApiProperty({ description: 'Resident set size of the gateway process' })
+  rssBytes!: number;
+
+  @ApiProperty({ description: 'JavaScript heap in use' })
+  heapUsedBytes!: number;
+
+  @ApiProperty({ description: 'Most the JavaScript heap may grow to (the maxHeap setting)' })
+  heapLimitBytes!: number;
+}
+
 /** One answer with everything the dashboard shows, so it polls one route. */
 export class StatsDto {
   @ApiProperty()
@@ -111,6 +122,9 @@ export class StatsDto {
 
   @ApiProperty({ type: SyncSummaryDto })
   sync!: SyncSummaryDto;
+
+  @ApiProperty({ type: MemoryStatsDto })
+  memory!: MemoryStatsDto;
 
   @ApiProperty({ type: TotalsDto, description: 'Running totals; the dashboard derives throughput from two samples' })
   totals!: TotalsDto;
