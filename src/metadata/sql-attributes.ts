@@ -27,6 +27,7 @@ export class SqlAttributes {
       if (atime === undefined || Object.values(others).some((value) => value !== undefined)) {
         throw new FsError('EINVAL', 'an access-only setattr changes atime and nothing else');
       }
+      return await this.touchAccessTime(ino, atime === 'now' ? this.kit.clock.now() : checkTimespec(atime));
     }
     return await this.kit.write('setattr', async (tx) => {
       const row = (await this.kit.lockInodes(tx, [ino])).get(ino);
@@ -34,11 +35,6 @@ export class SqlAttributes {
         throw new FsError('ENOENT', `no inode ${ino}`);
       }
       const resolve = (time: TimeChange): Timespec => (time === 'now' ? tx.now : checkTimespec(time));
-      if (changes.accessOnly) {
-        setAtime(row, resolve(changes.atime!));
-        this.kit.markChanged(tx, row);
-        return toRecord(row);
-      }
       const flags: DirtyFlag[] = ['attrDirty'];
       if (changes.size !== undefined) {
         if (row.type === 'dir') {
@@ -80,6 +76,17 @@ export class SqlAttributes {
       this.kit.markChanged(tx, row, ...flags);
       return toRecord(row);
     });
+  }
+
+  /**
+   * The access-time update of a read (relatime): kept in memory and written later in a batch (lazytime,
+   * sql-lazy-atime.ts), so that a read never waits for a write transaction. Only this inode's row is read.
+   */
+  private async touchAccessTime(ino: number, atime: Timespec): Promise<InodeRecord> {
+    const row = await this.kit.readSql((sql) => this.kit.inodeOrThrow(sql, ino));
+    this.kit.atimes.defer(ino, atime);
+    setAtime(row, atime);
+    return toRecord(row);
   }
 
   async recordContentChange(ino: number, change: ContentChange): Promise<InodeRecord> {

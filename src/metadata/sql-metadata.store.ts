@@ -34,7 +34,7 @@ import { SqlSyncJournal } from './sql-sync-journal';
 import type { SyncJournal } from './sync-journal';
 import { SqlTxnKit } from './sql-txn-kit';
 import { DEFAULT_PAGE, isDuplicateKey, MAX_PAGE, num, type SqlMetadataStoreOptions } from './sql-store.util';
-import { INODE_COLUMNS, inodeFromRow } from './sql-inode-rows';
+import { INODE_COLUMNS } from './sql-inode-rows';
 import { SqlAttributes } from './sql-attributes';
 import { SqlNamespace } from './sql-namespace';
 import { SqlRemoteApply } from './sql-remote-apply';
@@ -190,7 +190,7 @@ export class SqlMetadataStore extends MetadataStore {
         [parent, bytes],
       );
       if (row !== undefined) {
-        return toRecord(inodeFromRow(row));
+        return toRecord(this.kit.inodeRow(row));
       }
       const dir = await this.kit.inodeOrThrow(sql, parent);
       if (dir.type !== 'dir') {
@@ -229,7 +229,7 @@ export class SqlMetadataStore extends MetadataStore {
           cookie: num(row.entry_id),
         };
         if (plus) {
-          entry.inode = toRecord(inodeFromRow(row));
+          entry.inode = toRecord(this.kit.inodeRow(row));
         }
         entries.push(entry);
       }
@@ -362,8 +362,14 @@ export class SqlMetadataStore extends MetadataStore {
     });
   }
 
+  override async persistAccessTime(ino: number): Promise<void> {
+    await this.kit.atimes.persist(ino);
+  }
+
   async close(): Promise<void> {
     try {
+      // Unmount: the access times still in memory are written while the database is open (lazytime).
+      await this.kit.atimes.persistAll().finally(() => this.kit.atimes.stopTimer());
       await this.closeSession();
     } finally {
       if (this.kit.dataSource.isInitialized) {

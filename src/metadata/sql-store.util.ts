@@ -23,6 +23,8 @@ export interface SqlMetadataStoreOptions {
    * dirty: its block cache holds those bytes, and only it may upload them. Unset: content made dirty has no owner.
    */
   cacheOwner?: string;
+  /** How long access times wait in memory before they are written (sql-lazy-atime.ts); default 30 s. */
+  atimeFlushMs?: number;
 }
 
 export interface TransactionEvent {
@@ -43,6 +45,8 @@ export interface Tx {
   changed: Map<number, InodeModel>;
   /** In-memory bookkeeping applied only once the transaction committed. */
   afterCommit: (() => void)[];
+  /** The pending access time each locked row was loaded with (LazyAtimes.written). */
+  seenAtimes: Map<number, Timespec>;
 }
 
 export interface RawEntry {

@@ -26,6 +26,7 @@ import {
   type Tx,
 } from './sql-store.util';
 import { type SqlConnection, SqlDriver } from './sql-driver';
+import { LazyAtimes } from './sql-lazy-atime';
 import { INODE_COLUMNS, inodeFromRow, inodeParams, UPDATE_INODE_SQL } from './sql-inode-rows';
 
 /**
@@ -50,6 +51,8 @@ export class SqlTxnKit {
   readonly cacheOwner: string | null;
   /** The hot path's statements, run on the driver (sql-driver.ts); TypeORM keeps the rest. */
   readonly driver: SqlDriver;
+  /** Access times not written yet (lazytime): every inode row this kit reads shows them. */
+  readonly atimes: LazyAtimes;
   private readonly mutex = new Mutex();
   /** Open handles of this gateway, by inode. */
   readonly openCounts = new Map<number, number>();
@@ -73,6 +76,7 @@ export class SqlTxnKit {
     this.onTransaction = options.onTransaction;
     this.cacheOwner = options.cacheOwner ?? null;
     this.driver = new SqlDriver(dataSource, this.dialect);
+    this.atimes = new LazyAtimes((op, body) => this.write(op, (tx) => body(tx.sql)), options.atimeFlushMs);
   }
 
   // ---- transactions ------------------------------------------------------------------------------
@@ -107,6 +111,7 @@ export class SqlTxnKit {
             now: this.clock.now(),
             changed: new Map(),
             afterCommit: [],
+            seenAtimes: new Map(),
           };
           await this.driver.begin(sql);
           active = true;
@@ -115,6 +120,9 @@ export class SqlTxnKit {
           await sql.command('COMMIT');
           active = false;
           this.counters.transactions += 1;
+          for (const ino of tx.changed.keys()) {
+            this.atimes.written(ino, tx.seenAtimes.get(ino));
+          }
           for (const task of tx.afterCommit) {
             task();
           }
@@ -200,6 +208,10 @@ export class SqlTxnKit {
     const locked = new Map<number, InodeModel>();
     for (const raw of rows) {
       const row = inodeFromRow(raw);
+      const atime = this.atimes.overlay(row);
+      if (atime !== undefined) {
+        tx.seenAtimes.set(row.ino, atime);
+      }
       locked.set(row.ino, row);
     }
     return locked;
@@ -276,11 +288,19 @@ export class SqlTxnKit {
   async deleteInode(tx: Tx, ino: number): Promise<void> {
     tx.changed.delete(ino);
     await tx.sql.run('DELETE FROM inode WHERE ino = ?', [ino]);
+    tx.afterCommit.push(() => this.atimes.forget(ino));
+  }
+
+  /** A row read outside a transaction's locks, as the store shows it: with its pending access time. */
+  inodeRow(raw: Record<string, unknown>): InodeModel {
+    const row = inodeFromRow(raw);
+    this.atimes.overlay(row);
+    return row;
   }
 
   async findInode(sql: SqlConnection, ino: number): Promise<InodeModel | null> {
     const row = await sql.get<Record<string, unknown>>(`SELECT ${INODE_COLUMNS} FROM inode i WHERE i.ino = ?`, [ino]);
-    return row === undefined ? null : inodeFromRow(row);
+    return row === undefined ? null : this.inodeRow(row);
   }
 
   async inodeOrThrow(sql: SqlConnection, ino: number): Promise<InodeModel> {
