@@ -292,6 +292,10 @@ export class CachedMetadataStore extends MetadataStorePort {
     return this.inner.makeDurable();
   }
 
+  override persistAccessTime(ino: number): Promise<void> {
+    return this.inner.persistAccessTime(ino);
+  }
+
   async setXattr(ino: number, name: Name, value: Buffer, flags?: number): Promise<void> {
     this.forget(ino);
     await this.inner.setXattr(ino, name, value, flags);

@@ -606,6 +606,8 @@ export class RiverFs {
     const { inode } = this.handle(fh);
     await this.cache.fsync(inode.ino);
     await this.persist(inode);
+    // lazytime: a read's access time waits in memory until fsync of the inode (or the timer, or unmount).
+    await this.meta.persistAccessTime(inode.ino);
     await this.meta.makeDurable();
     await this.options.syncPoint?.(inode.ino);
   }

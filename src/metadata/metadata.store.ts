@@ -110,6 +110,14 @@ export abstract class MetadataStore {
   abstract setXattr(ino: number, name: Name, value: Buffer, flags?: number): Promise<void>;
   abstract removeXattr(ino: number, name: Name): Promise<void>;
 
+  /**
+   * Writes what the store keeps of the inode in memory only, the access time a read set (lazytime), to the
+   * database: fsync of the inode calls it. Stores that keep nothing in memory have nothing to do.
+   */
+  persistAccessTime(_ino: number): Promise<void> {
+    return Promise.resolve();
+  }
+
   // ---- open handles ------------------------------------------------------------------------------
 
   /** Counts an open handle: an inode that loses its last name while open is kept until release. */

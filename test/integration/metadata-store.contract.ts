@@ -685,6 +685,34 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
         await expectErrno(store.setattr(file.ino, { atime: 'now', mode: 0o600, accessOnly: true }), 'EINVAL');
         await expectErrno(store.setattr(file.ino, { accessOnly: true }), 'EINVAL');
       });
+
+      it('should keep an access-only update in memory, with no write transaction, until the inode is persisted (lazytime)', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        const storedAtime = async (): Promise<number> => {
+          const rows = await handle.dataSource.query<{ sec: unknown }[]>(
+            'SELECT atime_sec AS sec FROM inode WHERE ino = ?',
+            [file.ino],
+          );
+          return Number(rows[0].sec);
+        };
+        const commitsBefore = store.stats().transactions;
+        clock.tick();
+        const now = clock.tick();
+
+        const accessed = await store.setattr(file.ino, { atime: 'now', accessOnly: true });
+        const commitsAfterRead = store.stats().transactions;
+        const inDatabaseBefore = await storedAtime();
+        await store.persistAccessTime(file.ino);
+
+        expect({ commits: commitsAfterRead - commitsBefore, shown: (await store.getInode(file.ino)).atime }).toEqual({
+          commits: 0,
+          shown: now,
+        });
+        expect(accessed.atime).toEqual(now);
+        expect(inDatabaseBefore).toBe(file.atime.sec);
+        expect(await storedAtime()).toBe(now.sec);
+      });
     });
 
     describe('recordContentChange', () => {

@@ -1,0 +1,106 @@
+import type { InodeModel } from './entities';
+import type { InodeType, SyncState } from './metadata.types';
+import type { SqlParam } from './sql-driver';
+
+/**
+ * The `inode` row in the driver's terms, for the statements run without TypeORM (sql-driver.ts): the columns in one
+ * order, and the mapping both ways. The schema itself stays with the entity (entities/inode.entity.ts) and the
+ * migrations; this list must name the same columns.
+ */
+const COLUMNS: readonly [keyof InodeModel, string][] = [
+  ['type', 'type'],
+  ['mode', 'mode'],
+  ['uid', 'uid'],
+  ['gid', 'gid'],
+  ['size', 'size'],
+  ['nlink', 'nlink'],
+  ['rdev', 'rdev'],
+  ['parent', 'parent'],
+  ['atimeSec', 'atime_sec'],
+  ['atimeNsec', 'atime_nsec'],
+  ['mtimeSec', 'mtime_sec'],
+  ['mtimeNsec', 'mtime_nsec'],
+  ['ctimeSec', 'ctime_sec'],
+  ['ctimeNsec', 'ctime_nsec'],
+  ['contentVersion', 'content_version'],
+  ['writeCap', 'write_cap'],
+  ['readCap', 'read_cap'],
+  ['syncedContentVersion', 'synced_content_version'],
+  ['syncState', 'sync_state'],
+  ['dataDirty', 'data_dirty'],
+  ['attrDirty', 'attr_dirty'],
+  ['entriesDirty', 'entries_dirty'],
+  ['dirtySince', 'dirty_since'],
+  ['listedAt', 'listed_at'],
+  ['changeSeq', 'change_seq'],
+  ['syncError', 'sync_error'],
+  ['syncTries', 'sync_tries'],
+  ['publishedIno', 'published_ino'],
+  ['dirtyOwner', 'dirty_owner'],
+];
+
+/** Every column of `inode`, for `SELECT ${INODE_COLUMNS} FROM inode` (prefixed `i.`: queries join it as `i`). */
+export const INODE_COLUMNS = ['ino', ...COLUMNS.map(([, column]) => column)].map((column) => `i.${column}`).join(', ');
+
+/** Every column but `ino`, in the order of `inodeParams`. */
+export const INSERT_INODE_SQL = `INSERT INTO inode (${COLUMNS.map(([, column]) => column).join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`;
+export const INSERT_INODE_WITH_INO_SQL = `INSERT INTO inode (${COLUMNS.map(([, column]) => column).join(', ')}, ino) VALUES (${COLUMNS.map(() => '?').join(', ')}, ?)`;
+/** Writes every column back (what TypeORM's update did); parameters: `inodeParams(row)` then the ino. */
+export const UPDATE_INODE_SQL = `UPDATE inode SET ${COLUMNS.map(([, column]) => `${column} = ?`).join(', ')} WHERE ino = ?`;
+
+/** MySQL (mysql2 with bigNumberStrings) returns BIGINT columns as strings; SQLite returns numbers. */
+function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+function numOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : num(value);
+}
+
+/** SQLite and MySQL both keep booleans as 0/1 integers. */
+function bool(value: unknown): boolean {
+  return value === true || num(value) === 1;
+}
+
+export function inodeFromRow(row: Record<string, unknown>): InodeModel {
+  return {
+    ino: num(row.ino),
+    type: row.type as InodeType,
+    mode: num(row.mode),
+    uid: num(row.uid),
+    gid: num(row.gid),
+    size: num(row.size),
+    nlink: num(row.nlink),
+    rdev: num(row.rdev),
+    parent: numOrNull(row.parent),
+    atimeSec: num(row.atime_sec),
+    atimeNsec: num(row.atime_nsec),
+    mtimeSec: num(row.mtime_sec),
+    mtimeNsec: num(row.mtime_nsec),
+    ctimeSec: num(row.ctime_sec),
+    ctimeNsec: num(row.ctime_nsec),
+    contentVersion: num(row.content_version),
+    writeCap: (row.write_cap as string | null) ?? null,
+    readCap: (row.read_cap as string | null) ?? null,
+    syncedContentVersion: numOrNull(row.synced_content_version),
+    syncState: row.sync_state as SyncState,
+    dataDirty: bool(row.data_dirty),
+    attrDirty: bool(row.attr_dirty),
+    entriesDirty: bool(row.entries_dirty),
+    dirtySince: numOrNull(row.dirty_since),
+    listedAt: numOrNull(row.listed_at),
+    changeSeq: num(row.change_seq),
+    syncError: (row.sync_error as string | null) ?? null,
+    syncTries: num(row.sync_tries),
+    publishedIno: numOrNull(row.published_ino),
+    dirtyOwner: (row.dirty_owner as string | null) ?? null,
+  };
+}
+
+/** The row's columns but `ino`, in the order of the statements above. */
+export function inodeParams(row: Omit<InodeModel, 'ino'>): SqlParam[] {
+  return COLUMNS.map(([property]) => {
+    const value = (row as Record<string, unknown>)[property];
+    return typeof value === 'boolean' ? (value ? 1 : 0) : ((value ?? null) as SqlParam);
+  });
+}
