@@ -95,7 +95,7 @@ export class SyncModule implements OnApplicationShutdown {
               { ...DEFAULT_PULL_OPTIONS, ttlMs: config.dirTtl * 1000, lockTtlMs: options.lockTtlMs },
             );
             worker = new TahoeSyncWorker(
-              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller },
+              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller, remote },
               options,
             );
             return worker;
