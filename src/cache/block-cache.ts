@@ -218,6 +218,11 @@ export class BlockCache {
     return this.holeFloors.get(ino);
   }
 
+  /** Counts a read the cache could not serve and that was answered from Tahoe around it (a streamed block). */
+  noteMiss(): void {
+    this.misses++;
+  }
+
   /** Whether the cache holds block `index` of the file (clean or dirty). */
   hasBlock(ino: number, index: number): boolean {
     return this.files.get(ino)?.has(index) ?? false;

@@ -169,6 +169,15 @@ export class RemoteBlocks {
     }
   }
 
+  /** Gives every open stream up (shutdown): a paused GET would otherwise hold its connection until it idles out. */
+  async close(): Promise<void> {
+    const open = [...this.streams.values()].flatMap((streams) => [...streams]);
+    for (const stream of open) {
+      stream.cancel();
+    }
+    await Promise.all(open.map((stream) => stream.finished));
+  }
+
   /** The streams open now (tests, debugging). */
   openStreams(): OpenStreamInfo[] {
     return [...this.streams.entries()].flatMap(([ino, streams]) =>
@@ -215,6 +224,7 @@ export class RemoteBlocks {
       if (stream !== undefined) {
         const bytes = await stream.bytes(position, length);
         if (bytes !== undefined && cache.writeGeneration(ino) === stream.generation) {
+          cache.noteMiss();
           this.onEvent?.({ kind: 'served', ino, index, from: 'stream', streamReceived: stream.receivedBytes });
           return bytes;
         }

@@ -20,6 +20,7 @@ const INO = 42;
 describe('RemoteBlocks with a real TahoeClient and BlockCache', () => {
   const requests: TahoeRequestEvent[] = [];
   const events: RemoteBlocksEvent[] = [];
+  const made: RemoteBlocks[] = [];
   const client = testTahoeClient({ observer: { request: (event) => requests.push(event), bytes: () => undefined } });
   let dir: string;
   let cache: BlockCache;
@@ -33,6 +34,7 @@ describe('RemoteBlocks with a real TahoeClient and BlockCache', () => {
   });
 
   afterEach(async () => {
+    await Promise.all(made.splice(0).map((remote) => remote.close()));
     await cache.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -59,6 +61,7 @@ describe('RemoteBlocks with a real TahoeClient and BlockCache', () => {
       { ...DEFAULT_REMOTE_BLOCKS_OPTIONS, maxConcurrentDownloads: 2, readAheadBlocks: 3, ...options },
     );
     remote.onEvent = (event) => events.push(event);
+    made.push(remote);
     return remote;
   }
 
