@@ -218,7 +218,7 @@ export class BlockCache {
     return this.holeFloors.get(ino);
   }
 
-  /** Counts a read the cache could not serve and that was answered from Tahoe around it (a streamed block). */
+  /** Counts a block the cache lacked that was fetched around it (a streamed block, which is offered afterwards). */
   noteMiss(): void {
     this.misses++;
   }

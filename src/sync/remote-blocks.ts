@@ -224,7 +224,6 @@ export class RemoteBlocks {
       if (stream !== undefined) {
         const bytes = await stream.bytes(position, length);
         if (bytes !== undefined && cache.writeGeneration(ino) === stream.generation) {
-          cache.noteMiss();
           this.onEvent?.({ kind: 'served', ino, index, from: 'stream', streamReceived: stream.receivedBytes });
           return bytes;
         }
@@ -277,7 +276,10 @@ export class RemoteBlocks {
       maxPendingStores: this.options.maxPendingStores,
       idleMs: this.options.streamIdleMs,
       generation,
-      store: (blockIndex, block) => cache.offerCleanBlock(ino, blockIndex, block, generation),
+      store: (blockIndex, block) => {
+        cache.noteMiss(); // A block the cache lacked, fetched: what a cache miss counts.
+        return cache.offerCleanBlock(ino, blockIndex, block, generation);
+      },
       open: async (signal) => {
         if (!longStream) {
           releaseSlot = await this.slot(true);
