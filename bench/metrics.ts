@@ -10,6 +10,7 @@ const FIXED: Record<string, MetricSpec> = {
   'seqWrite.inTahoeMBps': { unit: 'MB/s', better: 'higher', label: 'seq write, until in Tahoe' },
   'seqRead.warmMBps': { unit: 'MB/s', better: 'higher', label: 'seq read, warm' },
   'seqRead.coldMBps': { unit: 'MB/s', better: 'higher', label: 'seq read, cold' },
+  'seqRead.coldPeakRssMiB': { unit: 'MiB', better: 'lower', label: 'seq read, cold: server peak RSS' },
   'random4k.readsPerS': { unit: 'op/s', better: 'higher', label: 'random 4 KiB reads' },
   'ttfb.coldMs': { unit: 'ms', better: 'lower', label: 'first byte, cold file' },
   'small.createPerS': { unit: 'op/s', better: 'higher', label: 'small files: create' },

@@ -228,9 +228,35 @@ export class BlockCache {
     return this.holeFloors.get(ino);
   }
 
+  /** Counts a block the cache lacked that was fetched around it (a streamed block, which is offered afterwards). */
+  noteMiss(): void {
+    this.misses++;
+  }
+
   /** Whether the cache holds block `index` of the file (clean or dirty). */
   hasBlock(ino: number, index: number): boolean {
     return this.files.get(ino)?.has(index) ?? false;
+  }
+
+  /**
+   * Keeps a block fetched from the file's cap when the cache lacks it, there is room, and the file's bytes have not
+   * changed since `generation` (a write, truncate or drop since would make it stale). A drop that begins while the
+   * block is written removes it again. Returns whether it was kept.
+   */
+  async offerCleanBlock(ino: number, index: number, data: Buffer, generation: number): Promise<boolean> {
+    return this.locks.run(this.lockKey(ino, index), async () => {
+      if (this.hasBlock(ino, index) || this.writeGeneration(ino) !== generation) {
+        return false;
+      }
+      if (!(await this.storeCleanBlock(ino, index, data, true))) {
+        return false;
+      }
+      if (this.writeGeneration(ino) !== generation) {
+        await this.dropBlock(ino, index);
+        return false;
+      }
+      return true;
+    });
   }
 
   /** Bytes of a fetched block that are the file's (the hole floor may cut it); 0 when it is all hole now. */

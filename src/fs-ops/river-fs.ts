@@ -135,7 +135,8 @@ export interface RiverFsOptions {
   /** Blocks the cache lacks, from Tahoe (RemoteBlocks); without it they read as holes. */
   remoteBlocks?: {
     fetcher(ino: number): BlockFetcher;
-    readAhead(fh: number, ino: number, position: number, length: number, fileSize: number): void;
+    /** A handle's read: cached blocks from the cache, the others streamed from the file's cap (with read-ahead). */
+    read(fh: number, ino: number, position: number, length: number, fileSize: number): Promise<Buffer>;
   };
 }
 
@@ -520,9 +521,10 @@ export class RiverFs {
   async read(fh: number, length: number, position: number): Promise<Buffer> {
     const { inode } = this.handle(fh);
     const fileSize = inode.pending?.size ?? inode.size;
-    this.options.remoteBlocks?.readAhead(fh, inode.ino, position, length, fileSize);
-    const fetch = this.options.remoteBlocks?.fetcher(inode.ino);
-    const data = await this.cache.read(inode.ino, position, length, fileSize, fetch);
+    const remote = this.options.remoteBlocks;
+    const data = remote
+      ? await remote.read(fh, inode.ino, position, length, fileSize)
+      : await this.cache.read(inode.ino, position, length, fileSize);
     if (!inode.atimeChecked) {
       // Before answering: the kernel drops its cached atime when the read completes and asks us again.
       inode.atimeChecked = true;

@@ -3,67 +3,103 @@ import { FsError } from '../common/errors/fs-error';
 import type { SyncJournal } from '../metadata/sync-journal';
 import { litData, tryParseCap } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
+import { BlockStream } from './block-stream';
 
 export interface RemoteBlocksOptions {
-  /** Most block downloads running at once, read-ahead included (demand reads go first in the queue). */
+  /** Most single-block downloads running at once (writes' and random reads' misses); demand reads go first. */
   maxConcurrentDownloads: number;
-  /** Blocks fetched ahead of a handle that reads sequentially; 0 turns read-ahead off. */
+  /**
+   * Blocks a streaming GET runs ahead of a handle that reads sequentially; 0 turns read-ahead off (each miss is then
+   * a GET of its block alone). A small cache shortens it: read-ahead must not evict what the reader is about to read.
+   */
   readAheadBlocks: number;
   /**
-   * Consecutive blocks read ahead in one ranged GET. Tahoe spends about 0.2 s setting up each ranged GET of a CHK
-   * file (measured: 1 MiB GETs gave 4 MB/s where one 256 MiB GET gave 36 MB/s), so read-ahead asks for runs.
+   * Streaming GETs (a file's rest, from a sequential reader's position) open at once. Tahoe spends about 0.2 s setting
+   * up each ranged GET of a CHK file (measured: 1 MiB GETs gave 4 MB/s where one 256 MiB GET gave 36 MB/s), so a
+   * sequential reader gets one GET for the rest of the file rather than one per block or run of blocks.
    */
-  maxBlocksPerRequest: number;
+  maxStreams: number;
+  /** Blocks of a stream on their way to the cache before the stream stops reading the body (memory bound). */
+  maxPendingStores: number;
+  /** How long a stream whose reader stopped asking keeps its GET open (paused) before giving it up. */
+  streamIdleMs: number;
 }
 
 export const DEFAULT_REMOTE_BLOCKS_OPTIONS: RemoteBlocksOptions = {
   maxConcurrentDownloads: 4,
   readAheadBlocks: 32,
-  maxBlocksPerRequest: 16,
+  maxStreams: 2,
+  maxPendingStores: 4,
+  streamIdleMs: 5_000,
 };
 
 /** How many times a block is downloaded again when the file's cap changed during the download. */
 const CAP_CHANGE_RETRIES = 2;
 /** Read positions remembered for read-ahead (one per open handle that read); the oldest are forgotten first. */
-const MAX_TRACKED_STREAMS = 1024;
+const MAX_TRACKED_READERS = 1024;
 
-interface ReadStream {
+interface ReaderPosition {
   /** Where the last read ended. */
   next: number;
   /** Where the last read started. */
   last: number;
 }
 
+/** What happened, for tests that assert ordering rather than timing (and for debugging). */
+export type RemoteBlocksEvent =
+  | { kind: 'stream-opened'; ino: number; firstBlock: number; endByte: number; openEnded: boolean }
+  | { kind: 'stream-ended'; ino: number; firstBlock: number; frontBlock: number }
+  /** A read's piece answered; from a stream, with how far that stream's body had arrived (a byte of the file). */
+  | { kind: 'served'; ino: number; index: number; from: 'stream' | 'cache'; streamReceived?: number };
+
+export interface OpenStreamInfo {
+  ino: number;
+  firstBlock: number;
+  /** The block the stream's next byte belongs to. */
+  frontBlock: number;
+  openEnded: boolean;
+}
+
 /**
- * Blocks the cache lacks, fetched from the file's last uploaded cap (DESIGN.md §4): one ranged GET per cache block,
- * with its byte count checked, downloads bounded, a block already being fetched shared rather than fetched again,
- * and read-ahead for handles that read sequentially.
+ * Blocks the cache lacks, fetched from the file's last uploaded cap (DESIGN.md §4, issue 15).
+ *
+ * Reads (`read`) are answered as their bytes arrive. A miss opens a streaming GET (BlockStream) at the missed block:
+ * to the end of the file when the handle reads sequentially or starts at the file's head, else of that block alone.
+ * The open-ended GET then runs a window ahead of its reader, storing each block into the cache off the reply path,
+ * so one GET serves a whole sequential read. A read elsewhere in the file never waits behind a stream: it gets its
+ * own GET. LIT caps decode locally. Writes, truncates and uploads take whole blocks through `fetcher` (one ranged
+ * GET per block, bounded, shared by concurrent callers).
  *
  * Which bytes the cap holds: a file never uploaded has no cap and every block it lacks is a hole. Otherwise the cap
  * (made from `syncedContentVersion`) holds the current bytes of every block the cache lacks: blocks written since are
  * dirty (pinned in the cache, never fetched), and a truncate since the upload is remembered by the cache as a hole
- * floor (`BlockCache.remoteLimit`) past which a missing block is a hole. A cap that changes during a download (an
- * upload or a remote change recorded meanwhile) makes the download start again: stale bytes are never stored.
+ * floor (`BlockCache.remoteLimit`) past which a missing block is a hole. A cap that changes during a block download
+ * makes it start again. A stream's bytes are served and stored only while the file's write generation is the one
+ * read before its cap (a write, truncate or remote change drops or bumps it; an upload changes the cap, not bytes).
  */
 export class RemoteBlocks {
   private readonly inFlight = new Map<string, Promise<Buffer | undefined>>();
-  private readonly streams = new Map<string, ReadStream>();
-  private readonly prefetching = new Set<string>();
+  private readonly readers = new Map<string, ReaderPosition>();
+  private readonly streams = new Map<number, Set<BlockStream>>();
+  private openEndedStreams = 0;
   private active = 0;
   private readonly waiting: { run: () => void; demand: boolean }[] = [];
-  /** Block downloads started (ranged GETs; LIT caps decode locally and are not counted). */
+  private warmups = 0;
+  /** Ranged GETs started (LIT caps decode locally and are not counted). */
   downloads = 0;
+  /** Set by tests to observe the order of events. */
+  onEvent: ((event: RemoteBlocksEvent) => void) | undefined;
 
   constructor(
     private readonly deps: {
       journal: Pick<SyncJournal, 'getSyncInode'>;
-      tahoe: Pick<TahoeClient, 'readRange'>;
+      tahoe: Pick<TahoeClient, 'readRange' | 'read'>;
       cache: BlockCache;
     },
     private readonly options: RemoteBlocksOptions = DEFAULT_REMOTE_BLOCKS_OPTIONS,
   ) {}
 
-  /** The fetcher to hand the cache for a file's reads, partial-block writes and truncates. */
+  /** The fetcher to hand the cache for a file's partial-block writes, truncates and uploads. */
   fetcher(ino: number): BlockFetcher {
     return (index) => this.fetch(ino, index, true);
   }
@@ -81,102 +117,221 @@ export class RemoteBlocks {
   }
 
   /**
-   * Told about every read of a handle before it is served: when the handle reads sequentially, the next blocks the
-   * cache lacks are fetched in the background (into the cache). Never waits and never fails.
+   * Reads `length` bytes at `position` of a file of `fileSize` bytes for handle `fh`: cached blocks from the cache,
+   * missing ones from a stream as soon as their bytes arrive (see the class comment).
    */
-  readAhead(fh: number, ino: number, position: number, length: number, fileSize: number): void {
-    const key = `${ino}:${fh}`;
-    const previous = this.streams.get(key);
+  async read(fh: number, ino: number, position: number, length: number, fileSize: number): Promise<Buffer> {
     const end = Math.min(position + length, fileSize);
-    this.streams.delete(key);
-    this.streams.set(key, { next: end, last: position });
-    if (this.streams.size > MAX_TRACKED_STREAMS) {
-      this.streams.delete(this.streams.keys().next().value!);
+    if (end <= position) {
+      return Buffer.alloc(0);
     }
+    const sequential = this.track(`${ino}:${fh}`, position, end);
     const blockSize = this.deps.cache.blockSize;
-    // The kernel has several reads of a sequential reader in flight; they may arrive slightly out of order.
-    const sequential = previous !== undefined && position >= previous.last && position <= previous.next + 2 * blockSize;
-    if (!sequential || this.options.readAheadBlocks <= 0 || end <= position) {
-      return;
+    const pieces: Buffer[] = [];
+    for (let at = position; at < end;) {
+      const index = Math.floor(at / blockSize);
+      const take = Math.min((index + 1) * blockSize, end) - at;
+      const openEnded = this.options.readAheadBlocks > 0 && (sequential || index === 0);
+      pieces.push(await this.readPiece(ino, index, at, take, fileSize, openEnded));
+      at += take;
     }
-    const first = Math.floor((end - 1) / blockSize) + 1;
-    const fileBlocks = Math.ceil(fileSize / blockSize);
-    // A small cache gets a short window: read-ahead must not evict what the reader is about to read.
-    const cacheBlocks = Math.max(1, Math.floor(this.deps.cache.maxBytes / blockSize / 4));
-    const ahead = Math.min(this.options.readAheadBlocks, cacheBlocks);
-    const perRequest = Math.max(1, Math.min(this.options.maxBlocksPerRequest, ahead));
-    const windowEnd = Math.min(first + ahead, fileBlocks) - 1;
-    const busy = (index: number): boolean =>
-      this.prefetching.has(`${ino}:${index}`) ||
-      this.inFlight.has(`${ino}:${index}`) ||
-      this.deps.cache.hasBlock(ino, index);
-    let index = first;
-    while (index <= windowEnd && busy(index)) {
-      index++;
-    }
-    if (index > windowEnd) {
-      return;
-    }
-    // A whole run from the first block missing in the window, even past the window's end: a GET of one block per
-    // read would cost Tahoe its setup every time.
-    const run: number[] = [];
-    while (run.length < perRequest && index < fileBlocks && !busy(index)) {
-      run.push(index);
-      index++;
-    }
-    this.prefetchRun(ino, run, fileSize);
-  }
-
-  /**
-   * Fetches consecutive blocks with one ranged GET and stores each through the cache. Every block of the run is
-   * in flight meanwhile, so a reader that needs one of them waits for this download instead of starting its own.
-   */
-  private prefetchRun(ino: number, indices: number[], fileSize: number): void {
-    const blockSize = this.deps.cache.blockSize;
-    const downloaded = this.downloadRun(ino, indices[0], indices.length, false);
-    for (const [offset, index] of indices.entries()) {
-      const blockKey = `${ino}:${index}`;
-      this.prefetching.add(blockKey);
-      const block = downloaded.then((blocks) => blocks[offset]);
-      this.inFlight.set(blockKey, block);
-      const settled = (): void => {
-        if (this.inFlight.get(blockKey) === block) {
-          this.inFlight.delete(blockKey);
+    if (sequential) {
+      // The window moves with the reader: the stream fetches ahead while the reader consumes what is cached.
+      const lastBlock = Math.floor((end - 1) / blockSize);
+      for (const stream of this.streams.get(ino) ?? []) {
+        if (stream.frontBlock <= lastBlock + 1) {
+          stream.extend((lastBlock + 1 + this.aheadBlocks()) * blockSize);
         }
-      };
-      void block.then(settled, settled);
-      // Through the cache, which stores the block and makes a reader of it wait for this fetch (its block lock).
-      void this.deps.cache
-        .read(ino, index * blockSize, 1, fileSize, () => block)
-        .catch(() => undefined) // The reader that needs the block fetches it again and sees the error itself.
-        .finally(() => this.prefetching.delete(blockKey));
+      }
     }
-  }
-
-  private async download(ino: number, index: number, demand: boolean): Promise<Buffer | undefined> {
-    return (await this.downloadRun(ino, index, 1, demand))[0];
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
   }
 
   /**
-   * Blocks `first` .. `first + count - 1` of a file with one ranged GET (undefined for a block that is a hole), each
-   * byte count checked; downloaded again when the file's cap changed meanwhile.
+   * Fills the cache with a file's blocks through the same streams as reads (warmup): one GET for the blocks it
+   * lacks, LIT caps decoded, bounded like reads. Returns once every block it fetched is stored (or refused).
    */
-  private async downloadRun(
+  async warm(ino: number, fileSize: number, signal?: AbortSignal): Promise<void> {
+    const fh = -++this.warmups; // Tracked like a handle of its own, which reads sequentially.
+    const blockSize = this.deps.cache.blockSize;
+    try {
+      for (let position = 0; position < fileSize; position += blockSize) {
+        signal?.throwIfAborted();
+        if (!this.deps.cache.hasBlock(ino, position / blockSize)) {
+          await this.read(fh, ino, position, blockSize, fileSize);
+        } else {
+          this.track(`${ino}:${fh}`, position, Math.min(position + blockSize, fileSize));
+        }
+      }
+    } finally {
+      this.readers.delete(`${ino}:${fh}`);
+      await Promise.all([...(this.streams.get(ino) ?? [])].map((stream) => stream.finished));
+    }
+  }
+
+  /** Gives every open stream up (shutdown): a paused GET would otherwise hold its connection until it idles out. */
+  async close(): Promise<void> {
+    const open = [...this.streams.values()].flatMap((streams) => [...streams]);
+    for (const stream of open) {
+      stream.cancel();
+    }
+    await Promise.all(open.map((stream) => stream.finished));
+  }
+
+  /** The streams open now (tests, debugging). */
+  openStreams(): OpenStreamInfo[] {
+    return [...this.streams.entries()].flatMap(([ino, streams]) =>
+      [...streams].map((stream) => ({
+        ino,
+        firstBlock: stream.firstBlock,
+        frontBlock: stream.frontBlock,
+        openEnded: stream.openEnded,
+      })),
+    );
+  }
+
+  /** Records a handle's read; true when it continues the handle's previous read (a sequential reader). */
+  private track(key: string, position: number, end: number): boolean {
+    const previous = this.readers.get(key);
+    this.readers.delete(key);
+    this.readers.set(key, { next: end, last: position });
+    if (this.readers.size > MAX_TRACKED_READERS) {
+      this.readers.delete(this.readers.keys().next().value!);
+    }
+    // The kernel has several reads of a sequential reader in flight; they may arrive slightly out of order.
+    const blockSize = this.deps.cache.blockSize;
+    return previous !== undefined && position >= previous.last && position <= previous.next + 2 * blockSize;
+  }
+
+  private aheadBlocks(): number {
+    const cacheBlocks = Math.max(1, Math.floor(this.deps.cache.maxBytes / this.deps.cache.blockSize / 4));
+    return Math.max(1, Math.min(this.options.readAheadBlocks, cacheBlocks));
+  }
+
+  /** One block's part of a read. */
+  private async readPiece(
     ino: number,
-    first: number,
-    count: number,
-    demand: boolean,
-  ): Promise<(Buffer | undefined)[]> {
+    index: number,
+    position: number,
+    length: number,
+    fileSize: number,
+    openEnded: boolean,
+  ): Promise<Buffer> {
+    const { cache } = this.deps;
+    if (!cache.hasBlock(ino, index)) {
+      let stream = [...(this.streams.get(ino) ?? [])].find((candidate) => candidate.covers(index));
+      stream ??= await this.openStream(ino, index, openEnded);
+      if (stream !== undefined) {
+        const bytes = await stream.bytes(position, length);
+        if (bytes !== undefined && cache.writeGeneration(ino) === stream.generation) {
+          this.onEvent?.({ kind: 'served', ino, index, from: 'stream', streamReceived: stream.receivedBytes });
+          return bytes;
+        }
+      }
+    }
+    // Cached, a hole, a LIT cap, or the file changed under the stream: the cache's own path has the answer.
+    const data = await cache.read(ino, position, length, fileSize, this.fetcher(ino));
+    this.onEvent?.({ kind: 'served', ino, index, from: 'cache' });
+    return data;
+  }
+
+  /**
+   * Opens a streaming GET at block `index`: to the end of the file (`openEnded`, while fewer than `maxStreams` are
+   * open) or of that block alone (bounded with the block downloads). Undefined when the cache's path should answer:
+   * no cap (holes), a LIT cap, or nothing of the cap left at that block.
+   */
+  private async openStream(ino: number, index: number, openEnded: boolean): Promise<BlockStream | undefined> {
+    const { cache, journal, tahoe } = this.deps;
+    const generation = cache.writeGeneration(ino); // Before the cap is read: see the class comment.
+    const inode = await journal.getSyncInode(ino);
+    const cap =
+      inode?.type === 'file' && inode.syncedContentVersion !== null ? (inode.readCap ?? inode.writeCap) : null;
+    if (cap === null || litData(cap) !== undefined) {
+      return undefined;
+    }
+    const parsed = tryParseCap(cap);
+    if (!parsed?.known || parsed.size === undefined) {
+      return undefined; // The cache's path reports it (EIO).
+    }
+    const blockSize = cache.blockSize;
+    const limit = Math.min(parsed.size, cache.remoteLimit(ino) ?? Infinity);
+    const start = index * blockSize;
+    if (start >= limit) {
+      return undefined;
+    }
+    // Another reader of the same block may have opened one meanwhile.
+    const existing = [...(this.streams.get(ino) ?? [])].find((candidate) => candidate.covers(index));
+    if (existing !== undefined) {
+      return existing;
+    }
+    const longStream = openEnded && this.openEndedStreams < this.options.maxStreams;
+    const endByte = longStream ? limit : Math.min(limit, start + blockSize);
+    let releaseSlot: (() => void) | undefined;
+    const stream = new BlockStream({
+      openEnded: longStream,
+      blockSize,
+      firstBlock: index,
+      endByte,
+      windowEnd: longStream ? (index + 2) * blockSize : endByte,
+      maxPendingStores: this.options.maxPendingStores,
+      idleMs: this.options.streamIdleMs,
+      generation,
+      store: (blockIndex, block) => {
+        cache.noteMiss(); // A block the cache lacked, fetched: what a cache miss counts.
+        return cache.offerCleanBlock(ino, blockIndex, block, generation);
+      },
+      open: async (signal) => {
+        if (!longStream) {
+          releaseSlot = await this.slot(true);
+        }
+        this.downloads += 1;
+        const response = await tahoe.read(cap, { range: { start, end: endByte - 1 }, signal });
+        if (response.contentLength !== endByte - start) {
+          response.stream.destroy();
+          throw new FsError(
+            'EIO',
+            `inode ${ino}: asked for ${endByte - start} bytes at ${start}, got ${response.contentLength}`,
+          );
+        }
+        return response.stream;
+      },
+    });
+    if (longStream) {
+      this.openEndedStreams += 1;
+    }
+    let streams = this.streams.get(ino);
+    if (streams === undefined) {
+      streams = new Set();
+      this.streams.set(ino, streams);
+    }
+    streams.add(stream);
+    this.onEvent?.({ kind: 'stream-opened', ino, firstBlock: index, endByte, openEnded: longStream });
+    void stream.finished.finally(() => {
+      releaseSlot?.();
+      if (longStream) {
+        this.openEndedStreams -= 1;
+      }
+      streams.delete(stream);
+      if (streams.size === 0 && this.streams.get(ino) === streams) {
+        this.streams.delete(ino);
+      }
+      this.onEvent?.({ kind: 'stream-ended', ino, firstBlock: index, frontBlock: stream.frontBlock });
+    });
+    return stream;
+  }
+
+  /** Block `index` of a file with one ranged GET (undefined for a hole), its byte count checked; again if the cap changed. */
+  private async download(ino: number, index: number, demand: boolean): Promise<Buffer | undefined> {
     const { journal, cache, tahoe } = this.deps;
     const blockSize = cache.blockSize;
     for (let attempt = 0; ; attempt++) {
       const inode = await journal.getSyncInode(ino);
       if (inode === null || inode.type !== 'file') {
-        return [];
+        return undefined;
       }
       const cap = inode.readCap ?? inode.writeCap;
       if (cap === null || inode.syncedContentVersion === null) {
-        return []; // Never uploaded: what the cache lacks is a hole.
+        return undefined; // Never uploaded: what the cache lacks is a hole.
       }
       const parsed = tryParseCap(cap);
       const capSize = parsed?.known ? parsed.size : undefined;
@@ -184,10 +339,10 @@ export class RemoteBlocks {
         throw new FsError('EIO', `inode ${ino}: its cap carries no size`);
       }
       const limit = Math.min(capSize, cache.remoteLimit(ino) ?? Infinity);
-      const start = first * blockSize;
-      const length = Math.min(count * blockSize, limit - start);
+      const start = index * blockSize;
+      const length = Math.min(blockSize, limit - start);
       if (length <= 0) {
-        return [];
+        return undefined;
       }
       const literal = litData(cap);
       const data = literal
@@ -197,34 +352,36 @@ export class RemoteBlocks {
             return tahoe.readRange(cap, start, length);
           });
       if (data.length !== length) {
-        throw new FsError('EIO', `inode ${ino} blocks ${first}+${count}: got ${data.length} bytes of ${length}`);
+        throw new FsError('EIO', `inode ${ino} block ${index}: got ${data.length} bytes of ${length}`);
       }
       const now = await journal.getSyncInode(ino);
       if (now !== null && (now.readCap ?? now.writeCap) === cap) {
-        if (count === 1) {
-          return [data];
-        }
-        const blocks: (Buffer | undefined)[] = [];
-        for (let offset = 0; offset < length; offset += blockSize) {
-          // Copies: a slice would keep the whole run's buffer alive for as long as any one block is referenced.
-          blocks.push(Buffer.from(data.subarray(offset, Math.min(offset + blockSize, length))));
-        }
-        return blocks;
+        return data;
       }
       if (now === null || attempt >= CAP_CHANGE_RETRIES) {
-        throw new FsError('EIO', `inode ${ino}: its cap kept changing while blocks ${first}+${count} were fetched`);
+        throw new FsError('EIO', `inode ${ino}: its cap kept changing while block ${index} was fetched`);
       }
     }
   }
 
-  /** Runs a download when fewer than the maximum are running; demand reads are queued before read-ahead. */
+  /** Runs a download when fewer than the maximum are running; demand reads are queued before the others. */
   private async limited<T>(demand: boolean, work: () => Promise<T>): Promise<T> {
+    const release = await this.slot(demand);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits for a download slot (demand reads first); the returned function gives it back, once. */
+  private async slot(demand: boolean): Promise<() => void> {
     if (this.active >= this.options.maxConcurrentDownloads) {
       await new Promise<void>((resolve) => {
         const entry = { run: resolve, demand };
-        const firstReadAhead = this.waiting.findIndex((waiter) => !waiter.demand);
-        if (demand && firstReadAhead >= 0) {
-          this.waiting.splice(firstReadAhead, 0, entry);
+        const firstBackground = this.waiting.findIndex((waiter) => !waiter.demand);
+        if (demand && firstBackground >= 0) {
+          this.waiting.splice(firstBackground, 0, entry);
         } else {
           this.waiting.push(entry);
         }
@@ -232,15 +389,18 @@ export class RemoteBlocks {
     } else {
       this.active += 1;
     }
-    try {
-      return await work();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) {
+        return;
+      }
+      released = true;
       const next = this.waiting.shift();
       if (next) {
         next.run(); // The slot passes to it directly.
       } else {
         this.active -= 1;
       }
-    }
+    };
   }
 }

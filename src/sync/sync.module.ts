@@ -26,7 +26,10 @@ const ROOT_CREATE_TIMEOUT_MS = 20_000;
  */
 @Module({})
 export class SyncModule implements OnApplicationShutdown {
-  constructor(@Inject(TahoeSyncWorker) private readonly worker: TahoeSyncWorker) {}
+  constructor(
+    @Inject(TahoeSyncWorker) private readonly worker: TahoeSyncWorker,
+    @Inject(RemoteBlocks) private readonly remote: RemoteBlocks,
+  ) {}
 
   static forRoot(
     config: Pick<RiverFsConfig, 'mode' | 'syncDrainTimeout' | 'syncDelay' | 'dirTtl' | 'rootCap' | 'dataDir'>,
@@ -95,7 +98,7 @@ export class SyncModule implements OnApplicationShutdown {
               { ...DEFAULT_PULL_OPTIONS, ttlMs: config.dirTtl * 1000, lockTtlMs: options.lockTtlMs },
             );
             worker = new TahoeSyncWorker(
-              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller },
+              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller, remote },
               options,
             );
             return worker;
@@ -124,8 +127,8 @@ export class SyncModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await boundedStep('stopping the sync worker', SHUTDOWN_STEP_MS, new Logger(SyncModule.name), () =>
-      this.worker.stop(),
-    );
+    const logger = new Logger(SyncModule.name);
+    await boundedStep('giving up streaming reads', SHUTDOWN_STEP_MS, logger, () => this.remote.close());
+    await boundedStep('stopping the sync worker', SHUTDOWN_STEP_MS, logger, () => this.worker.stop());
   }
 }

@@ -24,6 +24,7 @@ import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { DirnodePublisher, PublishResult } from './dirnode-publisher.service';
 import type { DownstreamPuller } from './downstream-puller';
 import { type FileUploader, ForeignDirtyContentError } from './file-uploader.service';
+import type { RemoteBlocks } from './remote-blocks';
 import type { RootCapService } from './root-cap.service';
 import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay, firstBy } from './sync-queue';
 
@@ -83,6 +84,8 @@ export interface TahoeSyncWorkerDeps {
   logger: LoggerService;
   /** The downstream half: forced pulls (the admin API's sync with direction pull or both). */
   puller?: DownstreamPuller;
+  /** Warmup fills the cache through the readers' streaming path (LIT decoding, bounded GETs). */
+  remote: Pick<RemoteBlocks, 'warm'>;
 }
 
 /** One push of one inode, as the hooks see it. */
@@ -990,7 +993,7 @@ export class TahoeSyncWorker extends SyncControl {
    * version are warmed (the cap then holds every byte the mount shows); dirty files are local already.
    */
   async warmup(request: WarmupRequest, job: JobContext): Promise<WarmupResult> {
-    const { cache, journal, tahoe } = this.deps;
+    const { journal, remote } = this.deps;
     const files: SyncInode[] = [];
     const root = await journal.getSyncInode(request.ino);
     if (root === null) {
@@ -1015,17 +1018,9 @@ export class TahoeSyncWorker extends SyncControl {
     let warmed = 0;
     for (const [index, file] of files.entries()) {
       job.throwIfCancelled();
-      const cap = file.writeCap;
-      if (cap !== null && !file.dataDirty && file.syncedContentVersion === file.contentVersion) {
-        const blockSize = cache.blockSize;
-        for (let offset = 0; offset < file.size; offset += blockSize) {
-          job.throwIfCancelled();
-          await cache.read(file.ino, offset, Math.min(blockSize, file.size - offset), file.size, (blockIndex) =>
-            tahoe.readRange(cap, blockIndex * blockSize, Math.min(blockSize, file.size - blockIndex * blockSize), {
-              signal: job.signal,
-            }),
-          );
-        }
+      const uploaded = (file.readCap ?? file.writeCap) !== null;
+      if (uploaded && !file.dataDirty && file.syncedContentVersion === file.contentVersion) {
+        await remote.warm(file.ino, file.size, job.signal);
         bytes += file.size;
         warmed += 1;
       }

@@ -50,6 +50,16 @@ function admin(riverfs: RiverFsProcess): {
   };
 }
 
+/** GETs of file data so far: streamed (RemoteBlocks' streams) and single blocks (writes' and uploads' fetches). */
+async function tahoeGets(riverfs: RiverFsProcess): Promise<{ streamed: number; blocks: number }> {
+  const metrics = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
+  const count = (op: string): number =>
+    [
+      ...metrics.matchAll(new RegExp(`^riverfs_tahoe_requests_total\\{op="${op}",status="\\w+"\\} (\\d+)$`, 'gm')),
+    ].reduce((sum, match) => sum + Number(match[1]), 0);
+  return { streamed: count('read'), blocks: count('readRange') };
+}
+
 /** Reads `length` bytes at `position` through a fresh descriptor (the kernel drops its page cache on open). */
 function readRange(file: string, position: number, length: number): Buffer {
   const fd = fs.openSync(file, 'r');
@@ -143,11 +153,11 @@ describe('reads of uncached data', () => {
     });
   });
 
-  it('should read a file larger than the cache sequentially with the cache staying within its limit', async () => {
+  it('should read a 64 MiB file cold and sequentially through one streaming GET while the cache holds 16 MiB', async () => {
     await withTempMountpoint(async (mountpoint) => {
       const rootCap = await freshRootDircap();
-      const args = ['--root-cap', rootCap, '--cache-block-size', '64KiB'];
-      const content = randomBytes(24 * MiB + 777);
+      const args = ['--root-cap', rootCap];
+      const content = randomBytes(64 * MiB + 777);
       let riverfs = await RiverFsProcess.start(mountpoint, { args });
       const dataDir = riverfs.dataDir;
       try {
@@ -157,6 +167,7 @@ describe('reads of uncached data', () => {
         riverfs = await RiverFsProcess.start(mountpoint, { dataDir, args: [...args, '--cache-size', '16MiB'] });
         const api = admin(riverfs);
         await api.evict();
+        const getsBefore = await tahoeGets(riverfs);
 
         const fd = fs.openSync(path.join(mountpoint, 'large.bin'), 'r');
         let peak = 0;
@@ -175,9 +186,65 @@ describe('reads of uncached data', () => {
         expect(stats.limits.maxBytes).toBe(16 * MiB);
         expect(peak).toBeLessThanOrEqual(16 * MiB);
         expect(stats.usedBytes).toBeLessThanOrEqual(16 * MiB);
+        // One GET streamed the file (a block GET for the first read at most, and a new stream if one idled out
+        // while this test polled the admin API): not one per block or run of blocks.
+        const gets = await tahoeGets(riverfs);
+        expect(gets.streamed - getsBefore.streamed).toBeGreaterThanOrEqual(1);
+        expect(gets.streamed - getsBefore.streamed + gets.blocks - getsBefore.blocks).toBeLessThanOrEqual(3);
       } finally {
         await riverfs.dispose();
         fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+});
+
+describe('warmup', () => {
+  it('should fill the cache with a tree of LIT and CHK files through the streaming reader', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--root-cap', await freshRootDircap(), '--cache-block-size', '256KiB'],
+      });
+      try {
+        const api = admin(riverfs);
+        const files = new Map<string, Buffer>([
+          ['/w/empty', Buffer.alloc(0)],
+          ['/w/tiny.txt', Buffer.from('fifty-five bytes or fewer: a LIT cap')],
+          ['/w/sub/medium.bin', randomBytes(300_001)],
+          ['/w/sub/deeper/large.bin', randomBytes(3 * MiB + 17)],
+        ]);
+        fs.mkdirSync(path.join(mountpoint, 'w', 'sub', 'deeper'), { recursive: true });
+        for (const [file, content] of files) {
+          fs.writeFileSync(path.join(mountpoint, file), content);
+        }
+        for (const file of files.keys()) {
+          await api.waitSynced(file);
+        }
+        await api.evict();
+        expect((await api.cache()).usedBytes).toBe(0);
+        const getsBefore = await tahoeGets(riverfs);
+
+        const warmup = await request(riverfs.adminUrl)
+          .post('/admin/warmup')
+          .set({ Authorization: `Bearer ${riverfs.adminToken()}` })
+          .send({ path: '/w', wait: true });
+        expect(warmup.status).toBe(200);
+        const total = [...files.values()].reduce((sum, content) => sum + content.length, 0);
+        expect(warmup.body).toMatchObject({ state: 'succeeded', result: { files: files.size, bytes: total } });
+
+        const warm = await api.cache();
+        expect(warm.usedBytes).toBe(total);
+        // LIT caps decode locally; each CHK file is one streamed GET.
+        const gets = await tahoeGets(riverfs);
+        expect(gets.streamed - getsBefore.streamed).toBe(2);
+        expect(gets.blocks - getsBefore.blocks).toBe(0);
+        for (const [file, content] of files) {
+          expect(fs.readFileSync(path.join(mountpoint, file)).equals(content)).toBe(true);
+        }
+        expect((await api.cache()).misses).toBe(warm.misses);
+        expect(await tahoeGets(riverfs)).toEqual(gets);
+      } finally {
+        await riverfs.dispose();
       }
     });
   });
