@@ -24,6 +24,7 @@ import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { DirnodePublisher, PublishResult } from './dirnode-publisher.service';
 import type { DownstreamPuller } from './downstream-puller';
 import { type FileUploader, ForeignDirtyContentError } from './file-uploader.service';
+import { PublishHolds } from './publish-holds';
 import type { RootCapService } from './root-cap.service';
 import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay, firstBy } from './sync-queue';
 
@@ -44,6 +45,8 @@ export interface TahoeSyncWorkerOptions {
    */
   publishSpacingFactor: number;
   maxPublishSpacingMs: number;
+  /** The longest a directory's background publish waits for uploads of files it names (see PublishHolds). */
+  maxPublishHoldMs: number;
   /** How long one background publish spends unlinking before it leaves the rest for a later run (see PublishOptions). */
   unlinkBudgetMs: number;
   /** How often the journal is scanned for dirty inodes (namespace changes reach the worker this way). */
@@ -62,9 +65,12 @@ export const DEFAULT_SYNC_OPTIONS: Omit<TahoeSyncWorkerOptions, 'mode' | 'drainT
   publishDelayMs: 200,
   publishSpacingFactor: 2,
   maxPublishSpacingMs: 30_000,
+  maxPublishHoldMs: 15_000,
   unlinkBudgetMs: 2000,
   scanIntervalMs: 1000,
-  uploadConcurrency: 4,
+  // Measured (issue 15): with 6 uploads in flight a 3-node local grid's client node is busy all the time; 8 took
+  // every slot of the default --tahoe-concurrency from the demand reads and publishes.
+  uploadConcurrency: 6,
   publishConcurrency: 2,
   backoffBaseMs: 1000,
   backoffMaxMs: 30_000,
@@ -168,6 +174,7 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly held = new Map<number, number>();
   /** Per directory, the earliest time its next background publish may start (see publishSpacingFactor). */
   private readonly publishNotBefore = new Map<number, number>();
+  private readonly publishHolds: PublishHolds;
 
   constructor(
     private readonly deps: TahoeSyncWorkerDeps,
@@ -175,6 +182,7 @@ export class TahoeSyncWorker extends SyncControl {
   ) {
     super();
     this.tasks = new SyncQueue({ maxDelayMs: options.maxCoalesceDelayMs });
+    this.publishHolds = new PublishHolds(options.maxPublishHoldMs);
   }
 
   get mode(): SyncMode {
@@ -528,6 +536,11 @@ export class TahoeSyncWorker extends SyncControl {
         if (task === undefined) {
           break;
         }
+        const heldUntil = kind === 'publish' && !this.draining ? this.publishHeldUntil(task.ino) : undefined;
+        if (heldUntil !== undefined) {
+          this.tasks.postpone(task, heldUntil);
+          continue;
+        }
         this.running[kind] += 1;
         const run = this.runTask(task).finally(() => {
           this.running[kind] -= 1;
@@ -546,6 +559,14 @@ export class TahoeSyncWorker extends SyncControl {
       this.pumpTimer = setTimeout(() => this.pump(), Math.max(10, next - Date.now()));
       this.pumpTimer.unref();
     }
+  }
+
+  /** See PublishHolds: a file holds its directory while its upload is queued or running, not while it is failing. */
+  private publishHeldUntil(dir: number): number | undefined {
+    return this.publishHolds.heldUntil(dir, (ino) => {
+      const upload = this.tasks.get('upload', ino);
+      return upload !== undefined && upload.state !== 'failed';
+    });
   }
 
   private async runTask(task: SyncTask): Promise<void> {
@@ -688,6 +709,13 @@ export class TahoeSyncWorker extends SyncControl {
       return;
     }
     const result = ended.outcome;
+    if (push.kind === 'publish') {
+      if (result.status === 'pushed' && result.publish) {
+        this.publishHolds.published(push.ino, result.publish.waiting);
+      } else {
+        this.publishHolds.forget(push.ino);
+      }
+    }
     if (push.kind === 'publish' && result.status === 'pushed' && result.publish) {
       for (const ino of result.publish.unrepresentable) {
         // Cannot be linked until renamed: the scan leaves it alone for a while instead of republishing every second.
