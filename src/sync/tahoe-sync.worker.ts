@@ -23,6 +23,7 @@ import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { DirnodePublisher, PublishResult } from './dirnode-publisher.service';
 import type { DownstreamPuller } from './downstream-puller';
+import { ExplicitPushes } from './explicit-pushes';
 import { type FileUploader, ForeignDirtyContentError } from './file-uploader.service';
 import { PublishHolds } from './publish-holds';
 import type { RootCapService } from './root-cap.service';
@@ -118,8 +119,6 @@ const SCAN_QUEUE_LIMIT = 5000;
 const DRAIN_LOG_INTERVAL_MS = 5000;
 /** Times a drain looks at the journal again once its queue is empty. */
 const DRAIN_RESCANS = 3;
-/** Attempts of an explicit flush when the file keeps changing under it. */
-const EXPLICIT_ATTEMPTS = 5;
 
 function message(error: unknown): string {
   return redactCapsInText(error instanceof Error ? error.message : String(error));
@@ -175,6 +174,7 @@ export class TahoeSyncWorker extends SyncControl {
   /** Per directory, the earliest time its next background publish may start (see publishSpacingFactor). */
   private readonly publishNotBefore = new Map<number, number>();
   private readonly publishHolds: PublishHolds;
+  private readonly explicit: ExplicitPushes;
 
   constructor(
     private readonly deps: TahoeSyncWorkerDeps,
@@ -183,6 +183,10 @@ export class TahoeSyncWorker extends SyncControl {
     super();
     this.tasks = new SyncQueue({ maxDelayMs: options.maxCoalesceDelayMs });
     this.publishHolds = new PublishHolds(options.maxPublishHoldMs);
+    this.explicit = new ExplicitPushes({
+      journal: deps.journal,
+      push: (kind, ino, explicit) => this.push(kind, ino, explicit),
+    });
   }
 
   get mode(): SyncMode {
@@ -770,13 +774,13 @@ export class TahoeSyncWorker extends SyncControl {
     if (inode === null) {
       throw new FsError('ENOENT', `no inode ${ino}`);
     }
-    const targets = inode.type === 'dir' ? await this.dirtyBelow(ino, () => true) : [inode];
-    await this.pushAll(targets);
+    const targets = inode.type === 'dir' ? await this.explicit.dirtyBelow(ino, () => true) : [inode];
+    await this.explicit.pushAll(targets);
   }
 
   /** Pushes everything dirty now; rejects when something could not be pushed. */
   async flushAll(): Promise<void> {
-    await this.pushAll(await this.allDirty());
+    await this.explicit.pushAll(await this.explicit.allDirty());
   }
 
   /**
@@ -785,7 +789,7 @@ export class TahoeSyncWorker extends SyncControl {
    */
   async syncPoint(ino: number): Promise<void> {
     try {
-      await this.flushFile(ino);
+      await this.explicit.flushFile(ino);
     } catch (error) {
       if (error instanceof FsError && error.code !== 'EIO') {
         throw error;
@@ -797,142 +801,12 @@ export class TahoeSyncWorker extends SyncControl {
     }
   }
 
-  private async pushAll(targets: SyncInode[]): Promise<void> {
-    const failures: string[] = [];
-    for (const inode of targets) {
-      try {
-        await this.flushOne(inode);
-      } catch (error) {
-        failures.push(`inode ${inode.ino}: ${message(error)}`);
-      }
-    }
-    if (failures.length > 0) {
-      throw new FsError(
-        'EIO',
-        `${failures.length} of ${targets.length} inode(s) could not be pushed: ${failures.slice(0, 5).join('; ')}`,
-      );
-    }
-  }
-
-  private async flushOne(inode: SyncInode): Promise<{ bytes: number }> {
-    if (inode.type === 'file') {
-      return this.flushFile(inode.ino);
-    }
-    if (inode.type === 'dir') {
-      await this.publishUp(inode.ino);
-      if (inode.ino !== ROOT_INO && inode.parent !== null) {
-        await this.publishUp(inode.parent);
-      }
-      return { bytes: 0 };
-    }
-    for (const link of await this.deps.journal.linksOf(inode.ino)) {
-      await this.publishUp(link.parent);
-    }
-    return { bytes: 0 };
-  }
-
-  /** Uploads a file (when dirty) and publishes every directory that links it, up to the root. */
-  private async flushFile(ino: number): Promise<{ bytes: number }> {
-    let bytes = 0;
-    for (let attempt = 1; ; attempt += 1) {
-      const inode = await this.deps.journal.getSyncInode(ino);
-      if (inode === null || inode.nlink === 0 || inode.type !== 'file') {
-        return { bytes };
-      }
-      if (inode.syncState === 'synced') {
-        return { bytes };
-      }
-      if (inode.dataDirty || inode.writeCap === null) {
-        const outcome = await this.push('upload', ino, true);
-        if (outcome?.status === 'postponed') {
-          if (attempt >= EXPLICIT_ATTEMPTS) {
-            throw new FsError('EIO', `inode ${ino} kept changing while it was uploaded (${outcome.reason})`);
-          }
-          continue;
-        }
-        if (outcome?.status === 'pushed') {
-          bytes += outcome.bytes;
-        }
-      }
-      for (const link of await this.deps.journal.linksOf(ino)) {
-        await this.publishUp(link.parent);
-      }
-      const after = await this.deps.journal.getSyncInode(ino);
-      if (after === null || after.syncState === 'synced' || after.nlink === 0) {
-        return { bytes };
-      }
-      if (attempt >= EXPLICIT_ATTEMPTS) {
-        throw new FsError(
-          'EIO',
-          `inode ${ino} is still not in sync with Tahoe${after.syncError ? `: ${after.syncError}` : ''}`,
-        );
-      }
-    }
-  }
-
-  /** Publishes a directory, then each ancestor whose link to it is not published yet. */
-  private async publishUp(dir: number): Promise<void> {
-    let current: number | null = dir;
-    for (let depth = 0; current !== null && depth < 10_000; depth += 1) {
-      const outcome = await this.push('publish', current, true);
-      const publish = outcome?.status === 'pushed' ? outcome.publish : null;
-      if (!publish) {
-        return;
-      }
-      if (publish.deferred > 0) {
-        // A moved child waits for its new place; one more run unlinks the old one.
-        await this.push('publish', current, true);
-      }
-      if (!publish.parentNeedsPublish) {
-        return;
-      }
-      current = (await this.deps.journal.getSyncInode(current))?.parent ?? null;
-    }
-  }
-
-  /** Every dirty inode, files first (their uploads are what the directories then link). */
-  private async allDirty(): Promise<SyncInode[]> {
-    const result: SyncInode[] = [];
-    for (let after = 0; ;) {
-      const page = await this.deps.journal.listDirty({ afterIno: after, limit: SCAN_BATCH });
-      result.push(...page);
-      if (page.length < SCAN_BATCH) {
-        break;
-      }
-      after = page[page.length - 1].ino;
-    }
-    return [...result.filter((inode) => inode.type === 'file'), ...result.filter((inode) => inode.type !== 'file')];
-  }
-
-  /** Dirty inodes in a directory's tree (the directory included), filtered, files first. */
-  private async dirtyBelow(dir: number, keep: (inode: SyncInode) => boolean): Promise<SyncInode[]> {
-    const found: SyncInode[] = [];
-    const root = await this.deps.journal.getSyncInode(dir);
-    if (root !== null && root.syncState !== 'synced' && keep(root)) {
-      found.push(root);
-    }
-    const pending = [dir];
-    while (pending.length > 0) {
-      const current = pending.pop()!;
-      for (const child of await this.deps.journal.children(current)) {
-        if (child.inode.type === 'dir') {
-          pending.push(child.inode.ino);
-        }
-        if (child.inode.syncState !== 'synced' && keep(child.inode)) {
-          found.push(child.inode);
-        }
-      }
-    }
-    const unique = [...new Map(found.map((inode) => [inode.ino, inode])).values()];
-    return [...unique.filter((inode) => inode.type === 'file'), ...unique.filter((inode) => inode.type !== 'file')];
-  }
-
   // ---- SyncControl (the admin API) ---------------------------------------------------------------------------------
 
   private async flushForAdmin(request: FlushRequest, job: JobContext): Promise<FlushResult> {
     const isFile = (inode: SyncInode): boolean => inode.type === 'file';
-    const targets = await this.targets(request.ino, isFile);
-    const result = await this.runForJob(targets, job);
+    const targets = await this.explicit.targets(request.ino, isFile);
+    const result = await this.explicit.runForJob(targets, job);
     return { files: result.files, bytes: result.bytes };
   }
 
@@ -941,76 +815,18 @@ export class TahoeSyncWorker extends SyncControl {
     const result: SyncResult =
       direction === 'pull'
         ? { directories: 0, files: 0, bytes: 0 }
-        : await this.runForJob(await this.targets(request.ino, () => true), job);
+        : await this.explicit.runForJob(await this.explicit.targets(request.ino, () => true), job);
     const puller = this.deps.puller;
     if (direction === 'push' || puller === undefined) {
       return result;
     }
-    const dir = await this.pullTarget(request.ino);
+    const dir = await this.explicit.pullTarget(request.ino);
     const pulled = await puller.pullTree(dir, {
       signal: job.signal,
       onProgress: (done, queued, current) =>
         job.progress({ done, total: done + queued, unit: 'directories', message: `pulled directory ${current}` }),
     });
     return { ...result, pulled };
-  }
-
-  /** The directory a pull of `ino` lists: itself, or the directory a file is linked in (the root for everything). */
-  private async pullTarget(ino: number | null): Promise<number> {
-    if (ino === null) {
-      return ROOT_INO;
-    }
-    const inode = await this.deps.journal.getSyncInode(ino);
-    if (inode === null) {
-      throw new FsError('ENOENT', `no inode ${ino}`);
-    }
-    if (inode.type === 'dir') {
-      return ino;
-    }
-    const [link] = await this.deps.journal.linksOf(ino);
-    if (link === undefined) {
-      throw new FsError('ENOENT', `inode ${ino} has no name to pull`);
-    }
-    return link.parent;
-  }
-
-  private async targets(ino: number | null, keep: (inode: SyncInode) => boolean): Promise<SyncInode[]> {
-    if (ino === null) {
-      return (await this.allDirty()).filter(keep);
-    }
-    const inode = await this.deps.journal.getSyncInode(ino);
-    if (inode === null) {
-      throw new FsError('ENOENT', `no inode ${ino}`);
-    }
-    return inode.type === 'dir' ? this.dirtyBelow(ino, keep) : keep(inode) ? [inode] : [];
-  }
-
-  private async runForJob(targets: SyncInode[], job: JobContext): Promise<SyncResult> {
-    job.progress({ done: 0, total: targets.length, unit: 'inodes' });
-    const result: SyncResult = { directories: 0, files: 0, bytes: 0 };
-    const failures: string[] = [];
-    for (const [index, inode] of targets.entries()) {
-      job.throwIfCancelled();
-      try {
-        const { bytes } = await this.flushOne(inode);
-        result.bytes += bytes;
-        if (inode.type === 'dir') {
-          result.directories += 1;
-        } else {
-          result.files += 1;
-        }
-      } catch (error) {
-        failures.push(`inode ${inode.ino}: ${message(error)}`);
-      }
-      job.progress({ done: index + 1, message: `inode ${inode.ino}` });
-    }
-    if (failures.length > 0) {
-      throw new FsError(
-        'EIO',
-        `${failures.length} of ${targets.length} inode(s) could not be pushed: ${failures.slice(0, 5).join('; ')}`,
-      );
-    }
-    return result;
   }
 
   /**
