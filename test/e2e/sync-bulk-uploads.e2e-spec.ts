@@ -105,8 +105,14 @@ describe('bulk uploads on the real grid', () => {
     const small = randomBytes(1000);
     const copies = 6;
     writeThenCloseTogether([
-      ...Array.from({ length: copies }, (_, index) => ({ file: j(mountpoint, 'twins', `large-${index}`), data: large })),
-      ...Array.from({ length: copies }, (_, index) => ({ file: j(mountpoint, 'twins', `small-${index}`), data: small })),
+      ...Array.from({ length: copies }, (_, index) => ({
+        file: j(mountpoint, 'twins', `large-${index}`),
+        data: large,
+      })),
+      ...Array.from({ length: copies }, (_, index) => ({
+        file: j(mountpoint, 'twins', `small-${index}`),
+        data: small,
+      })),
     ]);
 
     const caps = await listedWhenComplete('twins', 2 * copies);
