@@ -69,8 +69,8 @@ export const DEFAULT_SYNC_OPTIONS: Omit<TahoeSyncWorkerOptions, 'mode' | 'drainT
   maxPublishHoldMs: 15_000,
   unlinkBudgetMs: 2000,
   scanIntervalMs: 1000,
-  // Measured (issue 15): with 6 uploads in flight a 3-node local grid's client node is busy all the time; 8 took
-  // every slot of the default --tahoe-concurrency from the demand reads and publishes.
+  // Not yet chosen by a clean measurement (issue 15: the machine was loaded throughout): 6 keeps two of the default 8
+  // --tahoe-concurrency slots for demand reads and publishes, where 8 would take them all during a drain.
   uploadConcurrency: 6,
   publishConcurrency: 2,
   backoffBaseMs: 1000,
