@@ -166,6 +166,7 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     mode: (parsed.mode as RiverFsConfig['mode'] | undefined) ?? 'writeback',
     syncDrainTimeout: (parsed.syncDrainTimeout as number | undefined) ?? 60,
     syncDelay: (parsed.syncDelay as number | undefined) ?? 1,
+    uploadConcurrency: (parsed.uploadConcurrency as number | undefined) ?? 6,
     dirTtl: (parsed.dirTtl as number | undefined) ?? 10,
     leaseTtl: (parsed.leaseTtl as number | undefined) ?? 60,
     tahoeLeaseRenewal: (parsed.tahoeLeaseRenewal as number | undefined) ?? 604_800,

@@ -53,6 +53,8 @@ export interface RiverFsConfig {
   syncDrainTimeout: number;
   /** Seconds after a file's last close before it is uploaded (writeback), and a directory change before it is published. */
   syncDelay: number;
+  /** Files uploaded to Tahoe at once by the sync worker (each holds one of the tahoe-concurrency slots). */
+  uploadConcurrency: number;
   /** Seconds a directory listing fetched from Tahoe is trusted before a lookup fetches it again. */
   dirTtl: number;
   /** Seconds the filesystem lease outlives its holder's last heartbeat. */
@@ -200,6 +202,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     defaultText: '1',
     min: 0,
     max: 3600,
+  },
+  {
+    key: 'uploadConcurrency',
+    flag: 'upload-concurrency',
+    kind: 'int',
+    description:
+      'Files uploaded to Tahoe at once; each holds one of the --tahoe-concurrency requests, so keep it below that for reads and publishes to get through',
+    defaultText: '6',
+    min: 1,
+    max: 64,
   },
   {
     key: 'dirTtl',

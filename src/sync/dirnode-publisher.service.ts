@@ -96,7 +96,8 @@ interface CheckedPlan {
 
 interface Plan {
   dir: SyncInode;
-  dirCap: string;
+  /** Null for a new directory: its dirnode is created by this publish, with the plan's changes as its first version. */
+  dirCap: string | null;
   created: boolean;
   desired: DesiredEdge[];
   changes: DesiredEdge[];
@@ -169,9 +170,13 @@ export class DirnodePublisher {
       await this.forgetTree(dir);
       return null;
     }
-    // Moved children first: their new parents link them before this directory unlinks them.
-    for (const destination of await this.destinationsToPublishFirst(first, chain)) {
-      await this.publish(destination, signal, new Set([...chain, dir]), options);
+    // Moved children first: their new parents link them before this directory unlinks them. New subdirectories
+    // too: each is then created with its entries in one request (mkdir-with-children), not empty and then filled.
+    for (const other of [
+      ...(await this.destinationsToPublishFirst(first, chain)),
+      ...(await this.newSubdirectories(first, chain)),
+    ]) {
+      await this.publish(other, signal, new Set([...chain, dir]), options);
     }
     return this.mutex.run(`dir:${dir}`, () =>
       this.deps.state.withLock(
@@ -186,15 +191,19 @@ export class DirnodePublisher {
           const { plan } = checked;
           let published = 0;
           let mutatedAt: number | null = null;
-          if (plan.changes.length > 0 || checked.rawCopies.size > 0) {
+          let dirCap = plan.dirCap;
+          if (plan.changes.length > 0 || checked.rawCopies.size > 0 || dirCap === null) {
             const children = new Map<string, ChildSpec>(checked.rawCopies);
             for (const edge of plan.changes) {
               children.set(edge.tahoeName, this.childSpec(edge));
             }
             lock.assertHeld();
-            await retryUncoordinated(() =>
-              this.deps.tahoe.setChildren(plan.dirCap, children, { replace: true, signal }),
-            );
+            if (dirCap === null) {
+              dirCap = await this.createDirnode(current, children, signal);
+            } else {
+              const cap = dirCap;
+              await retryUncoordinated(() => this.deps.tahoe.setChildren(cap, children, { replace: true, signal }));
+            }
             mutatedAt = Date.now();
             await journal.recordPublished(
               dir,
@@ -216,10 +225,11 @@ export class DirnodePublisher {
               continue;
             }
             const name = tahoeName(removal.name);
-            if (name !== undefined && !checked.goneRemotely.has(nameKey(removal.name))) {
+            if (name !== undefined && dirCap !== null && !checked.goneRemotely.has(nameKey(removal.name))) {
               lock.assertHeld();
+              const cap = dirCap;
               try {
-                await retryUncoordinated(() => this.deps.tahoe.unlink(plan.dirCap, name, { signal }));
+                await retryUncoordinated(() => this.deps.tahoe.unlink(cap, name, { signal }));
                 mutatedAt = Date.now();
               } catch (error) {
                 // Already gone (an earlier run unlinked it and crashed before recording that): the state is right.
@@ -284,6 +294,36 @@ export class DirnodePublisher {
   }
 
   /**
+   * Creates a new directory's dirnode holding `children` (its first version, one request) and records its cap. When
+   * another gateway recorded a cap first, that one is the directory's: the children are set there, and ours is an
+   * unlinked orphan.
+   */
+  private async createDirnode(
+    dir: SyncInode,
+    children: ReadonlyMap<string, ChildSpec>,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const made =
+      children.size > 0
+        ? await this.deps.tahoe.mkdirWithChildren(children, { signal })
+        : await this.deps.tahoe.mkdir({ signal });
+    const cap = await this.deps.journal.recordCap(dir.ino, made, readOnlyCapOf(made));
+    this.deps.onInodeChanged(dir.ino);
+    if (cap !== made && children.size > 0) {
+      await retryUncoordinated(() => this.deps.tahoe.setChildren(cap, children, { replace: true, signal }));
+    }
+    return cap;
+  }
+
+  /** Subdirectories that have no dirnode yet (and are not waiting on this directory's publish). */
+  private async newSubdirectories(dir: SyncInode, chain: ReadonlySet<number>): Promise<number[]> {
+    return (await this.deps.journal.children(dir.ino))
+      .filter(({ inode }) => inode.type === 'dir' && inode.writeCap === null && inode.nlink > 0)
+      .map(({ inode }) => inode.ino)
+      .filter((ino) => ino !== dir.ino && !chain.has(ino));
+  }
+
+  /**
    * Re-reads the dirnode (one GET, under its lock) when the plan replaces or removes entries, right before the
    * mutations, and keeps what other writers linked since our last sync as conflict copies: they join the directory
    * here (the mount shows them, and no later publish removes them) and are published with the plan. A dirnode this
@@ -298,7 +338,7 @@ export class DirnodePublisher {
       listedAt: null,
       recheckMs: null,
     };
-    if (first.created || (first.changes.length === 0 && first.removals.length === 0)) {
+    if (first.dirCap === null || first.changes.length + first.removals.length === 0) {
       return checked;
     }
     const started = Date.now();
@@ -348,7 +388,9 @@ export class DirnodePublisher {
 
   private async plan(dir: SyncInode, signal: AbortSignal | undefined): Promise<Plan> {
     const { journal } = this.deps;
-    const { cap: dirCap, created } = await this.ensureDirnode(dir, signal);
+    // A new directory's dirnode is made by the publish itself, with its first entries (see createDirnode).
+    const dirCap = dir.ino === ROOT_INO ? await this.deps.rootCap.ensure(signal) : dir.writeCap;
+    const created = dirCap === null;
     const children = await journal.children(dir.ino);
     const synced = new Map((await journal.syncedEntries(dir.ino)).map((entry) => [nameKey(entry.name), entry]));
     const desired: DesiredEdge[] = [];

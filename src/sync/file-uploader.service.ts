@@ -1,9 +1,11 @@
+import { type Hash, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { BlockCache, BlockFetcher } from '../cache/block-cache';
 import type { SyncInode } from '../metadata/sync-journal';
 import { LIT_MAX_BYTES, litCapOf } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
+import { type ContentUpload, SameContentUploads } from './same-content-uploads';
 
 export interface FileUpload {
   cap: string;
@@ -33,11 +35,17 @@ export class ForeignDirtyContentError extends Error {
   }
 }
 
+/** Blocks read from the cache ahead of the one the request is sending (see FileUploader). */
+export const UPLOAD_READ_AHEAD_BLOCKS = 4;
+
 /**
- * Uploads a file's content as a Tahoe immutable file (CHK, or LIT up to 55 bytes), streamed from the block cache one
- * block at a time: the body is a Readable that reads the next block only when the request has sent the previous
- * one, so memory stays at a block or two whatever the file's size. Holes read as zeros; clean blocks the cache
- * evicted come from `fetcher` (the file's previous cap, cut at the cache's hole floor).
+ * Uploads a file's content as a Tahoe immutable file (CHK, or LIT up to 55 bytes), streamed from the block cache:
+ * the body reads up to UPLOAD_READ_AHEAD_BLOCKS blocks ahead of the one being sent, so that the client node's encoder
+ * never waits for our disk (one block at a time, each read only once the previous one had gone out, left it idle
+ * between blocks), while memory stays at a few blocks per upload whatever the file's size. Holes read as zeros; clean
+ * blocks the cache evicted come from `fetcher` (the file's previous cap, cut at the cache's hole floor).
+ *
+ * Identical content uploading at the same time is sent once (SameContentUploads): the others take its cap.
  *
  * An upload never sends bytes the file no longer has: once the file changes (a write, a truncate: its cache write
  * generation moves), the next block is not sent, the request is aborted and `upload` answers undefined. Such an
@@ -45,6 +53,8 @@ export class ForeignDirtyContentError extends Error {
  */
 export class FileUploader {
   private readonly logger = new Logger(FileUploader.name);
+  private readonly sameContent = new SameContentUploads();
+  private sharedCount = 0;
 
   /**
    * `cacheOwner`: this gateway's data-directory id. Dirty content owned by another is refused here, where every
@@ -57,6 +67,11 @@ export class FileUploader {
     private readonly fetcher?: (ino: number) => BlockFetcher,
     private readonly cacheOwner: string | null = null,
   ) {}
+
+  /** Uploads that took the cap of an identical upload running beside them instead of a PUT of their own. */
+  get sharedUploads(): number {
+    return this.sharedCount;
+  }
 
   /** The upload, or undefined when the file changed while it ran (nothing of what changed was sent). */
   async upload(inode: SyncInode, signal?: AbortSignal): Promise<FileUpload | undefined> {
@@ -71,30 +86,31 @@ export class FileUploader {
     // extended the file may be in the cache already but not yet recorded there.
     const dirtyBlocks = this.cache.dirtyBlocks(inode.ino, size);
     const superseded = new AbortController();
-    const blocks = this.blocks(inode.ino, size, generation, superseded);
-    if (size <= LIT_MAX_BYTES) {
-      // What Tahoe would answer, without asking it: small files (and empty ones) are common.
-      const parts: Buffer[] = [];
-      try {
-        for await (const block of blocks) {
-          parts.push(block);
-        }
-      } catch (error) {
-        if (superseded.signal.aborted) {
-          return undefined;
-        }
-        throw error;
-      }
-      const data = Buffer.concat(parts);
-      return { cap: litCapOf(data)!, bytes: size, generation, dirtyBlocks };
-    }
-    const body = Readable.from(blocks, { objectMode: false, highWaterMark: 1 });
+    const content = new UploadContent(this.cache, inode.ino, size, generation, superseded, this.fetcher?.(inode.ino));
     try {
-      const cap = await this.tahoe.upload(body, {
-        length: size,
-        signal: signal ? AbortSignal.any([signal, superseded.signal]) : superseded.signal,
-      });
-      return { cap, bytes: size, generation, dirtyBlocks };
+      if (size <= LIT_MAX_BYTES) {
+        // What Tahoe would answer, without asking it: small files (and empty ones) are common.
+        const data = await content.whole();
+        return { cap: litCapOf(data)!, bytes: size, generation, dirtyBlocks };
+      }
+      const first = await content.firstBlock();
+      const firstDigest = sha256(first);
+      const wholeInFirst = first.length === size;
+      let fullDigest: Promise<string> | undefined;
+      const result = await this.sameContent.run(
+        `${size}:${firstDigest}`,
+        () => (fullDigest ??= wholeInFirst ? Promise.resolve(firstDigest) : content.digest()),
+        () => this.put(content, signal, superseded),
+        signal,
+      );
+      if (result === undefined) {
+        return undefined;
+      }
+      if (result.shared) {
+        this.sharedCount += 1;
+        this.logger.debug(`inode ${inode.ino}: same content as an upload running beside it, its cap reused`);
+      }
+      return { cap: result.cap, bytes: size, generation, dirtyBlocks };
     } catch (error) {
       if (superseded.signal.aborted && !signal?.aborted) {
         return undefined;
@@ -103,25 +119,119 @@ export class FileUploader {
     }
   }
 
-  private async *blocks(
-    ino: number,
-    size: number,
-    generation: number,
+  private async put(
+    content: UploadContent,
+    signal: AbortSignal | undefined,
     superseded: AbortController,
-  ): AsyncGenerator<Buffer> {
-    const blockSize = this.cache.blockSize;
-    const stopIfChanged = (): void => {
-      if (this.cache.writeGeneration(ino) !== generation) {
-        superseded.abort(new FileChangedDuringUpload(ino));
-        throw new FileChangedDuringUpload(ino);
+  ): Promise<ContentUpload | undefined> {
+    const hash = createHash('sha256');
+    const body = Readable.from(content.stream(hash), {
+      objectMode: false,
+      // One block waits in the stream for the socket; the reader keeps the next ones coming.
+      highWaterMark: this.cache.blockSize,
+    });
+    try {
+      const cap = await this.tahoe.upload(body, {
+        length: content.size,
+        signal: signal ? AbortSignal.any([signal, superseded.signal]) : superseded.signal,
+      });
+      return { cap, digest: hash.digest('hex') };
+    } catch (error) {
+      if (superseded.signal.aborted && !signal?.aborted) {
+        return undefined;
       }
-    };
-    for (let offset = 0; offset < size; offset += blockSize) {
-      stopIfChanged();
-      const block = await this.cache.read(ino, offset, Math.min(blockSize, size - offset), size, this.fetcher?.(ino));
-      // A read that began before a truncate may return bytes the truncate then removed: checked before sending.
-      stopIfChanged();
+      throw error;
+    }
+  }
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * One upload's view of a file's cached content at one write generation: blocks in order, read ahead, each checked
+ * against the generation before it is handed out (a read that began before a truncate may return bytes the truncate
+ * then removed).
+ */
+class UploadContent {
+  private first: Buffer | undefined;
+
+  constructor(
+    private readonly cache: BlockCache,
+    private readonly ino: number,
+    readonly size: number,
+    private readonly generation: number,
+    private readonly superseded: AbortController,
+    private readonly fetcher: BlockFetcher | undefined,
+  ) {}
+
+  async whole(): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const block of this.blocks()) {
+      parts.push(block);
+    }
+    return Buffer.concat(parts);
+  }
+
+  async firstBlock(): Promise<Buffer> {
+    this.first ??= await this.checked(this.readBlock(0));
+    return this.first;
+  }
+
+  /** The SHA-256 of the whole content, read from the cache (without the read-ahead: nothing waits on it). */
+  async digest(): Promise<string> {
+    const hash = createHash('sha256');
+    for await (const block of this.blocks(1)) {
+      hash.update(block);
+    }
+    return hash.digest('hex');
+  }
+
+  /** The blocks to send, each added to `hash` as it goes out. */
+  async *stream(hash: Hash): AsyncGenerator<Buffer> {
+    for await (const block of this.blocks(UPLOAD_READ_AHEAD_BLOCKS)) {
+      hash.update(block);
       yield block;
+    }
+  }
+
+  private async *blocks(readAhead = 1): AsyncGenerator<Buffer> {
+    const blockSize = this.cache.blockSize;
+    const count = Math.ceil(this.size / blockSize);
+    const reads: Promise<Buffer>[] = [];
+    let next = 0;
+    for (let index = 0; index < count; index += 1) {
+      while (next < count && next < index + readAhead) {
+        this.stopIfChanged();
+        const read = next === 0 && this.first !== undefined ? Promise.resolve(this.first) : this.readBlock(next);
+        // Awaited in turn below; a read ahead that fails after the upload stopped must not go unhandled.
+        read.catch(() => undefined);
+        reads.push(read);
+        next += 1;
+      }
+      yield await this.checked(reads.shift()!);
+    }
+  }
+
+  private readBlock(index: number): Promise<Buffer> {
+    const blockSize = this.cache.blockSize;
+    const offset = index * blockSize;
+    return this.cache.read(this.ino, offset, Math.min(blockSize, this.size - offset), this.size, this.fetcher);
+  }
+
+  private async checked(read: Promise<Buffer>): Promise<Buffer> {
+    this.stopIfChanged();
+    const block = await read;
+    this.stopIfChanged();
+    return block;
+  }
+
+  private stopIfChanged(): void {
+    if (this.cache.writeGeneration(this.ino) !== this.generation) {
+      const changed = new FileChangedDuringUpload(this.ino);
+      this.superseded.abort(changed);
+      throw changed;
     }
   }
 }

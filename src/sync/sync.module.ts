@@ -32,7 +32,10 @@ export class SyncModule implements OnApplicationShutdown {
   ) {}
 
   static forRoot(
-    config: Pick<RiverFsConfig, 'mode' | 'syncDrainTimeout' | 'syncDelay' | 'dirTtl' | 'rootCap' | 'dataDir'>,
+    config: Pick<
+      RiverFsConfig,
+      'mode' | 'syncDrainTimeout' | 'syncDelay' | 'uploadConcurrency' | 'dirTtl' | 'rootCap' | 'dataDir'
+    >,
     overrides: Partial<TahoeSyncWorkerOptions> = {},
   ): DynamicModule {
     return {
@@ -57,6 +60,7 @@ export class SyncModule implements OnApplicationShutdown {
               drainTimeoutMs: config.syncDrainTimeout * 1000,
               coalesceDelayMs: config.syncDelay * 1000,
               maxCoalesceDelayMs: Math.max(DEFAULT_SYNC_OPTIONS.maxCoalesceDelayMs, config.syncDelay * 30_000),
+              uploadConcurrency: config.uploadConcurrency,
               ...overrides,
             };
             let worker: TahoeSyncWorker | undefined = undefined;

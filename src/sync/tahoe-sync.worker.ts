@@ -23,8 +23,10 @@ import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { DirnodePublisher, PublishResult } from './dirnode-publisher.service';
 import type { DownstreamPuller } from './downstream-puller';
+import { ExplicitPushes } from './explicit-pushes';
 import { type FileUploader, ForeignDirtyContentError } from './file-uploader.service';
 import type { RemoteBlocks } from './remote-blocks';
+import { PublishHolds } from './publish-holds';
 import type { RootCapService } from './root-cap.service';
 import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay, firstBy } from './sync-queue';
 
@@ -45,6 +47,8 @@ export interface TahoeSyncWorkerOptions {
    */
   publishSpacingFactor: number;
   maxPublishSpacingMs: number;
+  /** The longest a directory's background publish waits for uploads of files it names (see PublishHolds). */
+  maxPublishHoldMs: number;
   /** How long one background publish spends unlinking before it leaves the rest for a later run (see PublishOptions). */
   unlinkBudgetMs: number;
   /** How often the journal is scanned for dirty inodes (namespace changes reach the worker this way). */
@@ -63,9 +67,12 @@ export const DEFAULT_SYNC_OPTIONS: Omit<TahoeSyncWorkerOptions, 'mode' | 'drainT
   publishDelayMs: 200,
   publishSpacingFactor: 2,
   maxPublishSpacingMs: 30_000,
+  maxPublishHoldMs: 15_000,
   unlinkBudgetMs: 2000,
   scanIntervalMs: 1000,
-  uploadConcurrency: 4,
+  // Not yet chosen by a clean measurement (issue 15: the machine was loaded throughout): 6 keeps two of the default 8
+  // --tahoe-concurrency slots for demand reads and publishes, where 8 would take them all during a drain.
+  uploadConcurrency: 6,
   publishConcurrency: 2,
   backoffBaseMs: 1000,
   backoffMaxMs: 30_000,
@@ -115,8 +122,6 @@ const SCAN_QUEUE_LIMIT = 5000;
 const DRAIN_LOG_INTERVAL_MS = 5000;
 /** Times a drain looks at the journal again once its queue is empty. */
 const DRAIN_RESCANS = 3;
-/** Attempts of an explicit flush when the file keeps changing under it. */
-const EXPLICIT_ATTEMPTS = 5;
 
 function message(error: unknown): string {
   return redactCapsInText(error instanceof Error ? error.message : String(error));
@@ -171,6 +176,8 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly held = new Map<number, number>();
   /** Per directory, the earliest time its next background publish may start (see publishSpacingFactor). */
   private readonly publishNotBefore = new Map<number, number>();
+  private readonly publishHolds: PublishHolds;
+  private readonly explicit: ExplicitPushes;
 
   constructor(
     private readonly deps: TahoeSyncWorkerDeps,
@@ -178,6 +185,11 @@ export class TahoeSyncWorker extends SyncControl {
   ) {
     super();
     this.tasks = new SyncQueue({ maxDelayMs: options.maxCoalesceDelayMs });
+    this.publishHolds = new PublishHolds(options.maxPublishHoldMs);
+    this.explicit = new ExplicitPushes({
+      journal: deps.journal,
+      push: (kind, ino, explicit) => this.push(kind, ino, explicit),
+    });
   }
 
   get mode(): SyncMode {
@@ -531,6 +543,11 @@ export class TahoeSyncWorker extends SyncControl {
         if (task === undefined) {
           break;
         }
+        const heldUntil = kind === 'publish' && !this.draining ? this.publishHeldUntil(task.ino) : undefined;
+        if (heldUntil !== undefined) {
+          this.tasks.postpone(task, heldUntil);
+          continue;
+        }
         this.running[kind] += 1;
         const run = this.runTask(task).finally(() => {
           this.running[kind] -= 1;
@@ -549,6 +566,14 @@ export class TahoeSyncWorker extends SyncControl {
       this.pumpTimer = setTimeout(() => this.pump(), Math.max(10, next - Date.now()));
       this.pumpTimer.unref();
     }
+  }
+
+  /** See PublishHolds: a file holds its directory while its upload is queued or running, not while it is failing. */
+  private publishHeldUntil(dir: number): number | undefined {
+    return this.publishHolds.heldUntil(dir, (ino) => {
+      const upload = this.tasks.get('upload', ino);
+      return upload !== undefined && upload.state !== 'failed';
+    });
   }
 
   private async runTask(task: SyncTask): Promise<void> {
@@ -691,6 +716,13 @@ export class TahoeSyncWorker extends SyncControl {
       return;
     }
     const result = ended.outcome;
+    if (push.kind === 'publish') {
+      if (result.status === 'pushed' && result.publish) {
+        this.publishHolds.published(push.ino, result.publish.waiting);
+      } else {
+        this.publishHolds.forget(push.ino);
+      }
+    }
     if (push.kind === 'publish' && result.status === 'pushed' && result.publish) {
       for (const ino of result.publish.unrepresentable) {
         // Cannot be linked until renamed: the scan leaves it alone for a while instead of republishing every second.
@@ -745,13 +777,13 @@ export class TahoeSyncWorker extends SyncControl {
     if (inode === null) {
       throw new FsError('ENOENT', `no inode ${ino}`);
     }
-    const targets = inode.type === 'dir' ? await this.dirtyBelow(ino, () => true) : [inode];
-    await this.pushAll(targets);
+    const targets = inode.type === 'dir' ? await this.explicit.dirtyBelow(ino, () => true) : [inode];
+    await this.explicit.pushAll(targets);
   }
 
   /** Pushes everything dirty now; rejects when something could not be pushed. */
   async flushAll(): Promise<void> {
-    await this.pushAll(await this.allDirty());
+    await this.explicit.pushAll(await this.explicit.allDirty());
   }
 
   /**
@@ -760,7 +792,7 @@ export class TahoeSyncWorker extends SyncControl {
    */
   async syncPoint(ino: number): Promise<void> {
     try {
-      await this.flushFile(ino);
+      await this.explicit.flushFile(ino);
     } catch (error) {
       if (error instanceof FsError && error.code !== 'EIO') {
         throw error;
@@ -772,142 +804,12 @@ export class TahoeSyncWorker extends SyncControl {
     }
   }
 
-  private async pushAll(targets: SyncInode[]): Promise<void> {
-    const failures: string[] = [];
-    for (const inode of targets) {
-      try {
-        await this.flushOne(inode);
-      } catch (error) {
-        failures.push(`inode ${inode.ino}: ${message(error)}`);
-      }
-    }
-    if (failures.length > 0) {
-      throw new FsError(
-        'EIO',
-        `${failures.length} of ${targets.length} inode(s) could not be pushed: ${failures.slice(0, 5).join('; ')}`,
-      );
-    }
-  }
-
-  private async flushOne(inode: SyncInode): Promise<{ bytes: number }> {
-    if (inode.type === 'file') {
-      return this.flushFile(inode.ino);
-    }
-    if (inode.type === 'dir') {
-      await this.publishUp(inode.ino);
-      if (inode.ino !== ROOT_INO && inode.parent !== null) {
-        await this.publishUp(inode.parent);
-      }
-      return { bytes: 0 };
-    }
-    for (const link of await this.deps.journal.linksOf(inode.ino)) {
-      await this.publishUp(link.parent);
-    }
-    return { bytes: 0 };
-  }
-
-  /** Uploads a file (when dirty) and publishes every directory that links it, up to the root. */
-  private async flushFile(ino: number): Promise<{ bytes: number }> {
-    let bytes = 0;
-    for (let attempt = 1; ; attempt += 1) {
-      const inode = await this.deps.journal.getSyncInode(ino);
-      if (inode === null || inode.nlink === 0 || inode.type !== 'file') {
-        return { bytes };
-      }
-      if (inode.syncState === 'synced') {
-        return { bytes };
-      }
-      if (inode.dataDirty || inode.writeCap === null) {
-        const outcome = await this.push('upload', ino, true);
-        if (outcome?.status === 'postponed') {
-          if (attempt >= EXPLICIT_ATTEMPTS) {
-            throw new FsError('EIO', `inode ${ino} kept changing while it was uploaded (${outcome.reason})`);
-          }
-          continue;
-        }
-        if (outcome?.status === 'pushed') {
-          bytes += outcome.bytes;
-        }
-      }
-      for (const link of await this.deps.journal.linksOf(ino)) {
-        await this.publishUp(link.parent);
-      }
-      const after = await this.deps.journal.getSyncInode(ino);
-      if (after === null || after.syncState === 'synced' || after.nlink === 0) {
-        return { bytes };
-      }
-      if (attempt >= EXPLICIT_ATTEMPTS) {
-        throw new FsError(
-          'EIO',
-          `inode ${ino} is still not in sync with Tahoe${after.syncError ? `: ${after.syncError}` : ''}`,
-        );
-      }
-    }
-  }
-
-  /** Publishes a directory, then each ancestor whose link to it is not published yet. */
-  private async publishUp(dir: number): Promise<void> {
-    let current: number | null = dir;
-    for (let depth = 0; current !== null && depth < 10_000; depth += 1) {
-      const outcome = await this.push('publish', current, true);
-      const publish = outcome?.status === 'pushed' ? outcome.publish : null;
-      if (!publish) {
-        return;
-      }
-      if (publish.deferred > 0) {
-        // A moved child waits for its new place; one more run unlinks the old one.
-        await this.push('publish', current, true);
-      }
-      if (!publish.parentNeedsPublish) {
-        return;
-      }
-      current = (await this.deps.journal.getSyncInode(current))?.parent ?? null;
-    }
-  }
-
-  /** Every dirty inode, files first (their uploads are what the directories then link). */
-  private async allDirty(): Promise<SyncInode[]> {
-    const result: SyncInode[] = [];
-    for (let after = 0; ;) {
-      const page = await this.deps.journal.listDirty({ afterIno: after, limit: SCAN_BATCH });
-      result.push(...page);
-      if (page.length < SCAN_BATCH) {
-        break;
-      }
-      after = page[page.length - 1].ino;
-    }
-    return [...result.filter((inode) => inode.type === 'file'), ...result.filter((inode) => inode.type !== 'file')];
-  }
-
-  /** Dirty inodes in a directory's tree (the directory included), filtered, files first. */
-  private async dirtyBelow(dir: number, keep: (inode: SyncInode) => boolean): Promise<SyncInode[]> {
-    const found: SyncInode[] = [];
-    const root = await this.deps.journal.getSyncInode(dir);
-    if (root !== null && root.syncState !== 'synced' && keep(root)) {
-      found.push(root);
-    }
-    const pending = [dir];
-    while (pending.length > 0) {
-      const current = pending.pop()!;
-      for (const child of await this.deps.journal.children(current)) {
-        if (child.inode.type === 'dir') {
-          pending.push(child.inode.ino);
-        }
-        if (child.inode.syncState !== 'synced' && keep(child.inode)) {
-          found.push(child.inode);
-        }
-      }
-    }
-    const unique = [...new Map(found.map((inode) => [inode.ino, inode])).values()];
-    return [...unique.filter((inode) => inode.type === 'file'), ...unique.filter((inode) => inode.type !== 'file')];
-  }
-
   // ---- SyncControl (the admin API) ---------------------------------------------------------------------------------
 
   private async flushForAdmin(request: FlushRequest, job: JobContext): Promise<FlushResult> {
     const isFile = (inode: SyncInode): boolean => inode.type === 'file';
-    const targets = await this.targets(request.ino, isFile);
-    const result = await this.runForJob(targets, job);
+    const targets = await this.explicit.targets(request.ino, isFile);
+    const result = await this.explicit.runForJob(targets, job);
     return { files: result.files, bytes: result.bytes };
   }
 
@@ -916,76 +818,18 @@ export class TahoeSyncWorker extends SyncControl {
     const result: SyncResult =
       direction === 'pull'
         ? { directories: 0, files: 0, bytes: 0 }
-        : await this.runForJob(await this.targets(request.ino, () => true), job);
+        : await this.explicit.runForJob(await this.explicit.targets(request.ino, () => true), job);
     const puller = this.deps.puller;
     if (direction === 'push' || puller === undefined) {
       return result;
     }
-    const dir = await this.pullTarget(request.ino);
+    const dir = await this.explicit.pullTarget(request.ino);
     const pulled = await puller.pullTree(dir, {
       signal: job.signal,
       onProgress: (done, queued, current) =>
         job.progress({ done, total: done + queued, unit: 'directories', message: `pulled directory ${current}` }),
     });
     return { ...result, pulled };
-  }
-
-  /** The directory a pull of `ino` lists: itself, or the directory a file is linked in (the root for everything). */
-  private async pullTarget(ino: number | null): Promise<number> {
-    if (ino === null) {
-      return ROOT_INO;
-    }
-    const inode = await this.deps.journal.getSyncInode(ino);
-    if (inode === null) {
-      throw new FsError('ENOENT', `no inode ${ino}`);
-    }
-    if (inode.type === 'dir') {
-      return ino;
-    }
-    const [link] = await this.deps.journal.linksOf(ino);
-    if (link === undefined) {
-      throw new FsError('ENOENT', `inode ${ino} has no name to pull`);
-    }
-    return link.parent;
-  }
-
-  private async targets(ino: number | null, keep: (inode: SyncInode) => boolean): Promise<SyncInode[]> {
-    if (ino === null) {
-      return (await this.allDirty()).filter(keep);
-    }
-    const inode = await this.deps.journal.getSyncInode(ino);
-    if (inode === null) {
-      throw new FsError('ENOENT', `no inode ${ino}`);
-    }
-    return inode.type === 'dir' ? this.dirtyBelow(ino, keep) : keep(inode) ? [inode] : [];
-  }
-
-  private async runForJob(targets: SyncInode[], job: JobContext): Promise<SyncResult> {
-    job.progress({ done: 0, total: targets.length, unit: 'inodes' });
-    const result: SyncResult = { directories: 0, files: 0, bytes: 0 };
-    const failures: string[] = [];
-    for (const [index, inode] of targets.entries()) {
-      job.throwIfCancelled();
-      try {
-        const { bytes } = await this.flushOne(inode);
-        result.bytes += bytes;
-        if (inode.type === 'dir') {
-          result.directories += 1;
-        } else {
-          result.files += 1;
-        }
-      } catch (error) {
-        failures.push(`inode ${inode.ino}: ${message(error)}`);
-      }
-      job.progress({ done: index + 1, message: `inode ${inode.ino}` });
-    }
-    if (failures.length > 0) {
-      throw new FsError(
-        'EIO',
-        `${failures.length} of ${targets.length} inode(s) could not be pushed: ${failures.slice(0, 5).join('; ')}`,
-      );
-    }
-    return result;
   }
 
   /**
