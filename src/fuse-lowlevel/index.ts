@@ -1,0 +1,2 @@
+export { LowLevelMount, type LowLevelMountOptions, errnoOf } from './session';
+export * from './types';
