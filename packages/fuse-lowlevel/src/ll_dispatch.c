@@ -108,6 +108,7 @@ static void push_lock(arg_list *args, const ll_request *request) {
 
 static void push_op_arguments(arg_list *args, ll_request *request) {
   switch (request->op) {
+  case LL_OP_none: /* the loop's end marker, dispatched as destroy */
   case LL_OP_init:
   case LL_OP_destroy:
     break;
@@ -282,7 +283,9 @@ static void push_op_arguments(arg_list *args, ll_request *request) {
 /* A JavaScript exception thrown by the dispatcher is a bug there: answer EIO, then let Node report it. */
 static void surface_exception(napi_env env) {
   napi_value error;
-  if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+      napi_get_and_clear_last_exception(env, &error) == napi_ok) {
     napi_fatal_exception(env, error);
   }
 }
