@@ -85,6 +85,10 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   }
   if (!session->readdirplus) {
     conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+  } else {
+    /* Always with attributes: the kernel's adaptive mode falls back to plain readdir after the first reply, and
+     * each entry it then lists costs a LOOKUP when `ls -l` or `find` stat it. Our attributes are cheap. */
+    conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   }
   if (!session->posix_locks) {
     conn->want &= ~FUSE_CAP_POSIX_LOCKS;
