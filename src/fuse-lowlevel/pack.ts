@@ -69,7 +69,7 @@ export function entryLayout(native: NativeBinding): EntryLayout {
 }
 
 export function packedLength(layout: EntryLayout): number {
-  return Math.max(...Object.values(layout)) + 1;
+  return Math.max(...LAYOUT_FIELDS.map((field) => layout[field])) + 1;
 }
 
 const DEFAULT_BLKSIZE = 4096;

@@ -213,7 +213,7 @@ export class LowLevelMount {
 
   private ctx(): RequestContext {
     const c = this.context;
-    return { uid: c[0]!, gid: c[1]!, pid: c[2]!, umask: c[3]! };
+    return { uid: c[0], gid: c[1], pid: c[2], umask: c[3] };
   }
 
   /** Runs a handler and sends its answer, or the errno it failed with. */
@@ -287,7 +287,7 @@ export class LowLevelMount {
     this.on('forget', (_id, ino: number, count: number) => fs.forget?.(ino, count));
     this.on('forgetMulti', (_id, pairs: Float64Array) => {
       for (let i = 0; i + 1 < pairs.length; i += 2) {
-        fs.forget?.(pairs[i]!, pairs[i + 1]!);
+        fs.forget?.(pairs[i], pairs[i + 1]);
       }
     });
     this.on('getattr', (id, ino: number, fh: number | undefined) =>
@@ -312,86 +312,67 @@ export class LowLevelMount {
         ctimeNsec: number,
       ) => {
         const changes: AttributeChanges = {};
-        if (toSet & SetAttr.mode) changes.mode = mode;
-        if (toSet & SetAttr.uid) changes.uid = uid;
-        if (toSet & SetAttr.gid) changes.gid = gid;
-        if (toSet & SetAttr.size) changes.size = size;
-        if (toSet & SetAttr.atimeNow) changes.atime = 'now';
-        else if (toSet & SetAttr.atime) changes.atime = { sec: atimeSec, nsec: atimeNsec };
-        if (toSet & SetAttr.mtimeNow) changes.mtime = 'now';
-        else if (toSet & SetAttr.mtime) changes.mtime = { sec: mtimeSec, nsec: mtimeNsec };
-        if (toSet & SetAttr.ctime) changes.ctime = { sec: ctimeSec, nsec: ctimeNsec };
-        this.answer(
-          id,
-          'setattr',
-          () => this.require(fs.setattr, 'setattr').call(fs, this.ctx(), ino, changes, fh),
-          this.replyAttr(id),
-        );
+        if (toSet & SetAttr.mode) {
+          changes.mode = mode;
+        }
+        if (toSet & SetAttr.uid) {
+          changes.uid = uid;
+        }
+        if (toSet & SetAttr.gid) {
+          changes.gid = gid;
+        }
+        if (toSet & SetAttr.size) {
+          changes.size = size;
+        }
+        if (toSet & SetAttr.atimeNow) {
+          changes.atime = 'now';
+        } else if (toSet & SetAttr.atime) {
+          changes.atime = { sec: atimeSec, nsec: atimeNsec };
+        }
+        if (toSet & SetAttr.mtimeNow) {
+          changes.mtime = 'now';
+        } else if (toSet & SetAttr.mtime) {
+          changes.mtime = { sec: mtimeSec, nsec: mtimeNsec };
+        }
+        if (toSet & SetAttr.ctime) {
+          changes.ctime = { sec: ctimeSec, nsec: ctimeNsec };
+        }
+        this.answer(id, 'setattr', () => this.method('setattr')(this.ctx(), ino, changes, fh), this.replyAttr(id));
       },
     );
     this.on('readlink', (id, ino: number) =>
       this.answer(
         id,
         'readlink',
-        () => this.require(fs.readlink, 'readlink').call(fs, this.ctx(), ino),
+        () => this.method('readlink')(this.ctx(), ino),
         (target) => native.replyReadlink(id, target),
       ),
     );
     this.on('mknod', (id, parent: number, name: string, mode: number, rdev: number) =>
-      this.answer(
-        id,
-        'mknod',
-        () => this.require(fs.mknod, 'mknod').call(fs, this.ctx(), parent, name, mode, rdev),
-        this.replyEntry(id),
-      ),
+      this.answer(id, 'mknod', () => this.method('mknod')(this.ctx(), parent, name, mode, rdev), this.replyEntry(id)),
     );
     this.on('mkdir', (id, parent: number, name: string, mode: number) =>
-      this.answer(
-        id,
-        'mkdir',
-        () => this.require(fs.mkdir, 'mkdir').call(fs, this.ctx(), parent, name, mode),
-        this.replyEntry(id),
-      ),
+      this.answer(id, 'mkdir', () => this.method('mkdir')(this.ctx(), parent, name, mode), this.replyEntry(id)),
     );
     this.on('unlink', (id, parent: number, name: string) =>
-      this.answer(
-        id,
-        'unlink',
-        () => this.require(fs.unlink, 'unlink').call(fs, this.ctx(), parent, name),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'unlink', () => this.method('unlink')(this.ctx(), parent, name), this.replyOk(id)),
     );
     this.on('rmdir', (id, parent: number, name: string) =>
-      this.answer(
-        id,
-        'rmdir',
-        () => this.require(fs.rmdir, 'rmdir').call(fs, this.ctx(), parent, name),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'rmdir', () => this.method('rmdir')(this.ctx(), parent, name), this.replyOk(id)),
     );
     this.on('symlink', (id, parent: number, name: string, target: string) =>
-      this.answer(
-        id,
-        'symlink',
-        () => this.require(fs.symlink, 'symlink').call(fs, this.ctx(), parent, name, target),
-        this.replyEntry(id),
-      ),
+      this.answer(id, 'symlink', () => this.method('symlink')(this.ctx(), parent, name, target), this.replyEntry(id)),
     );
     this.on('rename', (id, parent: number, name: string, newParent: number, newName: string, flags: number) =>
       this.answer(
         id,
         'rename',
-        () => this.require(fs.rename, 'rename').call(fs, this.ctx(), parent, name, newParent, newName, flags),
+        () => this.method('rename')(this.ctx(), parent, name, newParent, newName, flags),
         this.replyOk(id),
       ),
     );
     this.on('link', (id, ino: number, newParent: number, newName: string) =>
-      this.answer(
-        id,
-        'link',
-        () => this.require(fs.link, 'link').call(fs, this.ctx(), ino, newParent, newName),
-        this.replyEntry(id),
-      ),
+      this.answer(id, 'link', () => this.method('link')(this.ctx(), ino, newParent, newName), this.replyEntry(id)),
     );
     this.on('open', (id, ino: number, flags: number) =>
       this.answer(
@@ -405,7 +386,7 @@ export class LowLevelMount {
       this.answer(
         id,
         'read',
-        () => this.require(fs.read, 'read').call(fs, this.ctx(), ino, fh, size, offset),
+        () => this.method('read')(this.ctx(), ino, fh, size, offset),
         (data) => native.replyBuffer(id, data, Math.min(data.length, size)),
       ),
     );
@@ -413,17 +394,12 @@ export class LowLevelMount {
       this.answer(
         id,
         'write',
-        () => this.require(fs.write, 'write').call(fs, this.ctx(), ino, fh, data, offset, fromPageCache !== 0),
+        () => this.method('write')(this.ctx(), ino, fh, data, offset, fromPageCache !== 0),
         (written) => native.replyCount(id, written),
       ),
     );
     this.on('flush', (id, ino: number, fh: number, lockOwner: bigint) =>
-      this.answer(
-        id,
-        'flush',
-        () => this.require(fs.flush, 'flush').call(fs, this.ctx(), ino, fh, lockOwner),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'flush', () => this.method('flush')(this.ctx(), ino, fh, lockOwner), this.replyOk(id)),
     );
     this.on('release', (id, ino: number, fh: number, flags: number, lockOwner: bigint, flockRelease: number) =>
       this.answer(
@@ -434,12 +410,7 @@ export class LowLevelMount {
       ),
     );
     this.on('fsync', (id, ino: number, fh: number, dataOnly: number) =>
-      this.answer(
-        id,
-        'fsync',
-        () => this.require(fs.fsync, 'fsync').call(fs, this.ctx(), ino, fh, dataOnly !== 0),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'fsync', () => this.method('fsync')(this.ctx(), ino, fh, dataOnly !== 0), this.replyOk(id)),
     );
     this.on('opendir', (id, ino: number, flags: number) =>
       this.answer(
@@ -454,7 +425,7 @@ export class LowLevelMount {
       this.answer(
         id,
         'readdir',
-        () => this.require(fs.readdir, 'readdir').call(fs, this.ctx(), ino, fh, offset, out),
+        () => this.method('readdir')(this.ctx(), ino, fh, offset, out),
         () => native.replyBuffer(id, out.bytes, out.used),
       );
     });
@@ -464,7 +435,7 @@ export class LowLevelMount {
       this.answer(
         id,
         'readdirplus',
-        () => this.require(fs.readdirplus, 'readdirplus').call(fs, this.ctx(), ino, fh, offset, out),
+        () => this.method('readdirplus')(this.ctx(), ino, fh, offset, out),
         () => native.replyBuffer(id, out.bytes, out.used),
       );
     });
@@ -472,12 +443,7 @@ export class LowLevelMount {
       this.answer(id, 'releasedir', () => fs.releasedir?.(this.ctx(), ino, fh), this.replyOk(id)),
     );
     this.on('fsyncdir', (id, ino: number, fh: number, dataOnly: number) =>
-      this.answer(
-        id,
-        'fsyncdir',
-        () => this.require(fs.fsyncdir, 'fsyncdir').call(fs, this.ctx(), ino, fh, dataOnly !== 0),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'fsyncdir', () => this.method('fsyncdir')(this.ctx(), ino, fh, dataOnly !== 0), this.replyOk(id)),
     );
     this.on('statfs', (id, ino: number) =>
       this.answer(
@@ -502,18 +468,13 @@ export class LowLevelMount {
       ),
     );
     this.on('setxattr', (id, ino: number, name: string, value: Buffer, flags: number) =>
-      this.answer(
-        id,
-        'setxattr',
-        () => this.require(fs.setxattr, 'setxattr').call(fs, this.ctx(), ino, name, value, flags),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'setxattr', () => this.method('setxattr')(this.ctx(), ino, name, value, flags), this.replyOk(id)),
     );
     this.on('getxattr', (id, ino: number, name: string, size: number) =>
       this.answer(
         id,
         'getxattr',
-        () => this.require(fs.getxattr, 'getxattr').call(fs, this.ctx(), ino, name),
+        () => this.method('getxattr')(this.ctx(), ino, name),
         (value) => this.replySized(id, value, size),
       ),
     );
@@ -521,31 +482,21 @@ export class LowLevelMount {
       this.answer(
         id,
         'listxattr',
-        () => this.require(fs.listxattr, 'listxattr').call(fs, this.ctx(), ino),
+        () => this.method('listxattr')(this.ctx(), ino),
         (names) => this.replySized(id, Buffer.from(names.map((n) => `${n}\0`).join('')), size),
       ),
     );
     this.on('removexattr', (id, ino: number, name: string) =>
-      this.answer(
-        id,
-        'removexattr',
-        () => this.require(fs.removexattr, 'removexattr').call(fs, this.ctx(), ino, name),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'removexattr', () => this.method('removexattr')(this.ctx(), ino, name), this.replyOk(id)),
     );
     this.on('access', (id, ino: number, mask: number) =>
-      this.answer(
-        id,
-        'access',
-        () => this.require(fs.access, 'access').call(fs, this.ctx(), ino, mask),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'access', () => this.method('access')(this.ctx(), ino, mask), this.replyOk(id)),
     );
     this.on('create', (id, parent: number, name: string, mode: number, flags: number) =>
       this.answer(
         id,
         'create',
-        () => this.require(fs.create, 'create').call(fs, this.ctx(), parent, name, mode, flags),
+        () => this.method('create')(this.ctx(), parent, name, mode, flags),
         (reply: CreateReply) =>
           native.replyCreate(id, packEntry(this.layout, this.scratch, reply), reply.fh, openFlags(reply)),
       ),
@@ -557,7 +508,7 @@ export class LowLevelMount {
         this.answer(
           id,
           'getlk',
-          () => this.require(fs.getlk, 'getlk').call(fs, this.ctx(), ino, fh, owner, asked),
+          () => this.method('getlk')(this.ctx(), ino, fh, owner, asked),
           (held) => {
             const answer = held ?? { ...asked, type: LockType.unlock, pid: 0 };
             native.replyLock(id, answer.type, answer.start, answer.length, answer.pid);
@@ -581,32 +532,18 @@ export class LowLevelMount {
         this.answer(
           id,
           'setlk',
-          () =>
-            this.require(fs.setlk, 'setlk').call(
-              fs,
-              this.ctx(),
-              ino,
-              fh,
-              owner,
-              { type, start, length, pid },
-              wait !== 0,
-            ),
+          () => this.method('setlk')(this.ctx(), ino, fh, owner, { type, start, length, pid }, wait !== 0),
           this.replyOk(id),
         ),
     );
     this.on('flock', (id, ino: number, fh: number, owner: bigint, operation: number) =>
-      this.answer(
-        id,
-        'flock',
-        () => this.require(fs.flock, 'flock').call(fs, this.ctx(), ino, fh, owner, operation),
-        this.replyOk(id),
-      ),
+      this.answer(id, 'flock', () => this.method('flock')(this.ctx(), ino, fh, owner, operation), this.replyOk(id)),
     );
     this.on('fallocate', (id, ino: number, fh: number, mode: number, offset: number, length: number) =>
       this.answer(
         id,
         'fallocate',
-        () => this.require(fs.fallocate, 'fallocate').call(fs, this.ctx(), ino, fh, mode, offset, length),
+        () => this.method('fallocate')(this.ctx(), ino, fh, mode, offset, length),
         this.replyOk(id),
       ),
     );
@@ -627,8 +564,7 @@ export class LowLevelMount {
           id,
           'copyFileRange',
           () =>
-            this.require(fs.copyFileRange, 'copyFileRange').call(
-              fs,
+            this.method('copyFileRange')(
               this.ctx(),
               { ino: inoIn, fh: fhIn, offset: offIn },
               { ino: inoOut, fh: fhOut, offset: offOut },
@@ -651,11 +587,12 @@ export class LowLevelMount {
     }
   }
 
-  /** An operation the filesystem does not implement answers ENOSYS (the kernel then stops asking, mostly). */
-  private require<F>(method: F | undefined, name: string): F {
-    if (method === undefined) {
+  /** The filesystem's handler for `name`, bound; one it does not implement answers ENOSYS. */
+  private method<K extends keyof LowLevelFilesystem>(name: K): NonNullable<LowLevelFilesystem[K]> {
+    const handler = this.fs[name];
+    if (handler === undefined) {
       throw new FuseError(E.ENOSYS, `${name} is not implemented`);
     }
-    return method;
+    return (handler as (...args: unknown[]) => unknown).bind(this.fs) as NonNullable<LowLevelFilesystem[K]>;
   }
 }

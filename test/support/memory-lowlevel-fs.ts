@@ -129,17 +129,27 @@ export class MemoryLowLevelFs implements LowLevelFilesystem {
     this.tick('setattr');
     const inode = this.get(ino);
     const attr = inode.attr;
-    if (changes.mode !== undefined) attr.mode = (attr.mode & ~0o7777) | (changes.mode & 0o7777);
-    if (changes.uid !== undefined) attr.uid = changes.uid;
-    if (changes.gid !== undefined) attr.gid = changes.gid;
+    if (changes.mode !== undefined) {
+      attr.mode = (attr.mode & ~0o7777) | (changes.mode & 0o7777);
+    }
+    if (changes.uid !== undefined) {
+      attr.uid = changes.uid;
+    }
+    if (changes.gid !== undefined) {
+      attr.gid = changes.gid;
+    }
     if (changes.size !== undefined) {
       const data = Buffer.alloc(changes.size);
       inode.data.copy(data, 0, 0, Math.min(changes.size, inode.data.length));
       inode.data = data;
       attr.size = changes.size;
     }
-    if (changes.atime !== undefined) attr.atime = changes.atime === 'now' ? now() : changes.atime;
-    if (changes.mtime !== undefined) attr.mtime = changes.mtime === 'now' ? now() : changes.mtime;
+    if (changes.atime !== undefined) {
+      attr.atime = changes.atime === 'now' ? now() : changes.atime;
+    }
+    if (changes.mtime !== undefined) {
+      attr.mtime = changes.mtime === 'now' ? now() : changes.mtime;
+    }
     attr.ctime = now();
     return { attr, attrTimeout: this.options.attrTimeout ?? 1 };
   }
@@ -295,7 +305,7 @@ export class MemoryLowLevelFs implements LowLevelFilesystem {
     this.tick('readdir');
     const names = this.listing(ino);
     for (let i = offset; i < names.length; i++) {
-      const [name, child] = names[i]!;
+      const [name, child] = names[i];
       if (!out.add({ name, ino: child, mode: this.get(child).attr.mode, nextOffset: i + 1 })) {
         return;
       }
@@ -306,7 +316,7 @@ export class MemoryLowLevelFs implements LowLevelFilesystem {
     this.tick('readdirplus');
     const names = this.listing(ino);
     for (let i = offset; i < names.length; i++) {
-      const [name, child] = names[i]!;
+      const [name, child] = names[i];
       const entry = this.entryWithoutLookup(child);
       if (!out.add({ name, entry, nextOffset: i + 1 })) {
         return;
