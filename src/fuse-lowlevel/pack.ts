@@ -1,0 +1,154 @@
+/**
+ * Packing replies for the addon: entries and attributes into a Float64Array laid out as the addon's
+ * `entryLayout` says, and readdir replies into a Buffer through the addon's dirent functions (libfuse owns the
+ * kernel's directory format).
+ */
+import type { NativeBinding } from './native';
+import type {
+  Attributes,
+  DirectoryEntry,
+  DirectoryFiller,
+  DirectoryPlusEntry,
+  DirectoryPlusFiller,
+  Entry,
+} from './types';
+
+/** Indices into a packed entry, read from the addon once (it owns the layout). */
+export interface EntryLayout {
+  ino: number;
+  generation: number;
+  attrTimeout: number;
+  entryTimeout: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blocks: number;
+  blksize: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+const LAYOUT_FIELDS: ReadonlyArray<keyof EntryLayout> = [
+  'ino',
+  'generation',
+  'attrTimeout',
+  'entryTimeout',
+  'mode',
+  'nlink',
+  'uid',
+  'gid',
+  'rdev',
+  'size',
+  'blocks',
+  'blksize',
+  'atimeSec',
+  'atimeNsec',
+  'mtimeSec',
+  'mtimeNsec',
+  'ctimeSec',
+  'ctimeNsec',
+];
+
+export function entryLayout(native: NativeBinding): EntryLayout {
+  const layout = {} as EntryLayout;
+  for (const field of LAYOUT_FIELDS) {
+    const index = native.entryLayout[field];
+    if (index === undefined) {
+      throw new Error(`the FUSE low-level addon does not know the entry field ${field}: rebuild it`);
+    }
+    layout[field] = index;
+  }
+  return layout;
+}
+
+export function packedLength(layout: EntryLayout): number {
+  return Math.max(...LAYOUT_FIELDS.map((field) => layout[field])) + 1;
+}
+
+const DEFAULT_BLKSIZE = 4096;
+
+export function packAttributes(
+  layout: EntryLayout,
+  out: Float64Array,
+  attr: Attributes,
+  attrTimeout: number,
+): Float64Array {
+  out[layout.ino] = attr.ino;
+  out[layout.attrTimeout] = attrTimeout;
+  out[layout.mode] = attr.mode;
+  out[layout.nlink] = attr.nlink;
+  out[layout.uid] = attr.uid;
+  out[layout.gid] = attr.gid;
+  out[layout.rdev] = attr.rdev ?? 0;
+  out[layout.size] = attr.size;
+  out[layout.blocks] = attr.blocks ?? Math.ceil(attr.size / 512);
+  out[layout.blksize] = attr.blksize ?? DEFAULT_BLKSIZE;
+  out[layout.atimeSec] = attr.atime.sec;
+  out[layout.atimeNsec] = attr.atime.nsec;
+  out[layout.mtimeSec] = attr.mtime.sec;
+  out[layout.mtimeNsec] = attr.mtime.nsec;
+  out[layout.ctimeSec] = attr.ctime.sec;
+  out[layout.ctimeNsec] = attr.ctime.nsec;
+  return out;
+}
+
+export function packEntry(layout: EntryLayout, out: Float64Array, entry: Entry): Float64Array {
+  packAttributes(layout, out, entry.attr, entry.attrTimeout);
+  out[layout.generation] = entry.generation ?? 0;
+  out[layout.entryTimeout] = entry.entryTimeout;
+  return out;
+}
+
+/** A readdir reply of at most `size` bytes. */
+export class DirectoryBuffer implements DirectoryFiller {
+  readonly bytes: Buffer;
+  used = 0;
+
+  constructor(
+    private readonly native: NativeBinding,
+    size: number,
+  ) {
+    this.bytes = Buffer.allocUnsafe(size);
+  }
+
+  add(entry: DirectoryEntry): boolean {
+    const used = this.native.direntAdd(this.bytes, this.used, entry.name, entry.ino, entry.mode, entry.nextOffset);
+    if (used < 0) {
+      return false;
+    }
+    this.used = used;
+    return true;
+  }
+}
+
+/** A readdirplus reply of at most `size` bytes. */
+export class DirectoryPlusBuffer implements DirectoryPlusFiller {
+  readonly bytes: Buffer;
+  used = 0;
+
+  constructor(
+    private readonly native: NativeBinding,
+    private readonly layout: EntryLayout,
+    private readonly scratch: Float64Array,
+    size: number,
+  ) {
+    this.bytes = Buffer.allocUnsafe(size);
+  }
+
+  add(entry: DirectoryPlusEntry): boolean {
+    packEntry(this.layout, this.scratch, entry.entry);
+    const used = this.native.direntPlusAdd(this.bytes, this.used, entry.name, this.scratch, entry.nextOffset);
+    if (used < 0) {
+      return false;
+    }
+    this.used = used;
+    return true;
+  }
+}
