@@ -165,6 +165,11 @@ export class JobsService implements OnModuleDestroy {
     return copy(this.job(id).snapshot);
   }
 
+  /** Whether the job is still running; false for no job, or one pruned from the history (long finished). */
+  isRunning(id: string | undefined): boolean {
+    return id !== undefined && this.jobs.get(id)?.snapshot.finishedAt === null;
+  }
+
   /** Newest first. */
   list(filter: { kind?: string; state?: JobState; limit?: number } = {}): JobSnapshot[] {
     return [...this.jobs.values()]

@@ -48,14 +48,7 @@ export class TahoeCheckScheduleService implements OnApplicationBootstrap, OnAppl
   }
 
   private running(): boolean {
-    if (this.current === undefined) {
-      return false;
-    }
-    try {
-      return this.jobs.get(this.current.id).finishedAt === null;
-    } catch {
-      return false; // pruned from the job history: long finished
-    }
+    return this.jobs.isRunning(this.current?.id);
   }
 
   private async tick(): Promise<void> {

@@ -88,14 +88,7 @@ export class TahoeLeaseRenewalService implements OnApplicationBootstrap, OnAppli
   }
 
   private running(): boolean {
-    if (this.current === undefined) {
-      return false;
-    }
-    try {
-      return this.jobs.get(this.current.id).finishedAt === null;
-    } catch {
-      return false; // pruned from the job history: long finished
-    }
+    return this.jobs.isRunning(this.current?.id);
   }
 
   private async tick(): Promise<void> {
