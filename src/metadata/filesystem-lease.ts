@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { FILESYSTEM_LEASE_NAME, FilesystemLeaseModel } from './entities';
+import { retryTransient } from './metadata-txn.util';
 
 /** Who asks for the lease: the gateway's host, process and data directory (its id decides, the path informs). */
 export interface LeaseClaim {
@@ -57,8 +58,17 @@ export async function readLeaseHolder(db: Db, nowMs: number): Promise<LeaseHolde
  * the row exists before either decides (INSERT … IGNORE), and the one UPDATE that decides re-checks its condition
  * on the latest committed row (InnoDB row lock; SQLite's single writer). The count of rows it changed says who won:
  * each attempt writes a fresh random token, so even MySQL (which counts only rows actually changed) reports 1.
+ * Claimants inserting the missing row at once can deadlock on InnoDB's gap locks; the victim simply tries again.
  */
-export async function tryAcquireLease(
+export function tryAcquireLease(
+  db: Db,
+  claim: LeaseClaim,
+  options: { nowMs: number; ttlMs: number },
+): Promise<LeaseAttempt> {
+  return retryTransient(() => attemptLease(db, claim, options));
+}
+
+async function attemptLease(
   db: Db,
   claim: LeaseClaim,
   options: { nowMs: number; ttlMs: number },

@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { backoffMs, Mutex, retryCause, systemClock } from './metadata-txn.util';
+import { backoffMs, Mutex, retryCause, retryTransient, systemClock } from './metadata-txn.util';
 
 function driverError(properties: Record<string, unknown>): QueryFailedError {
   return new QueryFailedError('SELECT 1', [], Object.assign(new Error('driver'), properties));
@@ -23,6 +23,52 @@ describe('backoffMs', () => {
   it('should grow with the attempt and stay under its ceiling', () => {
     expect([1, 2, 3, 10, 50].map((attempt) => backoffMs(attempt, () => 1))).toEqual([4, 8, 16, 250, 250]);
     expect(backoffMs(5, () => 0)).toBe(0);
+  });
+});
+
+describe('retryTransient', () => {
+  const noSleep = (): Promise<void> => Promise.resolve();
+
+  it('should run the work again after a deadlock and return what the successful attempt returned', async () => {
+    let attempts = 0;
+    const result = await retryTransient(
+      () => {
+        attempts += 1;
+        return attempts < 3 ? Promise.reject(driverError({ errno: 1213 })) : Promise.resolve('won');
+      },
+      { sleep: noSleep },
+    );
+    expect(result).toBe('won');
+    expect(attempts).toBe(3);
+  });
+
+  it('should pass on a failure that is not transient without trying again', async () => {
+    let attempts = 0;
+    const duplicate = driverError({ errno: 1062 });
+    await expect(
+      retryTransient(
+        () => {
+          attempts += 1;
+          return Promise.reject(duplicate);
+        },
+        { sleep: noSleep },
+      ),
+    ).rejects.toBe(duplicate);
+    expect(attempts).toBe(1);
+  });
+
+  it('should give up with the last error after the most attempts', async () => {
+    let attempts = 0;
+    await expect(
+      retryTransient(
+        () => {
+          attempts += 1;
+          return Promise.reject(driverError({ errno: 1205 }));
+        },
+        { maxAttempts: 4, sleep: noSleep },
+      ),
+    ).rejects.toThrow(QueryFailedError);
+    expect(attempts).toBe(4);
   });
 });
 

@@ -73,6 +73,30 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 }
 
 /**
+ * Runs a statement or a short sequence of autocommitted statements again while it fails transiently (see
+ * `retryCause`), with the same backoff as transactions. For work outside the store's transactions: InnoDB can pick
+ * even a lone `INSERT IGNORE` as a deadlock victim when several connections insert the same key into an empty
+ * gap at once, and rolls back only that statement, so running it again is safe.
+ */
+export async function retryTransient<T>(
+  work: () => Promise<T>,
+  options: { maxAttempts?: number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= maxAttempts || retryCause(error) === null) {
+        throw error;
+      }
+      await sleep(backoffMs(attempt));
+    }
+  }
+}
+
+/**
  * A FIFO async lock. SQLite has one connection per process (better-sqlite3 is synchronous and TypeORM
  * shares one query runner), so transactions must not interleave on it: each operation runs alone.
  */

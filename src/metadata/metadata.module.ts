@@ -82,18 +82,20 @@ export class MetadataModule implements OnApplicationShutdown {
         },
         {
           provide: TahoeLeaseLedger,
-          inject: [METADATA_DATA_SOURCE],
-          useFactory: (dataSource: DataSource): TahoeLeaseLedger => new TahoeLeaseLedger(dataSource),
+          inject: [MetadataStore],
+          useFactory: (store: MetadataStore): TahoeLeaseLedger =>
+            new TahoeLeaseLedger((store as SqlMetadataStore).sideAccess()),
         },
         {
           provide: InodeCensus,
-          inject: [METADATA_DATA_SOURCE],
-          useFactory: (dataSource: DataSource): InodeCensus => new InodeCensus(dataSource),
+          inject: [MetadataStore],
+          useFactory: (store: MetadataStore): InodeCensus => new InodeCensus((store as SqlMetadataStore).sideAccess()),
         },
         {
           provide: TahoeCheckLedger,
-          inject: [METADATA_DATA_SOURCE],
-          useFactory: (dataSource: DataSource): TahoeCheckLedger => new TahoeCheckLedger(dataSource),
+          inject: [MetadataStore],
+          useFactory: (store: MetadataStore): TahoeCheckLedger =>
+            new TahoeCheckLedger((store as SqlMetadataStore).sideAccess()),
         },
         {
           provide: SyncJournal,

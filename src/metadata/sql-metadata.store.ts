@@ -34,6 +34,7 @@ import { checkName, checkXattrName, dotKind } from './names.util';
 import { SqlSyncJournal } from './sql-sync-journal';
 import type { SyncJournal } from './sync-journal';
 import { SqlTxnKit } from './sql-txn-kit';
+import type { SqlSideAccess } from './fs-setting.util';
 import { DEFAULT_PAGE, isDuplicateKey, MAX_PAGE, num, type SqlMetadataStoreOptions } from './sql-store.util';
 import { INODE_COLUMNS } from './sql-inode-rows';
 import { SqlAttributes } from './sql-attributes';
@@ -69,6 +70,11 @@ export class SqlMetadataStore extends MetadataStore {
     this.namespace = new SqlNamespace(this.kit);
     this.attributes = new SqlAttributes(this.kit);
     this.remote = new SqlRemoteApply(this.kit);
+  }
+
+  /** For the SQL helpers kept outside the store (ledgers, census): its connection, on its discipline. */
+  sideAccess(): SqlSideAccess {
+    return { dataSource: this.kit.dataSource, exclusive: (task) => this.kit.exclusive(task) };
   }
 
   // ---- filesystem ------------------------------------------------------------------------------------

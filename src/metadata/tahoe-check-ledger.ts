@@ -1,6 +1,5 @@
-import type { DataSource } from 'typeorm';
 import { InodeModel, TahoeCheckResultModel } from './entities';
-import { readFsSetting, writeFsSetting } from './fs-setting.util';
+import { readFsSetting, type SqlSideAccess, writeFsSetting } from './fs-setting.util';
 
 /** The last check of an inode's cap in Tahoe. */
 export interface InodeCheck {
@@ -58,18 +57,20 @@ function fromRow(row: TahoeCheckResultModel): InodeCheck {
  * owns one table nothing else reads, and one settings row.
  */
 export class TahoeCheckLedger {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly access: SqlSideAccess) {}
 
   /** Replaces the inode's last result; an inode removed while it was being checked is skipped, not an error. */
   async record(ino: number, check: InodeCheck): Promise<void> {
     try {
-      await this.dataSource
-        .createQueryBuilder()
-        .insert()
-        .into(TahoeCheckResultModel)
-        .values({ ino, ...check })
-        .orUpdate(RESULT_COLUMNS, ['ino'])
-        .execute();
+      await this.access.exclusive(() =>
+        this.access.dataSource
+          .createQueryBuilder()
+          .insert()
+          .into(TahoeCheckResultModel)
+          .values({ ino, ...check })
+          .orUpdate(RESULT_COLUMNS, ['ino'])
+          .execute(),
+      );
     } catch (error) {
       if (await this.inodeExists(ino)) {
         throw error;
@@ -78,21 +79,22 @@ export class TahoeCheckLedger {
   }
 
   async lastCheck(ino: number): Promise<InodeCheck | undefined> {
-    const row = await this.dataSource
-      .createQueryBuilder(TahoeCheckResultModel, 'r')
-      .where('r.ino = :ino', { ino })
-      .getOne();
+    const row = await this.access.exclusive(() =>
+      this.access.dataSource.createQueryBuilder(TahoeCheckResultModel, 'r').where('r.ino = :ino', { ino }).getOne(),
+    );
     return row === null ? undefined : fromRow(row);
   }
 
   async counts(): Promise<CheckCounts> {
     // Literal 0/1 rather than bound booleans: SQLite's driver binds no booleans, and both dialects store 0/1.
-    const raw = await this.dataSource
-      .createQueryBuilder(TahoeCheckResultModel, 'r')
-      .select('COUNT(*)', 'checked')
-      .addSelect('SUM(CASE WHEN r.healthy = 0 THEN 1 ELSE 0 END)', 'unhealthy')
-      .addSelect('SUM(CASE WHEN r.recoverable = 0 THEN 1 ELSE 0 END)', 'unrecoverable')
-      .getRawOne<{ checked: unknown; unhealthy: unknown; unrecoverable: unknown }>();
+    const raw = await this.access.exclusive(() =>
+      this.access.dataSource
+        .createQueryBuilder(TahoeCheckResultModel, 'r')
+        .select('COUNT(*)', 'checked')
+        .addSelect('SUM(CASE WHEN r.healthy = 0 THEN 1 ELSE 0 END)', 'unhealthy')
+        .addSelect('SUM(CASE WHEN r.recoverable = 0 THEN 1 ELSE 0 END)', 'unrecoverable')
+        .getRawOne<{ checked: unknown; unhealthy: unknown; unrecoverable: unknown }>(),
+    );
     // MySQL answers SUM as a decimal string, and SUM over no rows is NULL in both.
     return {
       checked: Number(raw?.checked ?? 0),
@@ -103,17 +105,20 @@ export class TahoeCheckLedger {
 
   /** When the last scheduled deep check ran to its end (ms since the epoch), or null before the first. */
   async lastScheduledCheckAt(): Promise<number | null> {
-    const value = await readFsSetting(this.dataSource, SCHEDULED_CHECK_SETTING);
+    const value = await readFsSetting(this.access, SCHEDULED_CHECK_SETTING);
     const at = value === null ? NaN : Number(value);
     // A value this code cannot read counts as no check: the next one comes a period after the start.
     return Number.isFinite(at) ? at : null;
   }
 
   async recordScheduledCheck(at: number): Promise<void> {
-    await writeFsSetting(this.dataSource, SCHEDULED_CHECK_SETTING, String(at));
+    await writeFsSetting(this.access, SCHEDULED_CHECK_SETTING, String(at));
   }
 
   private async inodeExists(ino: number): Promise<boolean> {
-    return (await this.dataSource.createQueryBuilder(InodeModel, 'i').where('i.ino = :ino', { ino }).getCount()) > 0;
+    const count = await this.access.exclusive(() =>
+      this.access.dataSource.createQueryBuilder(InodeModel, 'i').where('i.ino = :ino', { ino }).getCount(),
+    );
+    return count > 0;
   }
 }

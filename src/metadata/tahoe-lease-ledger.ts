@@ -1,6 +1,5 @@
-import type { DataSource } from 'typeorm';
 import { InodeModel } from './entities';
-import { readFsSetting, writeFsSetting } from './fs-setting.util';
+import { readFsSetting, type SqlSideAccess, writeFsSetting } from './fs-setting.util';
 
 /** One cap the filesystem references, in the order a renewal walks them. */
 export interface ReferencedCap {
@@ -42,30 +41,36 @@ export const NO_RENEWAL: LeaseRenewalProgress = {
  * out of SqlMetadataStore: it is read-only over inodes and owns one settings row.
  */
 export class TahoeLeaseLedger {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly access: SqlSideAccess) {}
 
   /** Inodes above `afterIno` that have reached Tahoe (a cap), lowest first. */
   async capsAfter(afterIno: number, limit: number): Promise<ReferencedCap[]> {
-    const rows = await this.dataSource
-      .createQueryBuilder(InodeModel, 'i')
-      .select(['i.ino', 'i.type', 'i.writeCap', 'i.readCap'])
-      .where('i.ino > :afterIno', { afterIno })
-      .andWhere('(i.writeCap IS NOT NULL OR i.readCap IS NOT NULL)')
-      .orderBy('i.ino', 'ASC')
-      .limit(limit)
-      .getMany();
+    const { dataSource } = this.access;
+    const rows = await this.access.exclusive(() =>
+      dataSource
+        .createQueryBuilder(InodeModel, 'i')
+        .select(['i.ino', 'i.type', 'i.writeCap', 'i.readCap'])
+        .where('i.ino > :afterIno', { afterIno })
+        .andWhere('(i.writeCap IS NOT NULL OR i.readCap IS NOT NULL)')
+        .orderBy('i.ino', 'ASC')
+        .limit(limit)
+        .getMany(),
+    );
     return rows.map((row) => ({ ino: Number(row.ino), type: row.type, cap: (row.writeCap ?? row.readCap) as string }));
   }
 
-  async countCaps(): Promise<number> {
-    return this.dataSource
-      .createQueryBuilder(InodeModel, 'i')
-      .where('(i.writeCap IS NOT NULL OR i.readCap IS NOT NULL)')
-      .getCount();
+  countCaps(): Promise<number> {
+    const { dataSource } = this.access;
+    return this.access.exclusive(() =>
+      dataSource
+        .createQueryBuilder(InodeModel, 'i')
+        .where('(i.writeCap IS NOT NULL OR i.readCap IS NOT NULL)')
+        .getCount(),
+    );
   }
 
   async read(): Promise<LeaseRenewalProgress> {
-    const value = await readFsSetting(this.dataSource, SETTING);
+    const value = await readFsSetting(this.access, SETTING);
     if (value === null) {
       return { ...NO_RENEWAL };
     }
@@ -78,6 +83,6 @@ export class TahoeLeaseLedger {
   }
 
   write(progress: LeaseRenewalProgress): Promise<void> {
-    return writeFsSetting(this.dataSource, SETTING, JSON.stringify(progress));
+    return writeFsSetting(this.access, SETTING, JSON.stringify(progress));
   }
 }
