@@ -39,6 +39,14 @@ interface TahoeFix {
  * retries exactly that. With the fix, a PUT or POST whose body has arrived runs to its end; the retry then finds the
  * shares in place and succeeds at once.
  *
+ * reclaim-stale-http-uploads: the same reservation, when it is the Tahoe client node that goes away in the middle of
+ * pushing shares (killed, or its machine lost). Over Foolscap a storage server hears of the disconnect and frees the
+ * partial shares at once; over the HTTP storage protocol (what 1.20 nodes speak to each other) nothing tells it, and
+ * the shares stay reserved for 30 minutes of inactivity, refusing every upload of the same bytes ("placed 2 shares
+ * out of 3 total (1 homeless)"). With the fix, a storage server asked to allocate a share whose partial upload has
+ * received nothing for 60 s aborts that upload first. A live uploader writes continuously (a stall of a minute means
+ * it is gone); one that was that slow fails its next write and, on its retry, finds the shares in place.
+ *
  * loopback-log-port: every node also runs a Foolscap "log tub" for `flogtool tail`, on a port Tahoe picks itself and
  * binds to every interface (0.0.0.0), although its own comment calls it localhost-only and it advertises
  * "localhost:PORT". No setting moves it, so the bind is made on 127.0.0.1, as every other port of the embedded grid.
@@ -61,6 +69,20 @@ export const TAHOE_FIXES: readonly TahoeFix[] = [
             lambda ignored: None if request.method in (b"PUT", b"POST") else d.cancel(),
         )`,
     marker: 'riverfs: finish-cut-uploads',
+  },
+  {
+    file: 'allmydata/storage/http_server.py',
+    find: `        already_got, sharenum_to_bucket = self._storage_server.allocate_buckets(`,
+    replace: `        # riverfs: reclaim-stale-http-uploads (see RiverFS src/grid/tahoe-venv.ts): a partial share whose upload has
+        # received nothing for a minute belongs to an uploader that went away; free it for this one.
+        riverfs_partial = self._uploads._uploads.get(storage_index)
+        if riverfs_partial is not None:
+            for riverfs_shnum, riverfs_bucket in list(riverfs_partial.shares.items()):
+                riverfs_idle = riverfs_bucket._clock.seconds() - (riverfs_bucket._timeout.getTime() - 30 * 60)
+                if riverfs_shnum in info["share-numbers"] and riverfs_idle >= 60:
+                    riverfs_bucket.abort()
+        already_got, sharenum_to_bucket = self._storage_server.allocate_buckets(`,
+    marker: 'riverfs: reclaim-stale-http-uploads',
   },
   {
     file: 'allmydata/util/iputil.py',
