@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FsError } from '../common/errors/fs-error';
 import { HandlePool } from './handle-pool';
+import { MachineCrashGuard } from './machine-crash-guard';
 import { HoleFloors } from './hole-floors';
 import { KeyedMutex } from './keyed-mutex';
 
@@ -21,6 +22,8 @@ export interface BlockCacheOptions {
   now?: () => number;
   /** Free and total bytes of the disk holding `dir`; fs.statfs by default (tests may shrink the disk). */
   diskSpace?: () => Promise<{ free: number; total: number }>;
+  /** Where the kernel's boot id is read (machine-crash-guard.ts); tests point it at a file of their own. */
+  bootIdFile?: string;
 }
 
 export interface BlockCacheStats {
@@ -83,6 +86,9 @@ export class BlockCache {
   private evictionGuard: (ino: number) => boolean = () => true;
   /** Which bytes of each file must not come from its last uploaded cap (see HoleFloors). */
   private readonly holeFloors: HoleFloors;
+  private readonly crashGuard: MachineCrashGuard;
+  /** Clean blocks dropped at start because the machine crashed since they were written (MachineCrashGuard). */
+  droppedAfterMachineCrash = 0;
   /** Files whose `files/<ino>` directory was created since their last fsync: its name in `files/` is not durable. */
   private readonly newDirs = new Set<number>();
   private usedBytes = 0;
@@ -96,11 +102,13 @@ export class BlockCache {
     this.blockSize = options.blockSize;
     this.filesDir = path.join(options.dir, 'files');
     this.holeFloors = new HoleFloors(this.filesDir);
+    this.crashGuard = new MachineCrashGuard(options.dir, options.bootIdFile);
   }
 
   /** Rebuilds the in-memory index from disk: the cache, dirty blocks included, survives a restart. */
   async init(): Promise<void> {
     await fsp.mkdir(this.filesDir, { recursive: true, mode: 0o700 });
+    const { cleanBlocksSuspect } = await this.crashGuard.opened();
     const entries = await fsp.readdir(this.filesDir);
     const found: { key: string; ino: number; index: number; mtimeMs: number }[] = [];
     for (const entry of entries) {
@@ -120,6 +128,11 @@ export class BlockCache {
         const index = Number(match[1]);
         const stat = await fsp.stat(path.join(this.filesDir, entry, name));
         const dirty = match[2] !== undefined;
+        if (!dirty && cleanBlocksSuspect) {
+          await fsp.rm(path.join(this.filesDir, entry, name), { force: true });
+          this.droppedAfterMachineCrash += 1;
+          continue;
+        }
         const existing = blocks.get(index);
         if (existing?.dirty) {
           // A crash between writing a dirty copy and removing the clean one: the dirty one is newer.
@@ -754,6 +767,7 @@ export class BlockCache {
 
   async close(): Promise<void> {
     await this.pool.closeAll();
+    await this.crashGuard.closed();
   }
 }
 

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import type { RiverFsConfig } from '../config/config.schema';
 import { BlockCache } from './block-cache';
 import { LocalContentGate } from './local-content-gate';
@@ -25,6 +25,12 @@ export class CacheModule {
               minFreeRatio: config.cacheMinFreeRatio,
             });
             await cache.init();
+            if (cache.droppedAfterMachineCrash > 0) {
+              new Logger('BlockCache').warn(
+                `the machine restarted without the cache synced: dropped ${cache.droppedAfterMachineCrash} clean ` +
+                  'block(s) written since, which may be torn; they are fetched from Tahoe again when read',
+              );
+            }
             return cache;
           },
         },

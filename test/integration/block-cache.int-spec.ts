@@ -67,6 +67,45 @@ describe('BlockCache on a real disk', () => {
     expect(second.stats()).toMatchObject({ dirtyBytes: 2 * BS + 27, usedBytes: 2 * BS + 27 });
   });
 
+  it('should fetch clean blocks again after the machine restarted without the cache synced, and only then', async () => {
+    const bootIdFile = path.join(dir, 'boot_id');
+    const fetched = pattern(BS, 9);
+    let fetches = 0;
+    const fetcher = (): Promise<Buffer> => {
+      fetches += 1;
+      return Promise.resolve(fetched);
+    };
+    const written = pattern(BS, 10);
+    fs.writeFileSync(bootIdFile, 'boot-1\n');
+    const beforeCrash = await open({ bootIdFile });
+    expect((await beforeCrash.read(4, 0, BS, BS, fetcher)).equals(fetched)).toBe(true);
+    await beforeCrash.write(5, 0, written);
+    expect(fetches).toBe(1);
+
+    // The machine crashed (the cache never closed) and booted again: the clean block may be torn, the dirty one is
+    // the fsync contract's.
+    fs.writeFileSync(bootIdFile, 'boot-2\n');
+    const afterCrash = await open({ bootIdFile });
+    expect(afterCrash.droppedAfterMachineCrash).toBe(1);
+    expect((await afterCrash.read(5, 0, BS, BS)).equals(written)).toBe(true);
+    expect((await afterCrash.read(4, 0, BS, BS, fetcher)).equals(fetched)).toBe(true);
+    expect(fetches).toBe(2);
+
+    // An orderly close syncs the cache: a reboot after it keeps every block.
+    await afterCrash.close();
+    fs.writeFileSync(bootIdFile, 'boot-3\n');
+    const afterReboot = await open({ bootIdFile });
+    expect(afterReboot.droppedAfterMachineCrash).toBe(0);
+    expect((await afterReboot.read(4, 0, BS, BS, fetcher)).equals(fetched)).toBe(true);
+    expect(fetches).toBe(2);
+
+    // A crash of RiverFS alone (same boot, never closed) loses nothing: the kernel still holds what was written.
+    const afterProcessCrash = await open({ bootIdFile });
+    expect(afterProcessCrash.droppedAfterMachineCrash).toBe(0);
+    expect((await afterProcessCrash.read(4, 0, BS, BS, fetcher)).equals(fetched)).toBe(true);
+    expect(fetches).toBe(2);
+  });
+
   it('should cut the last block and drop later ones when a file shrinks', async () => {
     const cache = await open();
     await cache.write(4, 0, pattern(4 * BS, 3));
