@@ -155,7 +155,7 @@ describe('lock ranges (Linux fcntl and flock rules)', () => {
 
     it.each([1, 2, 3, 4, 5, 6, 7, 8])('agrees with it over 2,000 random requests (seed %i)', (seed) => {
       const random = seededRandom(seed);
-      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
       const model: ByteMap = new Map(OWNERS.map((owner) => [owner, new Array<LockMode | undefined>(TAIL + 1)]));
       let locks: FileLockRecord[] = [];
       for (let step = 0; step < 2000; step++) {

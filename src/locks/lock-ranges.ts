@@ -172,7 +172,7 @@ export function releasedSomething(before: readonly FileLockRecord[], after: read
 }
 
 export function sameLocks(a: readonly FileLockRecord[], b: readonly FileLockRecord[]): boolean {
-  return a.length === b.length && a.every((lock, index) => sameRecord(lock, b[index]!));
+  return a.length === b.length && a.every((lock, index) => sameRecord(lock, b[index]));
 }
 
 function sameRecord(a: FileLockRecord, b: FileLockRecord): boolean {

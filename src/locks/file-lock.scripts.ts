@@ -1,0 +1,60 @@
+import { RedisScript } from '../state/redis-state.scripts';
+
+/**
+ * Lua behind the Redis file lock table. Times come from the Redis server's clock, as for the store's own
+ * sessions, so that gateways with skewed clocks agree on which sessions are alive.
+ */
+const NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * KEYS: the inode's list, sessions (zset scored by expiry).
+ * Returns {the list as stored or '', {ids of the sessions alive now}}.
+ */
+export const LOAD_LUA = `${NOW}
+local list = redis.call('GET', KEYS[1]) or ''
+return {list, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%.0f', now), '+inf')}
+`;
+
+/**
+ * Compare-and-set of an inode's list.
+ * KEYS: the inode's list, sessions (zset), the session's inode index (set).
+ * ARGV: expected list ('' = none), new list ('' = none), session id, '1' when the session must be alive,
+ * '1' when the session holds locks on the inode afterwards, the inode, index TTL ms.
+ * Returns 1 when stored, 0 when the list had changed, -1 when the session must be alive and is not.
+ */
+export const STORE_LUA = `${NOW}
+if ARGV[4] == '1' then
+  local score = redis.call('ZSCORE', KEYS[2], ARGV[3])
+  if not score or tonumber(score) <= now then
+    return -1
+  end
+end
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then
+  return 0
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+if ARGV[5] == '1' then
+  redis.call('SADD', KEYS[3], ARGV[6])
+  redis.call('PEXPIRE', KEYS[3], ARGV[7])
+else
+  redis.call('SREM', KEYS[3], ARGV[6])
+end
+return 1
+`;
+
+/** KEYS: the session's inode index. Returns its members. */
+export const INODES_LUA = `return redis.call('SMEMBERS', KEYS[1])`;
+
+export const FILE_LOCK_SCRIPTS = {
+  load: new RedisScript(LOAD_LUA),
+  store: new RedisScript(STORE_LUA),
+  inodes: new RedisScript(INODES_LUA),
+};
