@@ -88,7 +88,7 @@ function redisStores(count: number): RedisStateStore[] {
 describe('file locks kept by the lock service, through FUSE mounts', () => {
   it('one gateway: fcntl conflicts (EAGAIN), F_GETLK naming the holder, F_SETLKW waiting for the unlock, release when the holder dies', async () => {
     await withGateways([new InProcessStateStore()], async ([gateway], agents) => {
-      const file = path.join(gateway!.mountpoint, 'data');
+      const file = path.join(gateway.mountpoint, 'data');
       await fs.promises.writeFile(file, 'lock me');
       const holder = await agentOn(agents, file);
       const other = await agentOn(agents, file);
@@ -108,7 +108,7 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
 
       // F_SETLKW waits, in the service, until the holder unlocks.
       const waited = other.send('setlkw w 0 5');
-      await pollUntil(() => (gateway!.locking.waiting() === 1 ? true : undefined), {
+      await pollUntil(() => (gateway.locking.waiting() === 1 ? true : undefined), {
         timeoutMs: 10_000,
         describeTimeout: () => 'the F_SETLKW never reached the lock service',
       });
@@ -124,7 +124,7 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
 
   it('one gateway: flock exclusive and shared conflicts, a blocking flock woken, release when the holder dies', async () => {
     await withGateways([new InProcessStateStore()], async ([gateway], agents) => {
-      const file = path.join(gateway!.mountpoint, 'data');
+      const file = path.join(gateway.mountpoint, 'data');
       await fs.promises.writeFile(file, 'lock me');
       const [a, b, c] = [await agentOn(agents, file), await agentOn(agents, file), await agentOn(agents, file)];
 
@@ -137,7 +137,7 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
       expect(await b.send('flock un')).toEqual({ ok: true });
 
       const waited = c.send('flock ex');
-      await pollUntil(() => (gateway!.locking.waiting() === 1 ? true : undefined), {
+      await pollUntil(() => (gateway.locking.waiting() === 1 ? true : undefined), {
         timeoutMs: 10_000,
         describeTimeout: () => 'the blocking flock never reached the lock service',
       });
@@ -156,9 +156,9 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
 
   it('two gateways on one Redis: fcntl and flock locks taken through one mount hold through the other', async () => {
     await withGateways(redisStores(2), async ([gatewayA, gatewayB], agents) => {
-      await fs.promises.writeFile(path.join(gatewayA!.mountpoint, 'shared'), 'lock me');
-      const onA = await agentOn(agents, path.join(gatewayA!.mountpoint, 'shared'));
-      const onB = await agentOn(agents, path.join(gatewayB!.mountpoint, 'shared'));
+      await fs.promises.writeFile(path.join(gatewayA.mountpoint, 'shared'), 'lock me');
+      const onA = await agentOn(agents, path.join(gatewayA.mountpoint, 'shared'));
+      const onB = await agentOn(agents, path.join(gatewayB.mountpoint, 'shared'));
 
       expect(await onA.send('setlk w 100 50')).toEqual({ ok: true });
       expect(await onB.send('setlk r 120 1')).toEqual({ ok: false, errno: 'EAGAIN' });
@@ -167,7 +167,7 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
       expect(await onA.send('setlk w 99 1')).toEqual({ ok: false, errno: 'EAGAIN' });
 
       const waited = onB.send('setlkw w 100 1');
-      await pollUntil(() => (gatewayB!.locking.waiting() === 1 ? true : undefined), {
+      await pollUntil(() => (gatewayB.locking.waiting() === 1 ? true : undefined), {
         timeoutMs: 10_000,
         describeTimeout: () => 'the F_SETLKW never reached gateway B',
       });
@@ -181,7 +181,7 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
         timeoutMs: 10_000,
         describeTimeout: () => 'the flock of the process killed on gateway A was not released',
       });
-      const third = await agentOn(agents, path.join(gatewayA!.mountpoint, 'shared'));
+      const third = await agentOn(agents, path.join(gatewayA.mountpoint, 'shared'));
       expect(await third.send('flock sh nb')).toEqual({ ok: false, errno: 'EAGAIN' });
       expect(await third.send('getlk w 0 0')).toEqual({ ok: true, type: 'w', start: 0, len: 101, pid: onB.pid });
     });

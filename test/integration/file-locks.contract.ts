@@ -1,4 +1,4 @@
-import { FileLockError, FileLockService, type FileLockServiceOptions } from '../../src/locks';
+import { FileLockError, type FileLockService, type FileLockServiceOptions } from '../../src/locks';
 import { FlockOperation, LockType, type RecordLock } from '../../src/fuse-lowlevel/types';
 import type { StateStore } from '../../src/state/state-store';
 import { eventually } from './state-store.contract';
@@ -189,7 +189,7 @@ export function describeFileLockContract(name: string, makeHarness: () => Promis
       const gateways = [await harness.gateway(), await harness.gateway(), await harness.gateway()];
       const attempts = [];
       for (let owner = 1; owner <= 30; owner++) {
-        const gateway = gateways[owner % gateways.length]!;
+        const gateway = gateways[owner % gateways.length];
         attempts.push(refusal(gateway.locks.setlk(11, BigInt(owner), lock(write, 0, 1, owner), false)));
       }
       const outcomes = await Promise.all(attempts);
