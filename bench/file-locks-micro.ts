@@ -27,16 +27,45 @@ function perSecond(count: number, ms: number): string {
   return `${Math.round((count / ms) * 1000).toLocaleString('en')}/s (${((ms * 1000) / count).toFixed(1)} µs each)`;
 }
 
+/** Counts the store round trips the lock service makes (its scripts and its announcements). */
+function countCalls(store: StateStore): () => number {
+  let calls = 0;
+  const publish = store.publish.bind(store);
+  store.publish = (channel, message) => {
+    calls++;
+    return publish(channel, message);
+  };
+  if (store instanceof RedisStateStore) {
+    const runScript = store.runScript.bind(store);
+    store.runScript = (script, keys, args) => {
+      calls++;
+      return runScript(script, keys, args);
+    };
+  }
+  return () => calls;
+}
+
 async function serviceLoop(label: string, store: StateStore, ops: number): Promise<void> {
   const a = new FileLockService(store);
   await a.start();
+  const calls = countCalls(store);
+  const pair = async (): Promise<void> => {
+    await a.setlk(1, 1n, { type: LockType.write, start: 0, length: 10, pid: 1 }, false);
+    await a.setlk(1, 1n, { type: LockType.unlock, start: 0, length: 10, pid: 1 }, false);
+  };
   try {
+    for (let i = 0; i < ops / 4; i++) {
+      await pair(); // warm-up
+    }
+    const before = calls();
     let started = performance.now();
     for (let i = 0; i < ops; i++) {
-      await a.setlk(1, 1n, { type: LockType.write, start: 0, length: 10, pid: 1 }, false);
-      await a.setlk(1, 1n, { type: LockType.unlock, start: 0, length: 10, pid: 1 }, false);
+      await pair();
     }
-    console.log(`${label}: F_SETLK + F_UNLCK pairs   ${perSecond(ops, performance.now() - started)}`);
+    const perPair = ((calls() - before) / ops).toFixed(2);
+    console.log(
+      `${label}: F_SETLK + F_UNLCK pairs   ${perSecond(ops, performance.now() - started)}, ${perPair} store calls`,
+    );
     await a.setlk(2, 1n, { type: LockType.write, start: 0, length: 10, pid: 1 }, false);
     started = performance.now();
     for (let i = 0; i < ops; i++) {
@@ -72,7 +101,7 @@ async function handover(label: string, stores: [StateStore, StateStore], rounds:
       await b.setlk(5, 1n, unlock, false);
     }
     latencies.sort((x, y) => x - y);
-    const pick = (q: number): string => latencies[Math.floor(q * (latencies.length - 1))]!.toFixed(2);
+    const pick = (q: number): string => latencies[Math.floor(q * (latencies.length - 1))].toFixed(2);
     console.log(`${label}: unlock → waiter on the other gateway granted: p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms`);
   } finally {
     await a.stop();
@@ -109,7 +138,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const redisUrl = args.find((arg) => arg.startsWith('redis://')) ?? 'redis://127.0.0.1:6379';
   const opsAt = args.indexOf('--ops');
-  const ops = opsAt >= 0 ? Number(args[opsAt + 1]) : 2000;
+  const ops = opsAt >= 0 ? Number(args[opsAt + 1]) : 5000;
   const prefix = `riverfs-bench-locks:${process.pid}:`;
   const stores: StateStore[] = [];
   const redis = (): RedisStateStore => {
@@ -121,7 +150,14 @@ async function main(): Promise<void> {
     const inProcess = new InProcessStateStore();
     stores.push(inProcess);
     await serviceLoop('in-process', inProcess, ops);
-    await serviceLoop('redis     ', redis(), ops);
+    const probe = redis();
+    await probe.getCounter('bench-rtt');
+    const rttStarted = performance.now();
+    for (let i = 0; i < ops; i++) {
+      await probe.getCounter('bench-rtt');
+    }
+    console.log(`redis     : one GET round trip (for scale) ${perSecond(ops, performance.now() - rttStarted)}`);
+    await serviceLoop('redis     ', probe, ops);
     await handover('in-process', [inProcess, inProcess], 200);
     await handover('redis     ', [redis(), redis()], 200);
 

@@ -18,7 +18,8 @@ export interface LockSnapshot {
 export interface FileLockTable {
   load(ino: string): Promise<LockSnapshot>;
   /**
-   * Stores `locks` if the inode's list is still `token`, in one atomic step; false when it changed meanwhile.
+   * Stores `locks` if the inode's list is still `token`, in one atomic step, and resolves to null; when it
+   * changed meanwhile, stores nothing and resolves to the list as it is now (so a retry needs no `load`).
    * `session` must be alive when `mustBeLive` (a lock is being granted to it): otherwise rejects with
    * SESSION_UNKNOWN. `holds` says whether `session` keeps locks on the inode afterwards (for its index).
    */
@@ -29,7 +30,7 @@ export interface FileLockTable {
     session: string,
     mustBeLive: boolean,
     holds: boolean,
-  ): Promise<boolean>;
+  ): Promise<LockSnapshot | null>;
   /** Inodes the session may hold locks on (a superset: entries may be stale). */
   inodesOf(session: string): Promise<string[]>;
 }
@@ -66,7 +67,7 @@ export class InProcessFileLockTable implements FileLockTable {
     session: string,
     mustBeLive: boolean,
     holds: boolean,
-  ): Promise<boolean> {
+  ): Promise<LockSnapshot | null> {
     if (mustBeLive) {
       await this.sessions.reapExpiredSessions();
       if (!(await this.sessions.listSessions()).some((record) => record.id === session)) {
@@ -75,7 +76,7 @@ export class InProcessFileLockTable implements FileLockTable {
     }
     // No await between this check and the write: in one process that makes the pair atomic.
     if ((this.lists.get(ino) ?? '') !== token) {
-      return false;
+      return this.load(ino);
     }
     const text = encodeLocks(locks);
     if (text === '') {
@@ -90,7 +91,7 @@ export class InProcessFileLockTable implements FileLockTable {
     } else {
       inodes.delete(ino);
     }
-    return true;
+    return null;
   }
 
   inodesOf(session: string): Promise<string[]> {

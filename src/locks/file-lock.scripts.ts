@@ -23,18 +23,19 @@ return {list, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%.0f', 
  * KEYS: the inode's list, sessions (zset), the session's inode index (set).
  * ARGV: expected list ('' = none), new list ('' = none), session id, '1' when the session must be alive,
  * '1' when the session holds locks on the inode afterwards, the inode, index TTL ms.
- * Returns 1 when stored, 0 when the list had changed, -1 when the session must be alive and is not.
+ * Returns {1} when stored, {0, the list as it is now, {ids of the live sessions}} when it had changed, {-1} when
+ * the session must be alive and is not.
  */
 export const STORE_LUA = `${NOW}
 if ARGV[4] == '1' then
   local score = redis.call('ZSCORE', KEYS[2], ARGV[3])
   if not score or tonumber(score) <= now then
-    return -1
+    return {-1}
   end
 end
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then
-  return 0
+  return {0, current, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%.0f', now), '+inf')}
 end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
@@ -47,7 +48,7 @@ if ARGV[5] == '1' then
 else
   redis.call('SREM', KEYS[3], ARGV[6])
 end
-return 1
+return {1}
 `;
 
 /** KEYS: the session's inode index. Returns its members. */

@@ -6,7 +6,13 @@ import { InProcessStateStore } from '../state/in-process-state-store';
 import { RedisStateStore } from '../state/redis-state-store';
 import { isStateError } from '../state/state.errors';
 import type { SessionInfo, SessionRecord, StateStore, Unsubscribe } from '../state/state-store';
-import { type FileLockTable, InProcessFileLockTable, SessionGoneError } from './file-lock-table';
+import {
+  encodeLocks,
+  type FileLockTable,
+  InProcessFileLockTable,
+  type LockSnapshot,
+  SessionGoneError,
+} from './file-lock-table';
 import {
   decide,
   type FileLockRecord,
@@ -62,6 +68,8 @@ export interface LockHolder extends RecordLock {
 
 const DEFAULT_SESSION_TTL_MS = 30_000;
 const DEFAULT_RECHECK_MS = 1000;
+/** How many inodes' lock lists a gateway remembers for its first compare-and-set try. */
+const LAST_SEEN_LIMIT = 10_000;
 /** Compare-and-set retries under contention before the request fails with ENOLCK. */
 const MAX_CAS_TRIES = 100;
 
@@ -99,6 +107,7 @@ export class FileLockService {
    * costs no round trip to the store.
    */
   private readonly owners = new Map<string, Set<string>>();
+  private readonly lastSeen = new Map<string, LockSnapshot>();
 
   constructor(
     private readonly store: StateStore,
@@ -170,7 +179,7 @@ export class FileLockService {
       throw new FileLockError('EINVAL', 'F_GETLK with F_UNLCK');
     }
     const request = this.posixRequest(lockOwner, lock);
-    const snapshot = await this.guard(() => this.table.load(String(ino)));
+    const snapshot = await this.load(String(ino));
     const live = snapshot.locks.filter((held) => snapshot.live.has(held.session));
     const conflict = findConflict(live, request);
     if (conflict === undefined) {
@@ -420,35 +429,71 @@ export class FileLockService {
   }
 
   /**
-   * Reads the inode's list, drops dead sessions' locks, applies `decideOn`, and writes the result back if the
-   * list did not change meanwhile (else starts over). Announces the write when it let a waiter through.
+   * Applies `decideOn` to the inode's list (dead sessions' locks dropped) and writes the result back by
+   * compare-and-set, starting over from the list the store answers when it changed meanwhile. The first try
+   * works on the list this gateway last saw, if it has one: a stale list cannot be written back (the compare
+   * fails), so only a refusal or a no-op needs a fresh read. That makes a lock or an unlock one round trip.
+   * A write that can let a waiter through is announced without waiting for the announcement.
    */
   private async update(
     ino: string,
     decideOn: (locks: FileLockRecord[]) => LockDecision,
     granting: boolean,
   ): Promise<LockDecision> {
+    let snapshot = this.lastSeen.get(ino);
+    let fresh = false;
+    if (snapshot === undefined) {
+      snapshot = await this.load(ino);
+      fresh = true;
+    }
     for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-      const snapshot = await this.guard(() => this.table.load(ino));
-      const live = snapshot.locks.filter((held) => snapshot.live.has(held.session));
+      const live = snapshot.locks.filter((held) => snapshot!.live.has(held.session));
       const decision = decideOn(live);
-      if (sameLocks(decision.locks, snapshot.locks)) {
+      const changes = !sameLocks(decision.locks, snapshot.locks);
+      if (!fresh && (!changes || !decision.granted)) {
+        snapshot = await this.load(ino);
+        fresh = true;
+        continue;
+      }
+      if (!changes) {
         return decision;
       }
       const session = this.session;
       const holds = decision.locks.some((held) => held.session === session);
-      const stored = await this.guard(() =>
-        this.table.store(ino, snapshot.token, decision.locks, session, granting && decision.granted, holds),
+      const current = await this.guard(() =>
+        this.table.store(ino, snapshot!.token, decision.locks, session, granting && decision.granted, holds),
       );
-      if (!stored) {
+      if (current !== null) {
+        this.remember(ino, current);
+        snapshot = current;
+        fresh = true;
         continue;
       }
+      this.remember(ino, { token: encodeLocks(decision.locks), locks: decision.locks, live: snapshot.live });
       if (releasedSomething(snapshot.locks, decision.locks)) {
-        await this.guard(() => this.store.publish(FILE_LOCK_CHANNEL, { ino }));
+        // Not awaited: the waiters also look again every recheckMs, so a lost announcement only delays them.
+        this.store.publish(FILE_LOCK_CHANNEL, { ino }).catch((error: unknown) => {
+          this.logger.warn(`Announcing a lock release on inode ${ino} failed: ${(error as Error).message}`);
+        });
       }
       return decision;
     }
     throw new FileLockError('ENOLCK', `the locks of inode ${ino} kept changing; gave up after ${MAX_CAS_TRIES} tries`);
+  }
+
+  private async load(ino: string): Promise<LockSnapshot> {
+    const snapshot = await this.guard(() => this.table.load(ino));
+    this.remember(ino, snapshot);
+    return snapshot;
+  }
+
+  /** Keeps the latest list seen of the most recently used inodes (a Map iterates oldest first). */
+  private remember(ino: string, snapshot: LockSnapshot): void {
+    this.lastSeen.delete(ino);
+    this.lastSeen.set(ino, snapshot);
+    if (this.lastSeen.size > LAST_SEEN_LIMIT) {
+      this.lastSeen.delete(this.lastSeen.keys().next().value!);
+    }
   }
 
   /** Store failures become ENOLCK, the errno of a lock manager that cannot be reached. */

@@ -31,16 +31,20 @@ export class RedisFileLockTable implements FileLockTable {
     session: string,
     mustBeLive: boolean,
     holds: boolean,
-  ): Promise<boolean> {
+  ): Promise<LockSnapshot | null> {
     const reply = await this.state.runScript(
       FILE_LOCK_SCRIPTS.store,
       [`file-locks:${ino}`, 'sessions', `file-lock-inodes:${session}`],
       [token, encodeLocks(locks), session, mustBeLive ? '1' : '0', holds ? '1' : '0', ino, INDEX_TTL_MS],
     );
-    if (reply === -1) {
+    const [status, current, live] = reply as [number, string?, string[]?];
+    if (status === -1) {
       throw new SessionGoneError(session);
     }
-    return reply === 1;
+    if (status === 1) {
+      return null;
+    }
+    return { token: current!, locks: decodeLocks(current!), live: new Set(live) };
   }
 
   async inodesOf(session: string): Promise<string[]> {
