@@ -122,6 +122,31 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
     });
   });
 
+  it('one gateway: a process killed while it waits in F_SETLKW does not end up holding the lock', async () => {
+    await withGateways([new InProcessStateStore()], async ([gateway], agents) => {
+      const file = path.join(gateway.mountpoint, 'data');
+      await fs.promises.writeFile(file, 'lock me');
+      const holder = await agentOn(agents, file);
+      const waiter = await agentOn(agents, file);
+      expect(await holder.send('setlk w 0 0')).toEqual({ ok: true });
+      const waited = waiter.send('setlkw w 0 1').catch(() => 'killed');
+      await pollUntil(() => (gateway.locking.waiting() === 1 ? true : undefined), {
+        timeoutMs: 10_000,
+        describeTimeout: () => 'the F_SETLKW never reached the lock service',
+      });
+      // The kernel keeps a killed waiter's request until it is answered; it is granted, then its close frees it.
+      const killed = waiter.killAndWait();
+      expect(await holder.send('setlk u 0 0')).toEqual({ ok: true });
+      await killed;
+      expect(await waited).toBe('killed');
+      const third = await agentOn(agents, file);
+      await pollUntil(async () => ((await third.send('setlk w 0 1')).ok ? true : undefined), {
+        timeoutMs: 10_000,
+        describeTimeout: () => 'the killed waiter kept the lock',
+      });
+    });
+  });
+
   it('one gateway: flock exclusive and shared conflicts, a blocking flock woken, release when the holder dies', async () => {
     await withGateways([new InProcessStateStore()], async ([gateway], agents) => {
       const file = path.join(gateway.mountpoint, 'data');
