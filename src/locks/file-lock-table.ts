@@ -33,7 +33,17 @@ export interface FileLockTable {
   ): Promise<LockSnapshot | null>;
   /** Inodes the session may hold locks on (a superset: entries may be stale). */
   inodesOf(session: string): Promise<string[]>;
+  /**
+   * In one atomic step: follows the owners `blocker` waits for, and so on (at most MAX_WAIT_CHAIN steps, as
+   * Linux); when that leads back to `waiter`, records nothing and resolves to true (a deadlock). Otherwise
+   * records that `waiter` waits for `blocker`, for `ttlMs`, and resolves to false.
+   */
+  waitFor(waiter: string, blocker: string, ttlMs: number): Promise<boolean>;
+  stopWaiting(waiter: string): Promise<void>;
 }
+
+/** Linux's MAX_DEADLK_ITERATIONS. */
+export const MAX_WAIT_CHAIN = 10;
 
 export function encodeLocks(locks: readonly FileLockRecord[]): string {
   return locks.length === 0 ? '' : JSON.stringify(locks);
@@ -50,6 +60,7 @@ export function decodeLocks(text: string): FileLockRecord[] {
 export class InProcessFileLockTable implements FileLockTable {
   private readonly lists = new Map<string, string>();
   private readonly index = new Map<string, Set<string>>();
+  private readonly waits = new Map<string, { blocker: string; until: number }>();
 
   constructor(private readonly sessions: StateStore) {}
 
@@ -96,6 +107,25 @@ export class InProcessFileLockTable implements FileLockTable {
 
   inodesOf(session: string): Promise<string[]> {
     return Promise.resolve([...(this.index.get(session) ?? [])]);
+  }
+
+  waitFor(waiter: string, blocker: string, ttlMs: number): Promise<boolean> {
+    const now = performance.now();
+    let current: string | undefined = blocker;
+    for (let step = 0; step <= MAX_WAIT_CHAIN && current !== undefined; step++) {
+      if (current === waiter) {
+        return Promise.resolve(true);
+      }
+      const next = this.waits.get(current);
+      current = next !== undefined && next.until > now ? next.blocker : undefined;
+    }
+    this.waits.set(waiter, { blocker, until: now + ttlMs });
+    return Promise.resolve(false);
+  }
+
+  stopWaiting(waiter: string): Promise<void> {
+    this.waits.delete(waiter);
+    return Promise.resolve();
   }
 }
 

@@ -54,8 +54,30 @@ return {1}
 /** KEYS: the session's inode index. Returns its members. */
 export const INODES_LUA = `return redis.call('SMEMBERS', KEYS[1])`;
 
+/**
+ * KEYS: none (the chain's keys are found as it is followed). ARGV: key prefix, waiter, blocker, ttl ms, steps.
+ * Follows `file-lock-wait:<owner>` from the blocker; returns 1 when it leads back to the waiter (nothing
+ * recorded), else records the waiter's own and returns 0.
+ */
+export const WAIT_FOR_LUA = `
+local current = ARGV[3]
+for step = 0, tonumber(ARGV[5]) do
+  if current == ARGV[2] then
+    return 1
+  end
+  current = redis.call('GET', ARGV[1] .. 'file-lock-wait:' .. current)
+  if not current then
+    break
+  end
+end
+redis.call('SET', ARGV[1] .. 'file-lock-wait:' .. ARGV[2], ARGV[3], 'PX', ARGV[4])
+return 0
+`;
+
 export const FILE_LOCK_SCRIPTS = {
+  waitFor: new RedisScript(WAIT_FOR_LUA),
   load: new RedisScript(LOAD_LUA),
   store: new RedisScript(STORE_LUA),
   inodes: new RedisScript(INODES_LUA),
+  stopWaiting: new RedisScript(`return redis.call('DEL', KEYS[1])`),
 };

@@ -47,7 +47,7 @@ export interface FileLockServiceOptions {
   table?: FileLockTable;
 }
 
-export type FileLockErrorCode = 'EAGAIN' | 'EWOULDBLOCK' | 'EINTR' | 'ENOLCK' | 'EINVAL';
+export type FileLockErrorCode = 'EAGAIN' | 'EWOULDBLOCK' | 'EINTR' | 'ENOLCK' | 'EINVAL' | 'EDEADLK';
 
 /** A lock request refused with an errno; `code` is what the FUSE binding answers (it reads `code`). */
 export class FileLockError extends Error {
@@ -73,6 +73,11 @@ const LAST_SEEN_LIMIT = 10_000;
 /** Compare-and-set retries under contention before the request fails with ENOLCK. */
 const MAX_CAS_TRIES = 100;
 
+/** An owner as the wait records name it. */
+function waitKey(owner: Pick<FileLockRecord, 'session' | 'owner'>): string {
+  return `${owner.session}|${owner.owner}`;
+}
+
 interface Waiter {
   wake: () => void;
 }
@@ -84,8 +89,8 @@ interface Waiter {
  * (lock-ranges.ts) applied in between.
  *
  * Blocking requests wait for a release message on FILE_LOCK_CHANNEL for their inode, and look again every
- * `recheckMs` whatever happens. There is no deadlock detection (EDEADLK): waiters in a cycle wait until one
- * of them is interrupted or closes.
+ * `recheckMs` whatever happens. An F_SETLKW that would close a cycle of POSIX lock owners waiting for each other
+ * (across gateways too) fails with EDEADLK, as on Linux; flock waits are not checked, as on Linux.
  */
 export class FileLockService {
   private readonly logger = new Logger(FileLockService.name);
@@ -100,6 +105,8 @@ export class FileLockService {
   private stopped = false;
   /** Bumped by every release message, so a waiter sees a release that came while it was looking. */
   private readonly generations = new Map<string, number>();
+  /** Lock requests under way per inode (looking or waiting): while there are any, the generation is kept. */
+  private readonly blocking = new Map<string, number>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   /**
    * Per inode, the owners ("posix:<owner>", "flock:<owner>") that were granted a lock here and have not
@@ -108,6 +115,7 @@ export class FileLockService {
    */
   private readonly owners = new Map<string, Set<string>>();
   private readonly lastSeen = new Map<string, LockSnapshot>();
+  private waitingNow = 0;
 
   constructor(
     private readonly store: StateStore,
@@ -121,6 +129,11 @@ export class FileLockService {
     if (!(this.heartbeatMs > 0 && this.heartbeatMs * 2 <= this.ttlMs)) {
       throw new Error(`file locks: a heartbeat every ${this.heartbeatMs} ms does not keep a ${this.ttlMs} ms session`);
     }
+  }
+
+  /** Lock requests of this gateway waiting now (F_SETLKW, flock without LOCK_NB). */
+  get waiting(): number {
+    return this.waitingNow;
   }
 
   /** This gateway's lock session; '' before `start`. */
@@ -358,32 +371,73 @@ export class FileLockService {
     refusal: 'EAGAIN' | 'EWOULDBLOCK',
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    for (;;) {
-      if (signal?.aborted || this.stopped) {
-        throw new FileLockError('EINTR', 'the lock wait was interrupted');
-      }
-      const generation = this.generations.get(ino) ?? 0;
-      const decision = await this.change(ino, request);
-      if (decision.granted) {
-        if (request.mode !== 'unlock') {
-          const owners = this.owners.get(ino) ?? new Set<string>();
-          owners.add(`${request.kind}:${request.owner}`);
-          this.owners.set(ino, owners);
+    const me = waitKey(request);
+    let waitRecorded = false;
+    this.blocking.set(ino, (this.blocking.get(ino) ?? 0) + 1);
+    try {
+      for (;;) {
+        if (signal?.aborted || this.stopped) {
+          throw new FileLockError('EINTR', 'the lock wait was interrupted');
         }
-        return;
+        const generation = this.generations.get(ino) ?? 0;
+        const decision = await this.change(ino, request);
+        if (decision.granted) {
+          if (request.mode !== 'unlock') {
+            const owners = this.owners.get(ino) ?? new Set<string>();
+            owners.add(`${request.kind}:${request.owner}`);
+            this.owners.set(ino, owners);
+          }
+          return;
+        }
+        const holder = `pid ${decision.conflict.pid} (session ${decision.conflict.session})`;
+        if (!wait) {
+          throw new FileLockError(refusal, `held by ${holder}`);
+        }
+        if (request.kind === 'posix') {
+          // As Linux does for F_SETLKW: refuse a wait that would close a cycle of owners waiting for each other.
+          // Recorded again at every look, so the record outlives the wait by at most its TTL.
+          waitRecorded = true;
+          const cycle = await this.guard(() => this.table.waitFor(me, waitKey(decision.conflict), this.waitTtlMs()));
+          if (cycle) {
+            throw new FileLockError('EDEADLK', `waiting for ${holder} would deadlock`);
+          }
+        }
+        if ((this.generations.get(ino) ?? 0) === generation) {
+          this.waitingNow++;
+          try {
+            await this.waitForRelease(ino, signal);
+          } finally {
+            this.waitingNow--;
+          }
+        }
       }
-      if (!wait) {
-        throw new FileLockError(refusal, `held by pid ${decision.conflict.pid} (session ${decision.conflict.session})`);
+    } finally {
+      const left = this.blocking.get(ino)! - 1;
+      if (left === 0) {
+        this.blocking.delete(ino);
+        this.generations.delete(ino);
+      } else {
+        this.blocking.set(ino, left);
       }
-      if ((this.generations.get(ino) ?? 0) === generation) {
-        await this.waitForRelease(ino, signal);
+      if (waitRecorded) {
+        await this.table.stopWaiting(me).catch(() => undefined);
       }
     }
+  }
+
+  /** A wait record lives for two re-checks and a margin: a waiter that died stops blocking others' requests. */
+  private waitTtlMs(): number {
+    return this.recheckMs * 2 + 1000;
   }
 
   /** Resolves at a release message for the inode, after `recheckMs`, or when the wait is cancelled. */
   private waitForRelease(ino: string, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve) => {
+      // Cancelled while it was looking: an abort listener added now would never fire.
+      if (signal?.aborted || this.stopped) {
+        resolve();
+        return;
+      }
       let set = this.waiters.get(ino);
       if (set === undefined) {
         set = new Set();
@@ -407,13 +461,12 @@ export class FileLockService {
   }
 
   private wake(ino: string): void {
-    this.generations.set(ino, (this.generations.get(ino) ?? 0) + 1);
+    // Only requests under way need a generation; counting for every inode ever unlocked would grow for ever.
+    if (this.blocking.has(ino)) {
+      this.generations.set(ino, (this.generations.get(ino) ?? 0) + 1);
+    }
     for (const waiter of [...(this.waiters.get(ino) ?? [])]) {
       waiter.wake();
-    }
-    if (!this.waiters.has(ino)) {
-      // Only waiters need a generation; without any, the count would grow with every inode ever unlocked.
-      this.generations.delete(ino);
     }
   }
 

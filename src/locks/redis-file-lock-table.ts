@@ -1,5 +1,12 @@
 import type { RedisStateStore } from '../state/redis-state-store';
-import { decodeLocks, encodeLocks, type FileLockTable, type LockSnapshot, SessionGoneError } from './file-lock-table';
+import {
+  decodeLocks,
+  encodeLocks,
+  type FileLockTable,
+  type LockSnapshot,
+  MAX_WAIT_CHAIN,
+  SessionGoneError,
+} from './file-lock-table';
 import { FILE_LOCK_SCRIPTS } from './file-lock.scripts';
 import type { FileLockRecord } from './lock-ranges';
 
@@ -45,6 +52,19 @@ export class RedisFileLockTable implements FileLockTable {
       return null;
     }
     return { token: current!, locks: decodeLocks(current!), live: new Set(live) };
+  }
+
+  async waitFor(waiter: string, blocker: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.state.runScript(
+      FILE_LOCK_SCRIPTS.waitFor,
+      [],
+      [this.state.keyPrefix, waiter, blocker, Math.ceil(ttlMs), MAX_WAIT_CHAIN],
+    );
+    return reply === 1;
+  }
+
+  async stopWaiting(waiter: string): Promise<void> {
+    await this.state.runScript(FILE_LOCK_SCRIPTS.stopWaiting, [`file-lock-wait:${waiter}`], []);
   }
 
   async inodesOf(session: string): Promise<string[]> {

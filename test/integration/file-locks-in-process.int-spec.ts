@@ -24,6 +24,8 @@ describeFileLockContract('the in-process state store', () => {
       load: (ino) => reach(() => table.load(ino)),
       store: (...args) => reach(() => table.store(...args)),
       inodesOf: (session) => reach(() => table.inodesOf(session)),
+      waitFor: (...args) => reach(() => table.waitFor(...args)),
+      stopWaiting: (waiter) => reach(() => table.stopWaiting(waiter)),
     };
   }
 

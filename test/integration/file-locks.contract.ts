@@ -150,7 +150,7 @@ export function describeFileLockContract(name: string, makeHarness: () => Promis
       await a.locks.flock(7, 1n, exclusive | nonBlocking);
       const posixWaiter = track(b.locks.setlk(7, 2n, lock(read, 5, 1), true));
       const flockWaiter = track(b.locks.flock(7, 2n, shared));
-      await roundTrip(b);
+      await eventually('both to wait', () => b.locks.waiting === 2);
       expect([posixWaiter.settled(), flockWaiter.settled()]).toEqual([undefined, undefined]);
       // A release of something else on the inode wakes the waiters, who find the lock still held and go on waiting.
       await a.locks.setlk(7, 1n, lock(unlock, 8, 2), false);
@@ -175,6 +175,7 @@ export function describeFileLockContract(name: string, makeHarness: () => Promis
       const stopped = track(b.locks.flock(9, 2n, exclusive));
       const stoppedToo = track(b.locks.setlk(7, 3n, lock(write, 0, 1), true));
       await stopped.done; // flock 9 is free: granted at once
+      await eventually('both to wait', () => b.locks.waiting === 2);
       controller.abort();
       await interrupted.done;
       expect(interrupted.settled()).toBe('EINTR');
@@ -183,6 +184,28 @@ export function describeFileLockContract(name: string, makeHarness: () => Promis
       expect(stoppedToo.settled()).toBe('EINTR');
       // A stopped gateway released what it held.
       expect(await refusal(a.locks.flock(9, 1n, exclusive | nonBlocking))).toBe('granted');
+    });
+
+    it('refuses an F_SETLKW that would close a cycle of waiting owners with EDEADLK, across gateways', async () => {
+      const a = await harness.gateway();
+      const b = await harness.gateway({ recheckMs: 600_000 });
+      await a.locks.setlk(7, 1n, lock(write, 0, 1), false);
+      await b.locks.setlk(7, 2n, lock(write, 10, 1), false);
+      await a.locks.setlk(8, 3n, lock(write, 0, 0), false);
+      const first = track(a.locks.setlk(7, 1n, lock(write, 10, 1), true));
+      await eventually('owner 1 to wait', () => a.locks.waiting === 1);
+      // Owner 1 waits for owner 2; 2 waiting for 1 would never end. A chain through a third owner counts too.
+      expect(await refusal(b.locks.setlk(7, 2n, lock(write, 0, 1), true))).toBe('EDEADLK');
+      const third = track(b.locks.setlk(8, 2n, lock(write, 0, 1), true)); // 2 waits for 3 on another inode
+      await eventually('owner 2 to wait', () => b.locks.waiting === 1);
+      expect(await refusal(a.locks.setlk(7, 3n, lock(write, 10, 1), true))).toBe('EDEADLK'); // 3 → 2 → 3
+      expect(first.settled()).toBeUndefined();
+      await b.locks.setlk(7, 2n, lock(unlock, 10, 1), false);
+      await first.done;
+      expect(first.settled()).toBe('granted');
+      await a.locks.releaseOwner(8, 3n);
+      await third.done;
+      expect(third.settled()).toBe('granted');
     });
 
     it('grants a contested lock to exactly one of many simultaneous requests across gateways', async () => {
