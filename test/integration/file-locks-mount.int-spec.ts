@@ -199,6 +199,19 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
       expect(await onA.send('setlk u 0 0')).toEqual({ ok: true });
       expect(await waited).toEqual({ ok: true });
 
+      // Each holds a range the other asks for: the second F_SETLKW would wait for ever, and gets EDEADLK.
+      expect(await onA.send('setlk w 200 1')).toEqual({ ok: true });
+      const crossed = onA.send('setlkw w 50 1');
+      await pollUntil(() => (gatewayA.locks.waiting === 1 ? true : undefined), {
+        timeoutMs: 10_000,
+        describeTimeout: () => 'the F_SETLKW never waited on gateway A',
+      });
+      // python names errno 35 (EDEADLK) by its alias.
+      expect(await onB.send('setlkw w 200 1')).toEqual({ ok: false, errno: 'EDEADLOCK' });
+      expect(await onB.send('setlk u 0 0')).toEqual({ ok: true });
+      expect(await crossed).toEqual({ ok: true });
+      expect(await onA.send('setlk u 0 0')).toEqual({ ok: true });
+
       expect(await onA.send('flock ex nb')).toEqual({ ok: true });
       expect(await onB.send('flock sh nb')).toEqual({ ok: false, errno: 'EAGAIN' });
       await onA.killAndWait();
@@ -208,6 +221,7 @@ describe('file locks kept by the lock service, through FUSE mounts', () => {
       });
       const third = await agentOn(agents, path.join(gatewayA.mountpoint, 'shared'));
       expect(await third.send('flock sh nb')).toEqual({ ok: false, errno: 'EAGAIN' });
+      expect(await onB.send('setlk w 0 101')).toEqual({ ok: true });
       expect(await third.send('getlk w 0 0')).toEqual({ ok: true, type: 'w', start: 0, len: 101, pid: onB.pid });
     });
   });
