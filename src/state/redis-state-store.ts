@@ -375,6 +375,23 @@ export class RedisStateStore extends StateStore {
     }
   }
 
+  // ---- scripts of modules built on this store ----
+
+  /**
+   * Runs a Lua script of a module that keeps its own records beside this store's (file locks), on this
+   * store's connection and with its error handling. `keys` are given without the key prefix; `keyPrefix` is
+   * there for a script that must name further keys itself. The driver stays inside: callers see a reply.
+   */
+  async runScript(script: RedisScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return this.run(() =>
+      script.run(
+        this.client,
+        keys.map((key) => this.keyPrefix + key),
+        args,
+      ),
+    );
+  }
+
   // ---- lifecycle ----
 
   protected async shutdown(): Promise<void> {
