@@ -113,6 +113,7 @@ async function serveMount(
       `  state:          ${config.redis === undefined ? 'in-process' : 'Redis'}`,
       `  tahoe:          ${config.tahoeUrl ?? 'embedded local grid in ' + config.gridDir}`,
       `  mode:           ${config.mode}`,
+      `  fuse api:       ${config.fuseApi}`,
       `  admin:          http://${address.address}:${address.port}/ (token in ${config.adminToken === undefined ? path.join(config.dataDir, 'admin-token') : 'the configured adminToken'})`,
       'Stop with Ctrl-C or SIGTERM (a second signal exits at once; what is dirty is pushed at the next start).',
       '',
