@@ -193,6 +193,7 @@ export class FuseService {
     });
     const mount = await LowLevelMount.mount(this.options.mountpoint, filesystem, {
       fuseOptions: lowLevelMountOptions(this.options),
+      byteNames: true,
       onUnexpectedError: (error, operation) =>
         this.options.log.error(
           `${operation} failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

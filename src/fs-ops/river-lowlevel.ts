@@ -16,8 +16,11 @@ import { FsError } from '../common/errors/fs-error';
 import { type FsStat, S_IFMT, TYPE_BITS, xattrName } from './fs-stat';
 import type { RiverFs } from './river-fs';
 
-/** Names and symlink targets cross the low-level binding as UTF-8 strings. */
-const NAME_ENCODING: BufferEncoding = 'utf8';
+/**
+ * Names, symlink targets and xattr names cross the binding as latin1 strings, one char per byte (the mount asks for
+ * `byteNames`): a name that is not UTF-8 is kept byte for byte, as on a local filesystem.
+ */
+export const NAME_ENCODING: BufferEncoding = 'latin1';
 const RENAME_NOREPLACE = 1;
 /** Offsets of a listing: "." ends at 1, ".." at 2, an entry at its store cookie + 2 (cookies start above 0). */
 const DOT_END = 1;
