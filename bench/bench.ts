@@ -108,8 +108,8 @@ function targetPlans(settings: BenchSettings, work: string, grid: LocalGrid, tah
     { name: 'local', make: () => localTarget(work) },
     { name: 'passthrough', make: () => passthroughTarget(work) },
     { name: 'riverfs', make: riverfs('riverfs', 'writeback', false) },
-    // The same on the FUSE low-level API (issue 13), while the high-level one is still the default.
-    { name: 'riverfs-lowlevel', make: riverfs('riverfs-lowlevel', 'writeback', false, 'lowlevel') },
+    // The same on fuse-native's high-level API (by path), the default before issue 13, while it is still offered.
+    { name: 'riverfs-highlevel', make: riverfs('riverfs-highlevel', 'writeback', false, 'highlevel') },
     {
       name: 'riverfs-writethrough',
       make: riverfs('riverfs-writethrough', 'writethrough', false),

@@ -172,7 +172,7 @@ export function loadConfig(sources: ConfigSources = {}): RiverFsConfig {
     tahoeLeaseRenewal: (parsed.tahoeLeaseRenewal as number | undefined) ?? 604_800,
     tahoeCheckInterval: (parsed.tahoeCheckInterval as number | undefined) ?? 0,
     tahoeCheckRepair: (parsed.tahoeCheckRepair as boolean | undefined) ?? false,
-    fuseApi: (parsed.fuseApi as RiverFsConfig['fuseApi'] | undefined) ?? 'highlevel',
+    fuseApi: (parsed.fuseApi as RiverFsConfig['fuseApi'] | undefined) ?? 'lowlevel',
     attrTimeout: parsed.attrTimeout as number | undefined,
     entryTimeout: parsed.entryTimeout as number | undefined,
     allowOtherWhenRoot: (parsed.allowOtherWhenRoot as boolean | undefined) ?? true,

@@ -276,8 +276,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'enum',
     choices: FUSE_APIS,
     description:
-      'FUSE API of the mount: lowlevel (requests by inode number, libfuse 3) or highlevel (requests by path, fuse-native on libfuse 2.9)',
-    defaultText: 'highlevel',
+      'FUSE API of the mount: lowlevel (requests by inode number, libfuse 3) or highlevel (requests by path, fuse-native on libfuse 2.9; kept while the low-level mount is new)',
+    defaultText: 'lowlevel',
   },
   {
     key: 'attrTimeout',
