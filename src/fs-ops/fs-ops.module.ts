@@ -189,9 +189,13 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
         },
         {
           provide: FuseService,
-          inject: [RiverFs, { token: RiverFsMetrics, optional: true }],
-          useFactory: (riverFs: RiverFs, metrics: RiverFsMetrics | undefined): FuseService =>
-            new FuseService(riverFs, {
+          inject: [RiverFs, { token: RiverFsMetrics, optional: true }, { token: TahoeSyncWorker, optional: true }],
+          useFactory: (
+            riverFs: RiverFs,
+            metrics: RiverFsMetrics | undefined,
+            sync: TahoeSyncWorker | undefined,
+          ): FuseService => {
+            const fuse = new FuseService(riverFs, {
               observe: metrics ? (op, result, seconds) => metrics.observeFuseOp(op, result, seconds) : undefined,
               mountpoint: options.mountpoint,
               allowOther: options.allowOther ?? false,
@@ -201,7 +205,11 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
                 error: (message) => logger.error(message),
                 debug: (message) => logger.debug(message),
               },
-            }),
+            });
+            // What a pull changed the kernel may hold in its caches (open files' pages above all): drop it.
+            sync?.onRemoteChange((inos) => fuse.invalidateInodes(inos));
+            return fuse;
+          },
         },
         { provide: MountStatus, inject: [FuseService], useFactory: (fuse: FuseService) => new FuseMountStatus(fuse) },
       ],

@@ -36,6 +36,8 @@ export interface FuseServiceOptions extends MountOptionSettings {
 /** A mount of either API, as FuseService drives it. */
 interface ActiveMount {
   unmount(): Promise<void>;
+  /** Drops what the kernel caches of an inode (attributes, pages); the high-level API caches nothing to drop. */
+  invalidateInode?(ino: number): Promise<void>;
 }
 
 /**
@@ -200,6 +202,7 @@ export class FuseService {
         ),
     });
     return {
+      invalidateInode: (ino) => mount.notifyInvalInode(ino, 0, 0),
       unmount: () =>
         withTimeout(
           mount.unmount(),
@@ -207,6 +210,27 @@ export class FuseService {
           `fusermount3 -u did not end the session within ${UNMOUNT_COMMAND_TIMEOUT_MS / 1000} s`,
         ),
     };
+  }
+
+  /**
+   * Tells the kernel that these inodes changed behind its back (a pull from Tahoe replaced a file's content or
+   * attributes, or a directory's entries): their cached attributes and pages go. Never waits, never fails: the
+   * binding sends notifications off the event loop, and one that fails only leaves the kernel's cache to its timeout.
+   */
+  invalidateInodes(inos: readonly number[]): void {
+    const mount = this.fuse;
+    if (mount?.invalidateInode === undefined) {
+      return;
+    }
+    for (const ino of inos) {
+      mount
+        .invalidateInode(ino)
+        .catch((error: unknown) =>
+          this.options.log.debug?.(
+            `kernel invalidation of inode ${ino} failed: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        );
+    }
   }
 
   /** Runs one low-level request: counted in flight, refused while stopping, observed, its failure an errno. */
