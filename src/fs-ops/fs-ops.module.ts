@@ -206,8 +206,14 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
                 debug: (message) => logger.debug(message),
               },
             });
-            // What a pull changed the kernel may hold in its caches (open files' pages above all): drop it.
-            sync?.onRemoteChange((inos) => fuse.invalidateInodes(inos));
+            // What a pull changed the kernel may hold in its caches (open files' pages above all): drop it, once open
+            // files know their new sizes (the kernel asks again at once).
+            sync?.onRemoteChange((inos) => {
+              riverFs
+                .remoteChanged(inos)
+                .finally(() => fuse.invalidateInodes(inos))
+                .catch(() => undefined);
+            });
             return fuse;
           },
         },

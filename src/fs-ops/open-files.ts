@@ -173,6 +173,23 @@ export class OpenFiles {
     return this.meta.setattr(inode.ino, { atime: 'now', accessOnly: true }).catch(() => null);
   }
 
+  /**
+   * A pull from Tahoe replaced the content of `ino` (it never does while this gateway writes it): an open file that
+   * holds nothing unpersisted takes the new size, so reads through its handles see the new content, as a local file
+   * rewritten in place is seen through every descriptor.
+   */
+  async remoteChanged(ino: number): Promise<void> {
+    const open = this.openInodes.get(ino);
+    if (open === undefined || open.pending !== undefined) {
+      return;
+    }
+    const record = await this.meta.getInode(ino);
+    if (open.pending === undefined) {
+      open.size = record.size;
+      open.atimeChecked = false;
+    }
+  }
+
   /** The inode's mtime or ctime changed: the next read must look at atime again. */
   timesChanged(ino: number): void {
     const open = this.openInodes.get(ino);

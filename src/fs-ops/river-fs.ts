@@ -192,9 +192,10 @@ export class RiverFs {
       // An explicit mtime overrides what pending writes would persist later.
       await this.files.persistIno(ino);
     }
-    if (Object.keys(rest).length === 0) {
+    if (Object.keys(rest).length === 0 && changes.size !== undefined) {
       return this.getattr(ino);
     }
+    // Even with nothing to set (chown to -1, -1) ctime becomes now, as on Linux.
     this.files.timesChanged(ino);
     return this.toStat(await this.meta.setattr(ino, rest));
   }
@@ -448,6 +449,13 @@ export class RiverFs {
 
   openFileCount(): number {
     return this.files.count();
+  }
+
+  /** A pull from Tahoe changed these inodes: open files take their new sizes (see OpenFiles.remoteChanged). */
+  async remoteChanged(inos: readonly number[]): Promise<void> {
+    for (const ino of inos) {
+      await this.files.remoteChanged(ino).catch(() => undefined);
+    }
   }
 
   /**

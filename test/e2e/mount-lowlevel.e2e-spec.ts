@@ -4,6 +4,8 @@ import path from 'node:path';
 import request from 'supertest';
 import { pollUntil } from '../../src/grid/process.util';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
+import { testTahoeClient } from '../support/tahoe-fixtures';
+import { freshRootDircap } from '../support/tahoe.helper';
 
 /** What `ls -a` lists: what any listing would show, hidden names included. */
 function listAll(dir: string): string[] {
@@ -17,6 +19,12 @@ function listAll(dir: string): string[] {
  * name keeps its inode (no `.fuse_hidden` names), and all hard links of a file are one kernel inode.
  */
 describe('riverfs mount on the low-level FUSE API', () => {
+  const client = testTahoeClient();
+
+  afterAll(async () => {
+    await client.close();
+  });
+
   it('keeps an unlinked open file readable and writable, lists no stray name, and frees it after the last close', async () => {
     await withTempMountpoint(async (mountpoint) => {
       const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
@@ -129,4 +137,39 @@ describe('riverfs mount on the low-level FUSE API', () => {
       }
     });
   });
+
+  it('shows a remote change pulled while the file is open, its pages and attributes cached, at the next fstat and read', async () => {
+    const rootCap = await freshRootDircap();
+    const dirCap = await client.mkdirChild(rootCap, 'shared');
+    const putRemote = async (data: string): Promise<void> => {
+      await client.link(dirCap, 'f', await client.upload(Buffer.from(data)), { replace: true });
+    };
+    await putRemote('version 1');
+    await withTempMountpoint(async (mountpoint) => {
+      // Attributes trusted for a minute, listings for an hour: only the invalidation can make the change visible.
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--root-cap', rootCap, '--dir-ttl', '3600', '--fuse-api', 'lowlevel', '--attr-timeout', '60'],
+      });
+      try {
+        const fd = fs.openSync(path.join(mountpoint, 'shared', 'f'), 'r');
+        const buffer = Buffer.alloc(64);
+        expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('version 1');
+        expect(fs.fstatSync(fd).size).toBe(9);
+
+        await putRemote('version 2, longer');
+        const pulled = await fetch(`${riverfs.adminUrl}/admin/sync`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${riverfs.adminToken()}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ path: '/shared', direction: 'pull', wait: true }),
+        });
+        expect(pulled.status).toBe(200);
+
+        expect(fs.fstatSync(fd).size).toBe(17);
+        expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('version 2, longer');
+        fs.closeSync(fd);
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  }, 120_000);
 });
