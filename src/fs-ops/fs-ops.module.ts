@@ -168,10 +168,15 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             }
             // The sync worker writes caps and sync state behind the metadata cache's back: it must forget those rows.
             sync?.onInodeChanged((ino) => cached.invalidateInode(ino));
-            // A pull adds and removes entries: every cached name may be stale.
-            sync?.onRemoteChange((_inos, names) => {
+            // A pull adds and removes entries: every cached name may be stale. The rows it changed go now too, not only
+            // by onInodeChanged after every remote-change listener ran: the mount's listener (registered after this
+            // one) reads them again at once.
+            sync?.onRemoteChange((inos, names) => {
               if (names) {
                 cached.invalidateAll();
+              }
+              for (const ino of inos) {
+                cached.invalidateInode(ino);
               }
             });
             const puller = sync?.puller;

@@ -164,7 +164,13 @@ describe('riverfs mount on the low-level FUSE API', () => {
         });
         expect(pulled.status).toBe(200);
 
-        expect(fs.fstatSync(fd).size).toBe(17);
+        // The invalidation follows the pull's commit off the event loop: moments later, far within the 60 s the kernel
+        // would otherwise trust what it holds.
+        await pollUntil(() => (fs.fstatSync(fd).size === 17 ? true : undefined), {
+          timeoutMs: 5_000,
+          intervalMs: 20,
+          describeTimeout: () => `fstat still says ${fs.fstatSync(fd).size} bytes after the pull`,
+        });
         expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('version 2, longer');
         fs.closeSync(fd);
       } finally {
