@@ -72,10 +72,20 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
   /** Inodes with no name left that the kernel still references: held in the store until forgotten. */
   private readonly pinned = new Set<number>();
 
+  /**
+   * Listings with attributes, only when the kernel may keep the names they bring: with an entry timeout of 0 every
+   * name is looked up again before use, and attributes fetched with the listing would only be thrown away.
+   */
+  readonly readdirplus?: LowLevelFilesystem['readdirplus'];
+
   constructor(
     private readonly fs: RiverFs,
     private readonly options: RiverLowLevelOptions,
-  ) {}
+  ) {
+    if (options.entryTimeoutSeconds > 0) {
+      this.readdirplus = (_ctx, ino, _fh, offset, out) => this.listWithAttributes(ino, offset, out);
+    }
+  }
 
   /** The kernel's references to `ino` (tests and diagnostics). */
   lookupCount(ino: number): number {
@@ -324,7 +334,7 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
   }
 
   /** Every entry accepted into the reply counts as a lookup (except "." and "..", which the kernel skips). */
-  readdirplus(_ctx: RequestContext, ino: number, _fh: number, offset: number, out: DirectoryPlusFiller): Promise<void> {
+  private listWithAttributes(ino: number, offset: number, out: DirectoryPlusFiller): Promise<void> {
     return this.options.run('readdirplus', ino, async () => {
       const dir = await this.fs.inode(ino);
       if (offset < DOT_END && !out.add({ name: '.', entry: this.entryWithoutLookup(dir), nextOffset: DOT_END })) {
