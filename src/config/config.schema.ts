@@ -285,7 +285,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'number',
     description:
       'Seconds the kernel may cache attributes it got from the mount (lowlevel API only; the highlevel API never caches them)',
-    defaultText: '0',
+    defaultText: '1',
     min: 0,
     max: 3600,
   },
@@ -295,7 +295,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'number',
     description:
       'Seconds the kernel may cache names it looked up in the mount (lowlevel API only; the highlevel API uses 1)',
-    defaultText: '0',
+    defaultText: '1',
     min: 0,
     max: 3600,
   },
