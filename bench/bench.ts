@@ -101,12 +101,15 @@ async function machine(work: string, venvDir: string): Promise<Record<string, un
 
 function targetPlans(settings: BenchSettings, work: string, grid: LocalGrid, tahoeUrl: string): TargetPlan[] {
   const nodeFlags = (process.env.RIVERFS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
-  const riverfs = (name: string, mode: 'writeback' | 'writethrough', mysql: boolean) => () =>
-    riverfsTarget(work, { name, tahoeUrl, mode, mysql, nodeFlags });
+  const riverfs =
+    (name: string, mode: 'writeback' | 'writethrough', mysql: boolean, fuseApi?: 'lowlevel' | 'highlevel') => () =>
+      riverfsTarget(work, { name, tahoeUrl, mode, mysql, nodeFlags, fuseApi });
   const plans: TargetPlan[] = [
     { name: 'local', make: () => localTarget(work) },
     { name: 'passthrough', make: () => passthroughTarget(work) },
     { name: 'riverfs', make: riverfs('riverfs', 'writeback', false) },
+    // The same on fuse-native's high-level API (by path), the default before issue 13, while it is still offered.
+    { name: 'riverfs-highlevel', make: riverfs('riverfs-highlevel', 'writeback', false, 'highlevel') },
     {
       name: 'riverfs-writethrough',
       make: riverfs('riverfs-writethrough', 'writethrough', false),

@@ -143,6 +143,8 @@ export interface RiverFsTargetOptions {
   mysql: boolean;
   /** Extra node flags for the RiverFS process, e.g. --cpu-prof (RIVERFS_BENCH_NODE_FLAGS). */
   nodeFlags: string[];
+  /** --fuse-api; the default's when absent. */
+  fuseApi?: 'lowlevel' | 'highlevel';
 }
 
 export async function riverfsTarget(work: string, options: RiverFsTargetOptions): Promise<MountedTarget> {
@@ -164,6 +166,7 @@ export async function riverfsTarget(work: string, options: RiverFsTargetOptions)
     'warn',
     '--listen',
     '127.0.0.1:0',
+    ...(options.fuseApi === undefined ? [] : ['--fuse-api', options.fuseApi]),
   ];
   let dropDatabase: (() => Promise<void>) | undefined;
   if (options.mysql) {

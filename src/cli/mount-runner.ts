@@ -80,6 +80,15 @@ export async function runMount(config: RiverFsConfig, mountpoint: string, flags:
   }
 }
 
+/**
+ * Other users may use the mount when asked (--allow-other), and by default when root mounts it (issue 13 step 5): a
+ * shared filesystem, with the kernel checking permissions (default_permissions). FUSE lets other mounting users have
+ * it only with user_allow_other in /etc/fuse.conf, so for them it stays opt-in.
+ */
+function allowOther(config: RiverFsConfig, flags: MountFlags): boolean {
+  return flags.allowOther === true || (process.getuid?.() === 0 && config.allowOtherWhenRoot);
+}
+
 /** The mount itself, once this gateway holds the filesystem lease. */
 async function serveMount(
   config: RiverFsConfig,
@@ -90,7 +99,7 @@ async function serveMount(
 ): Promise<number> {
   const metrics = new RiverFsMetrics();
   const app = await createHttpApp(
-    MountAppModule.forRoot(config, { mountpoint: target, allowOther: flags.allowOther ?? false }, metrics),
+    MountAppModule.forRoot(config, { mountpoint: target, allowOther: allowOther(config, flags) }, metrics),
     config,
     { logger },
   );
@@ -104,6 +113,7 @@ async function serveMount(
       `  state:          ${config.redis === undefined ? 'in-process' : 'Redis'}`,
       `  tahoe:          ${config.tahoeUrl ?? 'embedded local grid in ' + config.gridDir}`,
       `  mode:           ${config.mode}`,
+      `  fuse api:       ${config.fuseApi}`,
       `  admin:          http://${address.address}:${address.port}/ (token in ${config.adminToken === undefined ? path.join(config.dataDir, 'admin-token') : 'the configured adminToken'})`,
       'Stop with Ctrl-C or SIGTERM (a second signal exits at once; what is dirty is pushed at the next start).',
       '',

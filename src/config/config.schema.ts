@@ -27,6 +27,8 @@ export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+export const FUSE_APIS = ['lowlevel', 'highlevel'] as const;
+export type FuseApiSetting = (typeof FUSE_APIS)[number];
 export const METRICS_AUTH_MODES = ['auto', 'on', 'off'] as const;
 export type MetricsAuthMode = (typeof METRICS_AUTH_MODES)[number];
 
@@ -65,6 +67,14 @@ export interface RiverFsConfig {
   tahoeCheckInterval: number;
   /** Whether the scheduled deep check also repairs what it finds unhealthy. */
   tahoeCheckRepair: boolean;
+  /** The FUSE API the mount speaks: low-level (by inode, libfuse 3) or high-level (by path, fuse-native). */
+  fuseApi: FuseApiSetting;
+  /** Seconds the kernel trusts attributes (low-level API); undefined: the API's safe default. */
+  attrTimeout: number | undefined;
+  /** Seconds the kernel trusts names (low-level API); undefined: the API's safe default. */
+  entryTimeout: number | undefined;
+  /** Whether a mount made by root lets other users in (allow_other). */
+  allowOtherWhenRoot: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   adminToken: string | undefined;
@@ -259,6 +269,43 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'boolean',
     description: 'Whether the scheduled deep check (--tahoe-check-interval) also repairs what it finds unhealthy',
     defaultText: 'false',
+  },
+  {
+    key: 'fuseApi',
+    flag: 'fuse-api',
+    kind: 'enum',
+    choices: FUSE_APIS,
+    description:
+      'FUSE API of the mount: lowlevel (requests by inode number, libfuse 3) or highlevel (requests by path, fuse-native on libfuse 2.9; kept while the low-level mount is new)',
+    defaultText: 'lowlevel',
+  },
+  {
+    key: 'attrTimeout',
+    flag: 'attr-timeout',
+    kind: 'number',
+    description:
+      'Seconds the kernel may cache attributes it got from the mount (lowlevel API only; the highlevel API never caches them)',
+    defaultText: '1',
+    min: 0,
+    max: 3600,
+  },
+  {
+    key: 'entryTimeout',
+    flag: 'entry-timeout',
+    kind: 'number',
+    description:
+      'Seconds the kernel may cache names it looked up in the mount (lowlevel API only; the highlevel API uses 1)',
+    defaultText: '1',
+    min: 0,
+    max: 3600,
+  },
+  {
+    key: 'allowOtherWhenRoot',
+    flag: 'allow-other-when-root',
+    kind: 'boolean',
+    description:
+      'When `riverfs mount` runs as root, let other users use the mount (allow_other; the kernel checks their permissions against mode bits and owners). Other mounting users get this only with --allow-other',
+    defaultText: 'true',
   },
   {
     key: 'logLevel',

@@ -17,7 +17,12 @@ import { CachedMetadataStore } from './cached-metadata.store';
 import { FuseService } from './fuse.service';
 import { FuseMountStatus } from './fuse-mount-status';
 import { MountStatus } from '../health/mount-status';
-import { DEFAULT_ATTR_TIMEOUT_SECONDS } from './mount-options';
+import {
+  DEFAULT_ATTR_TIMEOUT_SECONDS,
+  DEFAULT_HIGHLEVEL_ENTRY_TIMEOUT_SECONDS,
+  DEFAULT_LOWLEVEL_TIMEOUT_SECONDS,
+  type FuseApi,
+} from './mount-options';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { RemoteBlocks } from '../sync/remote-blocks';
 import { TahoeSyncWorker } from '../sync/tahoe-sync.worker';
@@ -30,8 +35,31 @@ import { TahoeClient } from '../tahoe/tahoe.client';
 export interface FsOpsModuleOptions {
   mountpoint: string;
   allowOther?: boolean;
+  /** Override the configuration's fuseApi, attrTimeout and entryTimeout. */
+  fuseApi?: FuseApi;
   attrTimeoutSeconds?: number;
   entryTimeoutSeconds?: number;
+}
+
+/** The API and kernel cache timeouts the mount uses: the options', else the configuration's, else the API's default. */
+function fuseSettings(
+  config: RiverFsConfig,
+  options: FsOpsModuleOptions,
+): { fuseApi: FuseApi; attrTimeoutSeconds: number; entryTimeoutSeconds: number } {
+  const fuseApi = options.fuseApi ?? config.fuseApi;
+  if (fuseApi === 'lowlevel') {
+    return {
+      fuseApi,
+      attrTimeoutSeconds: options.attrTimeoutSeconds ?? config.attrTimeout ?? DEFAULT_LOWLEVEL_TIMEOUT_SECONDS,
+      entryTimeoutSeconds: options.entryTimeoutSeconds ?? config.entryTimeout ?? DEFAULT_LOWLEVEL_TIMEOUT_SECONDS,
+    };
+  }
+  // The high-level API gives each name its own kernel inode: attributes cannot be cached (see mount-options.ts).
+  return {
+    fuseApi,
+    attrTimeoutSeconds: options.attrTimeoutSeconds ?? DEFAULT_ATTR_TIMEOUT_SECONDS,
+    entryTimeoutSeconds: options.entryTimeoutSeconds ?? DEFAULT_HIGHLEVEL_ENTRY_TIMEOUT_SECONDS,
+  };
 }
 
 /**
@@ -40,7 +68,7 @@ export interface FsOpsModuleOptions {
  * seen after the same delay the kernel's attribute cache already imposes.
  */
 function metadataCacheTtlMs(config: RiverFsConfig, options: FsOpsModuleOptions): number {
-  return config.redis === undefined ? 60_000 : Math.max(1, options.entryTimeoutSeconds ?? 1) * 1000;
+  return config.redis === undefined ? 60_000 : Math.max(1, fuseSettings(config, options).entryTimeoutSeconds) * 1000;
 }
 
 /** Flushing open files and waiting for calls in flight (10 s each), then fusermount (10 s). */
@@ -140,10 +168,15 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             }
             // The sync worker writes caps and sync state behind the metadata cache's back: it must forget those rows.
             sync?.onInodeChanged((ino) => cached.invalidateInode(ino));
-            // A pull adds and removes entries: every cached name may be stale.
-            sync?.onRemoteChange((_inos, names) => {
+            // A pull adds and removes entries: every cached name may be stale. The rows it changed go now too, not only
+            // by onInodeChanged after every remote-change listener ran: the mount's listener (registered after this
+            // one) reads them again at once.
+            sync?.onRemoteChange((inos, names) => {
               if (names) {
                 cached.invalidateAll();
+              }
+              for (const ino of inos) {
+                cached.invalidateInode(ino);
               }
             });
             const puller = sync?.puller;
@@ -161,20 +194,33 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
         },
         {
           provide: FuseService,
-          inject: [RiverFs, { token: RiverFsMetrics, optional: true }],
-          useFactory: (riverFs: RiverFs, metrics: RiverFsMetrics | undefined): FuseService =>
-            new FuseService(riverFs, {
+          inject: [RiverFs, { token: RiverFsMetrics, optional: true }, { token: TahoeSyncWorker, optional: true }],
+          useFactory: (
+            riverFs: RiverFs,
+            metrics: RiverFsMetrics | undefined,
+            sync: TahoeSyncWorker | undefined,
+          ): FuseService => {
+            const fuse = new FuseService(riverFs, {
               observe: metrics ? (op, result, seconds) => metrics.observeFuseOp(op, result, seconds) : undefined,
               mountpoint: options.mountpoint,
               allowOther: options.allowOther ?? false,
-              attrTimeoutSeconds: options.attrTimeoutSeconds ?? DEFAULT_ATTR_TIMEOUT_SECONDS,
-              entryTimeoutSeconds: options.entryTimeoutSeconds ?? 1,
+              ...fuseSettings(config, options),
               log: {
                 warn: (message) => logger.warn(message),
                 error: (message) => logger.error(message),
                 debug: (message) => logger.debug(message),
               },
-            }),
+            });
+            // What a pull changed the kernel may hold in its caches (open files' pages above all): drop it, once open
+            // files know their new sizes (the kernel asks again at once).
+            sync?.onRemoteChange((inos) => {
+              riverFs
+                .remoteChanged(inos)
+                .finally(() => fuse.invalidateInodes(inos))
+                .catch(() => undefined);
+            });
+            return fuse;
+          },
         },
         { provide: MountStatus, inject: [FuseService], useFactory: (fuse: FuseService) => new FuseMountStatus(fuse) },
       ],

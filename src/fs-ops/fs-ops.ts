@@ -1,6 +1,7 @@
 import type { Credentials } from '../metadata/metadata.types';
 import { PATH_ENCODING } from './fs-path';
-import type { FsStat, FsStatfs, RiverFs, UtimeArg } from './river-fs';
+import type { FsStat, FsStatfs, UtimeArg } from './river-fs';
+import type { RiverPathFs } from './river-path-fs';
 
 /** The caller of a FUSE request (passed by our fuse-native patch after the callback). */
 export interface FuseContext {
@@ -14,14 +15,14 @@ export interface FuseContext {
 export type FuseReply = (...args: unknown[]) => void;
 
 /**
- * One POSIX call: a stateless functor that runs the call on the RiverFs executor (`run`) and turns its result
+ * One POSIX call: a stateless functor that runs the call on the RiverFs executor by path (RiverPathFs) (`run`) and turns its result
  * into fuse-native's callback arguments (`reply`). Errors never reach `reply`: FuseService maps them to errnos.
  */
 export interface FsOp<Result = unknown> {
   readonly name: string;
   /** For read and write fuse-native wants the byte count (or -errno) as the first callback argument. */
   readonly errnoOnly?: boolean;
-  run(fs: RiverFs, context: FuseContext | undefined, args: unknown[]): Promise<Result>;
+  run(fs: RiverPathFs, context: FuseContext | undefined, args: unknown[]): Promise<Result>;
   reply(callback: FuseReply, result: Result, args: unknown[]): void;
 }
 
@@ -119,7 +120,7 @@ export const FS_OPS: readonly FsOp<never>[] = [
   {
     name: 'read',
     errnoOnly: true,
-    run: (fs: RiverFs, _c: FuseContext | undefined, a: unknown[]) => fs.read(n(a, 1), n(a, 3), n(a, 4)),
+    run: (fs: RiverPathFs, _c: FuseContext | undefined, a: unknown[]) => fs.read(n(a, 1), n(a, 3), n(a, 4)),
     reply: (cb: FuseReply, data: Buffer, a: unknown[]) => {
       data.copy(a[2] as Buffer);
       cb(data.length);
@@ -128,7 +129,7 @@ export const FS_OPS: readonly FsOp<never>[] = [
   {
     name: 'write',
     errnoOnly: true,
-    run: (fs: RiverFs, _c: FuseContext | undefined, a: unknown[]) => {
+    run: (fs: RiverPathFs, _c: FuseContext | undefined, a: unknown[]) => {
       // The kernel's buffer is reused once we answer: copy it before the first await.
       const data = Buffer.from((a[2] as Buffer).subarray(0, n(a, 3)));
       return fs.write(n(a, 1), data, n(a, 4));

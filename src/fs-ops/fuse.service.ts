@@ -3,12 +3,15 @@ import path from 'node:path';
 import Fuse from 'fuse-native';
 import { FsError } from '../common/errors/fs-error';
 import { boundedStep } from '../common/lifecycle/bounded-step';
+import { FuseError, LowLevelMount } from '../fuse-lowlevel';
 import { FS_OPS, type FsOp, type FuseContext, type FuseReply } from './fs-ops';
 import { toErrno } from './errno.mapper';
-import { fuseMountOptions, type MountOptionSettings } from './mount-options';
+import { type FuseApi, fuseMountOptions, lowLevelMountOptions, type MountOptionSettings } from './mount-options';
 import { mountedPaths } from './mountpoint';
 import { MountWatch } from './mount-watch';
 import type { RiverFs } from './river-fs';
+import { RiverLowLevelFs, type RequestRunner } from './river-lowlevel';
+import { RiverPathFs } from './river-path-fs';
 
 export interface FuseOpObserver {
   /** Called once per FUSE call with its outcome ('ok' or the errno name) and duration. */
@@ -19,6 +22,8 @@ export interface FuseOpObserver {
 const UNMOUNT_COMMAND_TIMEOUT_MS = 10_000;
 
 export interface FuseServiceOptions extends MountOptionSettings {
+  /** The FUSE API the mount speaks: the low-level one (by inode) or fuse-native's high-level one (by path). */
+  fuseApi: FuseApi;
   mountpoint: string;
   log: {
     warn(message: string): void;
@@ -28,13 +33,23 @@ export interface FuseServiceOptions extends MountOptionSettings {
   observe?: FuseOpObserver;
 }
 
+/** A mount of either API, as FuseService drives it. */
+interface ActiveMount {
+  unmount(): Promise<void>;
+  /** Drops what the kernel caches of an inode (attributes, pages); the high-level API caches nothing to drop. */
+  invalidateInode?(ino: number): Promise<void>;
+}
+
 /**
- * Mounts a RiverFs through fuse-native and adapts every FsOp to fuse-native's callback style. No exception ever
- * reaches fuse-native (one escaping a handler would crash the process and leave a dead mount): every failure is
- * mapped to an errno by the one errno mapper, and unexpected ones are logged.
+ * Mounts a RiverFs through the FUSE low-level binding (RiverLowLevelFs, by inode) or through fuse-native's high-level
+ * API (every FsOp adapted to fuse-native's callback style, by path), as `fuseApi` says. No exception ever reaches
+ * either binding (one escaping a handler would crash the process and leave a dead mount): every failure is mapped to
+ * an errno by the one errno mapper, and unexpected ones are logged. Both count calls in flight (the unmount drains
+ * them) and report each call to `observe`.
  */
 export class FuseService {
-  private fuse: Fuse | undefined;
+  private fuse: ActiveMount | undefined;
+  private readonly pathFs: RiverPathFs;
   private accepting = true;
   private inFlight = 0;
   private readonly idleWaiters = new Set<() => void>();
@@ -49,6 +64,11 @@ export class FuseService {
     private readonly options: FuseServiceOptions,
   ) {
     this.kernelPath = options.mountpoint;
+    this.pathFs = new RiverPathFs(riverFs);
+  }
+
+  get fuseApi(): FuseApi {
+    return this.options.fuseApi;
   }
 
   get mounted(): boolean {
@@ -104,7 +124,7 @@ export class FuseService {
     let promise: Promise<unknown>;
     try {
       promise = this.accepting
-        ? fsOp.run(this.riverFs, context, inputs)
+        ? fsOp.run(this.pathFs, context, inputs)
         : Promise.reject(new FsError('EIO', 'the filesystem is being unmounted'));
     } catch (error) {
       promise = Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -139,15 +159,7 @@ export class FuseService {
   }
 
   async mount(): Promise<void> {
-    const fuse = new Fuse(this.options.mountpoint, this.handlers(), {
-      extraOptions: fuseMountOptions(this.options),
-      bytePaths: true,
-      // fuse-native would answer a call itself after 15 s; a write-through close may legitimately take longer.
-      timeout: false,
-      force: false,
-    });
-    await new Promise<void>((resolve, reject) => fuse.mount((error) => (error ? reject(error) : resolve())));
-    this.fuse = fuse;
+    this.fuse = this.options.fuseApi === 'lowlevel' ? await this.mountLowLevel() : await this.mountHighLevel();
     this.accepting = true;
     // Resolved through the parent only: resolving the mount point itself would ask this very mount, synchronously.
     const target = this.options.mountpoint;
@@ -158,6 +170,107 @@ export class FuseService {
     );
     this.watch.start();
   }
+
+  private async mountHighLevel(): Promise<ActiveMount> {
+    const fuse = new Fuse(this.options.mountpoint, this.handlers(), {
+      extraOptions: fuseMountOptions(this.options),
+      bytePaths: true,
+      // fuse-native would answer a call itself after 15 s; a write-through close may legitimately take longer.
+      timeout: false,
+      force: false,
+    });
+    await new Promise<void>((resolve, reject) => fuse.mount((error) => (error ? reject(error) : resolve())));
+    return { unmount: () => this.fuseUnmount(fuse) };
+  }
+
+  private async mountLowLevel(): Promise<ActiveMount> {
+    const filesystem = new RiverLowLevelFs(this.riverFs, {
+      attrTimeoutSeconds: this.options.attrTimeoutSeconds,
+      entryTimeoutSeconds: this.options.entryTimeoutSeconds,
+      run: this.runRequest,
+      onBackgroundError: (error, what) =>
+        this.options.log.error(
+          `${what} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        ),
+    });
+    const mount = await LowLevelMount.mount(this.options.mountpoint, filesystem, {
+      fuseOptions: lowLevelMountOptions(this.options),
+      byteNames: true,
+      onUnexpectedError: (error, operation) =>
+        this.options.log.error(
+          `${operation} failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        ),
+    });
+    return {
+      invalidateInode: (ino) => mount.notifyInvalInode(ino, 0, 0),
+      unmount: () =>
+        withTimeout(
+          mount.unmount(),
+          UNMOUNT_COMMAND_TIMEOUT_MS,
+          `fusermount3 -u did not end the session within ${UNMOUNT_COMMAND_TIMEOUT_MS / 1000} s`,
+        ),
+    };
+  }
+
+  /**
+   * Tells the kernel that these inodes changed behind its back (a pull from Tahoe replaced a file's content or
+   * attributes, or a directory's entries): their cached attributes and pages go. Never waits, never fails: the
+   * binding sends notifications off the event loop, and one that fails only leaves the kernel's cache to its timeout.
+   */
+  invalidateInodes(inos: readonly number[]): void {
+    const mount = this.fuse;
+    if (mount?.invalidateInode === undefined) {
+      return;
+    }
+    for (const ino of inos) {
+      mount
+        .invalidateInode(ino)
+        .catch((error: unknown) =>
+          this.options.log.debug?.(
+            `kernel invalidation of inode ${ino} failed: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        );
+    }
+  }
+
+  /** Runs one low-level request: counted in flight, refused while stopping, observed, its failure an errno. */
+  private readonly runRequest: RequestRunner = <T>(op: string, subject: number, work: () => Promise<T>) => {
+    const started = process.hrtime.bigint();
+    this.inFlight++;
+    const finish = (result: string): void => {
+      this.inFlight--;
+      if (this.inFlight === 0) {
+        for (const wake of [...this.idleWaiters]) {
+          wake();
+        }
+      }
+      this.options.observe?.(op, result, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    let promise: Promise<T>;
+    try {
+      promise = this.accepting ? work() : Promise.reject(new FsError('EIO', 'the filesystem is being unmounted'));
+    } catch (error) {
+      promise = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return promise.then(
+      (value) => {
+        finish('ok');
+        return value;
+      },
+      (error: unknown) => {
+        const { errno, name, expected } = toErrno(error);
+        if (!expected) {
+          this.options.log.error(
+            `${op}(${subject}) failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+          );
+        } else {
+          this.options.log.debug?.(`${op}(${subject}) -> ${name}`);
+        }
+        finish(name);
+        throw new FuseError(-errno, `${op}: ${name}`);
+      },
+    );
+  };
 
   private mountLost(): void {
     this.lost = true;
@@ -188,7 +301,7 @@ export class FuseService {
     await this.waitIdle(graceMs);
     if (await this.listedByKernel()) {
       try {
-        await this.fuseUnmount(fuse);
+        await fuse.unmount();
       } catch (error) {
         if (await this.listedByKernel()) {
           throw error;
@@ -238,4 +351,20 @@ export class FuseService {
       this.idleWaiters.add(wake);
     });
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }

@@ -14,7 +14,12 @@ export interface NativeMountOptions {
   readdirplus?: boolean;
   posixLocks?: boolean;
   flockLocks?: boolean;
+  /** Names (and link targets) reach JavaScript as latin1 strings, one char per byte. */
+  byteNames?: boolean;
 }
+
+/** A name handed back to the addon: a string is sent as UTF-8, a Buffer byte for byte. */
+export type NativeName = string | Buffer;
 
 export type Dispatch = (op: number, id: number, ...args: unknown[]) => void;
 
@@ -35,14 +40,14 @@ export interface NativeBinding {
     context: Float64Array,
   ): Promise<SessionHandle>;
   notifyInvalInode(session: SessionHandle, ino: number, offset: number, length: number): Promise<number>;
-  notifyInvalEntry(session: SessionHandle, parent: number, name: string): Promise<number>;
-  notifyDelete(session: SessionHandle, parent: number, child: number, name: string): Promise<number>;
+  notifyInvalEntry(session: SessionHandle, parent: number, name: NativeName): Promise<number>;
+  notifyDelete(session: SessionHandle, parent: number, child: number, name: NativeName): Promise<number>;
 
   replyError(id: number, errno: number): boolean;
   replyEntry(id: number, entry: Float64Array): boolean;
   replyCreate(id: number, entry: Float64Array, fh: number, openFlags: number): boolean;
   replyAttr(id: number, entry: Float64Array): boolean;
-  replyReadlink(id: number, target: string): boolean;
+  replyReadlink(id: number, target: NativeName): boolean;
   replyOpen(id: number, fh: number, openFlags: number): boolean;
   replyCount(id: number, count: number): boolean;
   replyBuffer(id: number, data: Buffer, length: number): boolean;
@@ -50,8 +55,8 @@ export interface NativeBinding {
   replyXattrSize(id: number, size: number): boolean;
   replyLock(id: number, type: number, start: number, length: number, pid: number): boolean;
   /** Appends a directory entry to `buffer` at `used`; the new length, or -1 when it does not fit. */
-  direntAdd(buffer: Buffer, used: number, name: string, ino: number, mode: number, nextOffset: number): number;
-  direntPlusAdd(buffer: Buffer, used: number, name: string, entry: Float64Array, nextOffset: number): number;
+  direntAdd(buffer: Buffer, used: number, name: NativeName, ino: number, mode: number, nextOffset: number): number;
+  direntPlusAdd(buffer: Buffer, used: number, name: NativeName, entry: Float64Array, nextOffset: number): number;
 }
 
 const ADDON_RELATIVE = path.join('packages', 'fuse-lowlevel', 'build', 'Release', 'fuse_lowlevel.node');

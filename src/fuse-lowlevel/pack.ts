@@ -3,7 +3,7 @@
  * `entryLayout` says, and readdir replies into a Buffer through the addon's dirent functions (libfuse owns the
  * kernel's directory format).
  */
-import type { NativeBinding } from './native';
+import type { NativeBinding, NativeName } from './native';
 import type {
   Attributes,
   DirectoryEntry,
@@ -114,12 +114,14 @@ export class DirectoryBuffer implements DirectoryFiller {
   constructor(
     private readonly native: NativeBinding,
     size: number,
+    private readonly nameOut: (name: string) => NativeName = (name) => name,
   ) {
     this.bytes = Buffer.allocUnsafe(size);
   }
 
   add(entry: DirectoryEntry): boolean {
-    const used = this.native.direntAdd(this.bytes, this.used, entry.name, entry.ino, entry.mode, entry.nextOffset);
+    const name = this.nameOut(entry.name);
+    const used = this.native.direntAdd(this.bytes, this.used, name, entry.ino, entry.mode, entry.nextOffset);
     if (used < 0) {
       return false;
     }
@@ -138,13 +140,15 @@ export class DirectoryPlusBuffer implements DirectoryPlusFiller {
     private readonly layout: EntryLayout,
     private readonly scratch: Float64Array,
     size: number,
+    private readonly nameOut: (name: string) => NativeName = (name) => name,
   ) {
     this.bytes = Buffer.allocUnsafe(size);
   }
 
   add(entry: DirectoryPlusEntry): boolean {
     packEntry(this.layout, this.scratch, entry.entry);
-    const used = this.native.direntPlusAdd(this.bytes, this.used, entry.name, this.scratch, entry.nextOffset);
+    const name = this.nameOut(entry.name);
+    const used = this.native.direntPlusAdd(this.bytes, this.used, name, this.scratch, entry.nextOffset);
     if (used < 0) {
       return false;
     }

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:os';
 import { promisify } from 'node:util';
-import { type Dispatch, type NativeBinding, type SessionHandle, nativeBinding } from './native';
+import { type Dispatch, type NativeBinding, type NativeName, type SessionHandle, nativeBinding } from './native';
 import {
   DirectoryBuffer,
   DirectoryPlusBuffer,
@@ -42,6 +42,11 @@ export interface LowLevelMountOptions {
   maxReadahead?: number;
   /** Let the kernel cache writes and send them later (FUSE_CAP_WRITEBACK_CACHE). */
   writebackCache?: boolean;
+  /**
+   * Names, link targets and xattr names as latin1 strings, one char per byte (as fuse-native's bytePaths): every byte
+   * of a name that is not UTF-8 survives both ways. Off: UTF-8 strings.
+   */
+  byteNames?: boolean;
   /** A handler failed with something that is not an errno (a bug): it is answered EIO and reported here. */
   onUnexpectedError?: (error: unknown, operation: string) => void;
 }
@@ -114,6 +119,8 @@ export class LowLevelMount {
   private readonly scratch: Float64Array;
   private readonly context = new Float64Array(4);
   private readonly handlers: Handler[] = [];
+  /** A name on its way to the addon: bytes when names are byte strings (byteNames). */
+  private readonly nameOut: (name: string) => NativeName;
   private endedResolve!: () => void;
   /** Settles when the mount is gone, whoever unmounted it. */
   readonly ended: Promise<void> = new Promise((resolve) => (this.endedResolve = resolve));
@@ -125,6 +132,7 @@ export class LowLevelMount {
     private readonly native: NativeBinding,
   ) {
     this.layout = entryLayout(native);
+    this.nameOut = options.byteNames ? (name) => Buffer.from(name, 'latin1') : (name) => name;
     this.scratch = new Float64Array(packedLength(this.layout));
     this.installHandlers();
   }
@@ -148,6 +156,7 @@ export class LowLevelMount {
         readdirplus: fs.readdirplus !== undefined,
         posixLocks: fs.getlk !== undefined && fs.setlk !== undefined,
         flockLocks: fs.flock !== undefined,
+        byteNames: options.byteNames ?? false,
       },
       dispatch,
       instance.context,
@@ -180,12 +189,12 @@ export class LowLevelMount {
 
   /** Tells the kernel that `name` in `parent` may now name something else (or nothing). */
   async notifyInvalEntry(parent: number, name: string): Promise<void> {
-    this.checkNotified(await this.native.notifyInvalEntry(this.requireSession(), parent, name));
+    this.checkNotified(await this.native.notifyInvalEntry(this.requireSession(), parent, this.nameOut(name)));
   }
 
   /** Tells the kernel that `name` in `parent`, which named `child`, is gone. */
   async notifyDelete(parent: number, child: number, name: string): Promise<void> {
-    this.checkNotified(await this.native.notifyDelete(this.requireSession(), parent, child, name));
+    this.checkNotified(await this.native.notifyDelete(this.requireSession(), parent, child, this.nameOut(name)));
   }
 
   private requireSession(): SessionHandle {
@@ -345,7 +354,7 @@ export class LowLevelMount {
         id,
         'readlink',
         () => this.method('readlink')(this.ctx(), ino),
-        (target) => native.replyReadlink(id, target),
+        (target) => native.replyReadlink(id, this.nameOut(target)),
       ),
     );
     this.on('mknod', (id, parent: number, name: string, mode: number, rdev: number) =>
@@ -421,7 +430,7 @@ export class LowLevelMount {
       ),
     );
     this.on('readdir', (id, ino: number, fh: number, size: number, offset: number) => {
-      const out = new DirectoryBuffer(native, size);
+      const out = new DirectoryBuffer(native, size, this.nameOut);
       this.answer(
         id,
         'readdir',
@@ -431,7 +440,13 @@ export class LowLevelMount {
     });
     this.on('readdirplus', (id, ino: number, fh: number, size: number, offset: number) => {
       // Its own scratch: the handler may await between entries while other replies use this.scratch.
-      const out = new DirectoryPlusBuffer(native, this.layout, new Float64Array(this.scratch.length), size);
+      const out = new DirectoryPlusBuffer(
+        native,
+        this.layout,
+        new Float64Array(this.scratch.length),
+        size,
+        this.nameOut,
+      );
       this.answer(
         id,
         'readdirplus',
@@ -483,7 +498,12 @@ export class LowLevelMount {
         id,
         'listxattr',
         () => this.method('listxattr')(this.ctx(), ino),
-        (names) => this.replySized(id, Buffer.from(names.map((n) => `${n}\0`).join('')), size),
+        (names) =>
+          this.replySized(
+            id,
+            Buffer.from(names.map((n) => `${n}\0`).join(''), this.options.byteNames ? 'latin1' : 'utf8'),
+            size,
+          ),
       ),
     );
     this.on('removexattr', (id, ino: number, name: string) =>

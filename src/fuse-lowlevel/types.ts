@@ -6,6 +6,8 @@
  * accepted into a reply) adds one to that inode's lookup count; `forget` takes counts away. An inode must stay
  * answerable while its count is above zero, even when it has no name left.
  *
+ * Names are strings: UTF-8, or latin1 (one char per byte) when the mount was made with `byteNames`.
+ *
  * A handler returns its answer, or a Promise of it, or throws (rejects) with an errno: a `FuseError`, or any Node
  * error carrying `errno`/`code` (fs errors do); anything else is answered EIO and reported.
  */

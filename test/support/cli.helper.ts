@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { PASSED_SETTINGS } from './fuse-mount.helper';
 
 export interface CliResult {
   code: number | null;
@@ -10,7 +11,9 @@ export interface CliResult {
 const BIN = path.join(__dirname, '..', '..', 'bin', 'riverfs.js');
 
 function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('RIVERFS_')));
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('RIVERFS_') || PASSED_SETTINGS.has(name)),
+  );
   return { ...base, ...env };
 }
 

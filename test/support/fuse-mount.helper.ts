@@ -12,6 +12,12 @@ import { testVenvDir } from './test-grid';
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '..', '..', 'bin', 'riverfs.js');
 
+/**
+ * Settings a test run may choose for every mount it starts (RIVERFS_FUSE_API=lowlevel runs the suites on the
+ * low-level API); every other RIVERFS_* variable of the test process stays out of the mounts.
+ */
+export const PASSED_SETTINGS = new Set(['RIVERFS_FUSE_API', 'RIVERFS_ATTR_TIMEOUT', 'RIVERFS_ENTRY_TIMEOUT']);
+
 export async function isMounted(mountpoint: string): Promise<boolean> {
   return (await mountedPaths()).has(mountpoint);
 }
@@ -122,7 +128,9 @@ export class RiverFsProcess {
       args.push('--redis', this.options.redis);
     }
     args.push('--listen', '127.0.0.1:0', '--log-format', 'json', '--log-level', 'warn', ...(this.options.args ?? []));
-    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('RIVERFS_')));
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('RIVERFS_') || PASSED_SETTINGS.has(name)),
+    );
     const child = spawn(process.execPath, args, {
       env: { ...env, ...this.options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -86,6 +86,7 @@ struct ll_session {
   unsigned max_write, max_readahead;
   int writeback_cache;
   int readdirplus, posix_locks, flock_locks; /* off: the kernel lists without attributes / locks locally */
+  int byte_names; /* names reach JavaScript as latin1 strings, one char per byte, so no byte is lost */
   char *mountpoint;
 };
 
@@ -114,5 +115,12 @@ void ll_session_maybe_finish(napi_env env, ll_session *session);
     }                                                                                                                  \
   } while (0)
 void ll_throw_last(napi_env env, const char *what);
+
+/*
+ * A name JavaScript hands back (directory entry, link target, notification): a Buffer is taken byte for byte, a string
+ * as UTF-8. Into `out` (NUL-terminated) when it holds it; `*length` is the name's length either way. With out == NULL
+ * only the length is measured.
+ */
+bool ll_get_name(napi_env env, napi_value value, char *out, size_t capacity, size_t *length);
 
 #endif

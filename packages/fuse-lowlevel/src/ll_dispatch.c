@@ -16,6 +16,7 @@ typedef struct {
   napi_value argv[MAX_ARGS];
   size_t argc;
   int failed;
+  int latin1; /* names as latin1 strings (the session's byte_names) */
 } arg_list;
 
 static void push(arg_list *args, napi_value value) {
@@ -46,7 +47,8 @@ static void push_string(arg_list *args, const char *text) {
   napi_value result;
   if (text == NULL) {
     napi_get_undefined(args->env, &result);
-  } else if (napi_create_string_utf8(args->env, text, NAPI_AUTO_LENGTH, &result) != napi_ok) {
+  } else if ((args->latin1 ? napi_create_string_latin1(args->env, text, NAPI_AUTO_LENGTH, &result)
+                            : napi_create_string_utf8(args->env, text, NAPI_AUTO_LENGTH, &result)) != napi_ok) {
     args->failed = 1;
     return;
   }
@@ -301,7 +303,7 @@ void ll_call_js(napi_env env, napi_value dispatch, void *context, void *data) {
     ll_request_free(request);
     return;
   }
-  arg_list args = {.env = env, .argc = 0, .failed = 0};
+  arg_list args = {.env = env, .argc = 0, .failed = 0, .latin1 = session->byte_names};
   push_number(&args, request->op == LL_OP_none ? LL_OP_destroy : request->op);
   double id = 0;
   if (request->req != NULL) {

@@ -12,6 +12,30 @@
 
 #include "ll_binding.h"
 
+bool ll_get_name(napi_env env, napi_value value, char *out, size_t capacity, size_t *length) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok) {
+    return false;
+  }
+  if (!is_buffer) {
+    return napi_get_value_string_utf8(env, value, out, out == NULL ? 0 : capacity, length) == napi_ok;
+  }
+  void *data;
+  size_t size;
+  if (napi_get_buffer_info(env, value, &data, &size) != napi_ok || memchr(data, 0, size) != NULL) {
+    return false;
+  }
+  *length = size;
+  if (out != NULL) {
+    if (size >= capacity) {
+      return false;
+    }
+    memcpy(out, data, size);
+    out[size] = 0;
+  }
+  return true;
+}
+
 void ll_throw_last(napi_env env, const char *what) {
   const napi_extended_error_info *info = NULL;
   bool pending = false;
@@ -215,11 +239,11 @@ static napi_value reply_readlink(napi_env env, napi_callback_info info) {
   }
   char target[PATH_MAX + 1];
   size_t length;
-  if (napi_get_value_string_utf8(env, call.argv[1], target, sizeof target, &length) != napi_ok) {
+  if (!ll_get_name(env, call.argv[1], target, sizeof target, &length)) {
     if (call.req != NULL) {
       fuse_reply_err(call.req, EIO);
     }
-    napi_throw_type_error(env, NULL, "fuse-lowlevel: a link target is a string");
+    napi_throw_type_error(env, NULL, "fuse-lowlevel: a link target is a string or a Buffer");
     return NULL;
   }
   if (call.req == NULL) {
@@ -379,9 +403,9 @@ static napi_value dirent_add(napi_env env, napi_callback_info info, bool plus) {
       !get_bytes(env, argv[0], &data, &size) || !get_double(env, argv[1], &used)) {
     LL_CHECK(env, napi_invalid_arg);
   }
-  if (napi_get_value_string_utf8(env, argv[2], name, sizeof name, &name_length) != napi_ok ||
-      name_length >= sizeof name - 1) {
-    napi_throw_range_error(env, NULL, "fuse-lowlevel: a directory entry name is a string of at most 1022 bytes");
+  if (!ll_get_name(env, argv[2], name, sizeof name, &name_length) || name_length >= sizeof name - 1) {
+    napi_throw_range_error(env, NULL,
+                           "fuse-lowlevel: a directory entry name is a string or a Buffer of at most 1022 bytes");
     return NULL;
   }
   size_t offset = used < 0 ? 0 : (size_t)used;

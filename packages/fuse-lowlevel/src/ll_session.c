@@ -219,6 +219,8 @@ static napi_value mount(napi_env env, napi_callback_info info) {
   session->posix_locks = value != 0;
   options_ok = options_ok && get_option(env, argv[2], "flockLocks", 1, &value);
   session->flock_locks = value != 0;
+  options_ok = options_ok && get_option(env, argv[2], "byteNames", 0, &value);
+  session->byte_names = value != 0;
 
   napi_typedarray_type type;
   size_t context_length;
@@ -347,10 +349,10 @@ static napi_value notify(napi_env env, napi_callback_info info, enum notify_kind
       job->child = (fuse_ino_t)second;
     }
     size_t length = 0;
-    ok = ok && napi_get_value_string_utf8(env, name_value, NULL, 0, &length) == napi_ok;
+    ok = ok && ll_get_name(env, name_value, NULL, 0, &length);
     if (ok) {
       job->name = malloc(length + 1);
-      napi_get_value_string_utf8(env, name_value, job->name, length + 1, &length);
+      ok = ll_get_name(env, name_value, job->name, length + 1, &length);
     }
   }
   job->ino = (fuse_ino_t)ino;

@@ -1,0 +1,181 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { pollUntil } from '../../src/grid/process.util';
+import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
+import { testTahoeClient } from '../support/tahoe-fixtures';
+import { freshRootDircap } from '../support/tahoe.helper';
+
+/** What `ls -a` lists: what any listing would show, hidden names included. */
+function listAll(dir: string): string[] {
+  return execFileSync('ls', ['-a', dir], { encoding: 'utf8' })
+    .split('\n')
+    .filter((name) => name !== '');
+}
+
+/**
+ * The mount on the FUSE low-level API (issue 13 step 2): requests by inode number, so an open file that loses its
+ * name keeps its inode (no `.fuse_hidden` names), and all hard links of a file are one kernel inode.
+ */
+describe('riverfs mount on the low-level FUSE API', () => {
+  const client = testTahoeClient();
+
+  afterAll(async () => {
+    await client.close();
+  });
+
+  it('keeps an unlinked open file readable and writable, lists no stray name, and frees it after the last close', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
+      try {
+        expect(riverfs.log).toContain('fuse api:       lowlevel');
+        const api = request(riverfs.adminUrl);
+        const auth = { Authorization: `Bearer ${riverfs.adminToken()}` };
+        const dir = path.join(mountpoint, 'd');
+        fs.mkdirSync(dir);
+        const file = path.join(dir, 'f');
+        fs.writeFileSync(file, 'hello');
+
+        const fd = fs.openSync(file, 'r+');
+        const second = fs.openSync(file, 'r');
+        const ino = fs.fstatSync(fd).ino;
+        fs.unlinkSync(file);
+        expect(listAll(dir)).toEqual(['.', '..']);
+        expect(listAll(mountpoint)).toEqual(['.', '..', 'd']);
+        expect(fs.existsSync(file)).toBe(false);
+
+        expect(fs.fstatSync(fd)).toMatchObject({ ino, nlink: 0, size: 5 });
+        const buffer = Buffer.alloc(64);
+        expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('hello');
+        expect(fs.writeSync(fd, ' world', 5)).toBe(6);
+        expect(fs.fstatSync(fd).size).toBe(11);
+        expect(buffer.toString('utf8', 0, fs.readSync(second, buffer, 0, 64, 0))).toBe('hello world');
+        fs.closeSync(second);
+        expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('hello world');
+        const held = await api.get(`/admin/inodes/${ino}`).set(auth);
+        expect(held.status).toBe(200);
+        expect(held.body).toMatchObject({ ino, nlink: 0 });
+        expect(listAll(dir)).toEqual(['.', '..']);
+
+        fs.closeSync(fd);
+        // The kernel forgets the inode after its last close, asynchronously: the store frees it then.
+        await pollUntil(
+          async () => ((await api.get(`/admin/inodes/${ino}`).set(auth)).status === 404 ? true : undefined),
+          {
+            timeoutMs: 10_000,
+            intervalMs: 50,
+            describeTimeout: () => `inode ${ino} was not freed after its last close and forget`,
+          },
+        );
+        expect(listAll(dir)).toEqual(['.', '..']);
+        fs.writeFileSync(file, 'again');
+        expect(fs.readFileSync(file, 'utf8')).toBe('again');
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  });
+
+  it('keeps a file replaced by rename readable through its open descriptor, with no stray name', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
+      try {
+        const target = path.join(mountpoint, 'config');
+        const staged = path.join(mountpoint, 'config.new');
+        fs.writeFileSync(target, 'old');
+        const fd = fs.openSync(target, 'r');
+        fs.writeFileSync(staged, 'new content');
+        fs.renameSync(staged, target);
+        expect(listAll(mountpoint)).toEqual(['.', '..', 'config']);
+        const buffer = Buffer.alloc(64);
+        expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('old');
+        expect(fs.fstatSync(fd).nlink).toBe(0);
+        expect(fs.readFileSync(target, 'utf8')).toBe('new content');
+        fs.closeSync(fd);
+        expect(listAll(mountpoint)).toEqual(['.', '..', 'config']);
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  });
+
+  it('shows a write through one hard link at once through another, with kernel caching on', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--fuse-api', 'lowlevel', '--attr-timeout', '5', '--entry-timeout', '5'],
+      });
+      try {
+        const first = path.join(mountpoint, 'a');
+        const other = path.join(mountpoint, 'b');
+        fs.writeFileSync(first, 'one');
+        fs.linkSync(first, other);
+        // Cached now: attributes and pages through the second name.
+        expect(fs.statSync(other)).toMatchObject({ size: 3, nlink: 2 });
+        expect(fs.readFileSync(other, 'utf8')).toBe('one');
+
+        fs.appendFileSync(first, ' two');
+        expect(fs.statSync(other).size).toBe(7);
+        expect(fs.readFileSync(other, 'utf8')).toBe('one two');
+
+        // While the writer still has the file open, too.
+        const fd = fs.openSync(first, 'r+');
+        fs.writeSync(fd, 'ONE', 0);
+        expect(fs.readFileSync(other, 'utf8')).toBe('ONE two');
+        fs.writeSync(fd, ' three', 7);
+        expect(fs.statSync(other).size).toBe(13);
+        expect(fs.readFileSync(other, 'utf8')).toBe('ONE two three');
+        fs.closeSync(fd);
+
+        fs.chmodSync(first, 0o600);
+        expect(fs.statSync(other).mode & 0o777).toBe(0o600);
+        fs.unlinkSync(first);
+        expect(fs.statSync(other).nlink).toBe(1);
+        expect(fs.readFileSync(other, 'utf8')).toBe('ONE two three');
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  });
+
+  it('shows a remote change pulled while the file is open, its pages and attributes cached, at the next fstat and read', async () => {
+    const rootCap = await freshRootDircap();
+    const dirCap = await client.mkdirChild(rootCap, 'shared');
+    const putRemote = async (data: string): Promise<void> => {
+      await client.link(dirCap, 'f', await client.upload(Buffer.from(data)), { replace: true });
+    };
+    await putRemote('version 1');
+    await withTempMountpoint(async (mountpoint) => {
+      // Attributes trusted for a minute, listings for an hour: only the invalidation can make the change visible.
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--root-cap', rootCap, '--dir-ttl', '3600', '--fuse-api', 'lowlevel', '--attr-timeout', '60'],
+      });
+      try {
+        const fd = fs.openSync(path.join(mountpoint, 'shared', 'f'), 'r');
+        const buffer = Buffer.alloc(64);
+        expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('version 1');
+        expect(fs.fstatSync(fd).size).toBe(9);
+
+        await putRemote('version 2, longer');
+        const pulled = await fetch(`${riverfs.adminUrl}/admin/sync`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${riverfs.adminToken()}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ path: '/shared', direction: 'pull', wait: true }),
+        });
+        expect(pulled.status).toBe(200);
+
+        // The invalidation follows the pull's commit off the event loop: moments later, far within the 60 s the kernel
+        // would otherwise trust what it holds.
+        await pollUntil(() => (fs.fstatSync(fd).size === 17 ? true : undefined), {
+          timeoutMs: 5_000,
+          intervalMs: 20,
+          describeTimeout: () => `fstat still says ${fs.fstatSync(fd).size} bytes after the pull`,
+        });
+        expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('version 2, longer');
+        fs.closeSync(fd);
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  }, 120_000);
+});
