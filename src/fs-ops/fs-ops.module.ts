@@ -14,6 +14,7 @@ import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step'
 import type { RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
 import { CachedMetadataStore } from './cached-metadata.store';
+import { FileLockService, LocksModule } from '../locks';
 import { FuseService } from './fuse.service';
 import { FuseMountStatus } from './fuse-mount-status';
 import { MountStatus } from '../health/mount-status';
@@ -101,6 +102,7 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
     const logger = new Logger('FuseService');
     return {
       module: FsOpsModule,
+      imports: [LocksModule.forRoot({ sessionInfo: { mountpoint: options.mountpoint } })],
       providers: [
         {
           provide: GridCapacity,
@@ -194,13 +196,20 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
         },
         {
           provide: FuseService,
-          inject: [RiverFs, { token: RiverFsMetrics, optional: true }, { token: TahoeSyncWorker, optional: true }],
+          inject: [
+            RiverFs,
+            { token: RiverFsMetrics, optional: true },
+            { token: TahoeSyncWorker, optional: true },
+            FileLockService,
+          ],
           useFactory: (
             riverFs: RiverFs,
             metrics: RiverFsMetrics | undefined,
             sync: TahoeSyncWorker | undefined,
+            locks: FileLockService,
           ): FuseService => {
             const fuse = new FuseService(riverFs, {
+              locks,
               observe: metrics ? (op, result, seconds) => metrics.observeFuseOp(op, result, seconds) : undefined,
               mountpoint: options.mountpoint,
               allowOther: options.allowOther ?? false,

@@ -10,6 +10,7 @@ import { type FuseApi, fuseMountOptions, lowLevelMountOptions, type MountOptionS
 import { mountedPaths } from './mountpoint';
 import { MountWatch } from './mount-watch';
 import type { RiverFs } from './river-fs';
+import type { FileLockService } from '../locks';
 import { RiverLowLevelFs, type RequestRunner } from './river-lowlevel';
 import { RiverPathFs } from './river-path-fs';
 
@@ -31,6 +32,8 @@ export interface FuseServiceOptions extends MountOptionSettings {
     debug?(message: string): void;
   };
   observe?: FuseOpObserver;
+  /** Keeps fcntl and flock locks across gateways (low-level mount only); without it the kernel keeps them. */
+  locks?: FileLockService;
 }
 
 /** A mount of either API, as FuseService drives it. */
@@ -188,6 +191,7 @@ export class FuseService {
       attrTimeoutSeconds: this.options.attrTimeoutSeconds,
       entryTimeoutSeconds: this.options.entryTimeoutSeconds,
       run: this.runRequest,
+      locks: this.options.locks,
       onBackgroundError: (error, what) =>
         this.options.log.error(
           `${what} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

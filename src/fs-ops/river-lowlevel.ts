@@ -8,9 +8,11 @@ import type {
   Entry,
   LowLevelFilesystem,
   OpenReply,
+  RecordLock,
   RequestContext,
   StatFs,
 } from '../fuse-lowlevel';
+import { FileLockError, type FileLockService } from '../locks';
 import type { Credentials, DirEntryRecord, InodeRecord } from '../metadata/metadata.types';
 import { FsError } from '../common/errors/fs-error';
 import { type FsStat, S_IFMT, TYPE_BITS, xattrName } from './fs-stat';
@@ -45,6 +47,23 @@ export interface RiverLowLevelOptions {
   run: RequestRunner;
   /** A background step (releasing an inode the kernel forgot) failed. */
   onBackgroundError: (error: unknown, what: string) => void;
+  /**
+   * Keeps fcntl and flock locks (shared by every gateway on one state store). Without it the lock operations are
+   * absent and the kernel keeps locks itself, within this mount only.
+   */
+  locks?: FileLockService;
+}
+
+/** A refusal of the lock service as the errno FUSE answers (EWOULDBLOCK is EAGAIN on Linux). */
+async function asFsError<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof FileLockError) {
+      throw new FsError(error.code === 'EWOULDBLOCK' ? 'EAGAIN' : error.code, error.message);
+    }
+    throw error;
+  }
 }
 
 function owner(ctx: RequestContext): Credentials {
@@ -78,12 +97,40 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
    */
   readonly readdirplus?: LowLevelFilesystem['readdirplus'];
 
+  /** Present only with a lock service: absent, the binding answers ENOSYS and the kernel keeps locks itself. */
+  readonly getlk?: LowLevelFilesystem['getlk'];
+  readonly setlk?: LowLevelFilesystem['setlk'];
+  readonly flock?: LowLevelFilesystem['flock'];
+
   constructor(
     private readonly fs: RiverFs,
     private readonly options: RiverLowLevelOptions,
   ) {
     if (options.entryTimeoutSeconds > 0) {
       this.readdirplus = (_ctx, ino, _fh, offset, out) => this.listWithAttributes(ino, offset, out);
+    }
+    const locks = options.locks;
+    if (locks !== undefined) {
+      this.getlk = (_ctx, ino, _fh, lockOwner, lock) =>
+        this.options.run('getlk', ino, () =>
+          asFsError(async () => {
+            const holder = await locks.getlk(ino, lockOwner, lock);
+            if (holder === undefined) {
+              return undefined;
+            }
+            const answer: RecordLock = {
+              type: holder.type,
+              start: holder.start,
+              length: holder.length,
+              pid: holder.pid,
+            };
+            return answer;
+          }),
+        );
+      this.setlk = (_ctx, ino, _fh, lockOwner, lock, wait) =>
+        this.options.run('setlk', ino, () => asFsError(() => locks.setlk(ino, lockOwner, lock, wait)));
+      this.flock = (_ctx, ino, _fh, lockOwner, operation) =>
+        this.options.run('flock', ino, () => asFsError(() => locks.flock(ino, lockOwner, operation)));
     }
   }
 
@@ -270,12 +317,29 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
     return this.options.run('write', ino, () => this.fs.write(fh, data, offset));
   }
 
-  flush(_ctx: RequestContext, ino: number, fh: number): Promise<void> {
-    return this.options.run('flush', ino, () => this.fs.flush(fh));
+  /** Each close of a descriptor: its data flushed, and the POSIX locks its process held on the file end (POSIX). */
+  flush(_ctx: RequestContext, ino: number, fh: number, lockOwner: bigint): Promise<void> {
+    return this.options.run('flush', ino, async () => {
+      await this.options.locks?.releaseOwner(ino, lockOwner);
+      await this.fs.flush(fh);
+    });
   }
 
-  release(_ctx: RequestContext, ino: number, fh: number): Promise<void> {
-    return this.options.run('release', ino, () => this.fs.release(fh));
+  /** The last descriptor of an open: its flock goes with it. */
+  release(
+    _ctx: RequestContext,
+    ino: number,
+    fh: number,
+    _flags: number,
+    lockOwner: bigint,
+    flockRelease: boolean,
+  ): Promise<void> {
+    return this.options.run('release', ino, async () => {
+      if (flockRelease) {
+        await this.options.locks?.releaseFlock(ino, lockOwner);
+      }
+      await this.fs.release(fh);
+    });
   }
 
   fsync(_ctx: RequestContext, ino: number, fh: number): Promise<void> {

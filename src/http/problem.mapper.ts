@@ -58,6 +58,9 @@ const FS_STATUS: Record<ErrnoName, number> = {
   ENODATA: 404,
   ENOTSUP: 501,
   ETIMEDOUT: 504,
+  EDEADLK: 409,
+  ENOLCK: 503,
+  EINTR: 503,
 };
 
 // Callers of the admin API never hand caps to Tahoe themselves: a Tahoe failure is the upstream's (502), or the

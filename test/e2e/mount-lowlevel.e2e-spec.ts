@@ -4,6 +4,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { pollUntil } from '../../src/grid/process.util';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
+import { LockAgent } from '../support/lock-agent.helper';
 import { testTahoeClient } from '../support/tahoe-fixtures';
 import { freshRootDircap } from '../support/tahoe.helper';
 
@@ -174,6 +175,40 @@ describe('riverfs mount on the low-level FUSE API', () => {
         expect(buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, 64, 0))).toBe('version 2, longer');
         fs.closeSync(fd);
       } finally {
+        await riverfs.dispose();
+      }
+    });
+  }, 120_000);
+  it('keeps fcntl and flock locks in RiverFS: conflicts, F_GETLK naming the holder, release when the holder dies', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
+      const agents: LockAgent[] = [];
+      try {
+        const file = path.join(mountpoint, 'locked');
+        fs.writeFileSync(file, 'lock me');
+        const holder = await LockAgent.open(file);
+        agents.push(holder);
+        const other = await LockAgent.open(file);
+        agents.push(other);
+
+        expect(await holder.send('setlk w 0 10')).toEqual({ ok: true });
+        expect(await other.send('setlk r 5 1')).toEqual({ ok: false, errno: 'EAGAIN' });
+        expect(await other.send('getlk w 0 0')).toEqual({ ok: true, type: 'w', start: 0, len: 10, pid: holder.pid });
+        expect(await holder.send('flock ex nb')).toEqual({ ok: true });
+        expect(await other.send('flock sh nb')).toEqual({ ok: false, errno: 'EAGAIN' });
+
+        // The service, not the kernel, keeps them: its metrics counted the requests.
+        const metrics = await (
+          await fetch(`${riverfs.adminUrl}/metrics`, { headers: { authorization: `Bearer ${riverfs.adminToken()}` } })
+        ).text();
+        expect(metrics).toMatch(/riverfs_fuse_ops_total\{[^}]*op="setlk"[^}]*\} [1-9]/);
+
+        // A killed process's descriptors close: its POSIX locks end with the flush, its flock with the release.
+        await holder.killAndWait();
+        expect(await other.send('setlk w 0 0')).toEqual({ ok: true });
+        expect(await other.send('flock ex nb')).toEqual({ ok: true });
+      } finally {
+        await Promise.all(agents.map((agent) => agent.killAndWait()));
         await riverfs.dispose();
       }
     });

@@ -27,6 +27,10 @@ export const ERRNO_NAMES = [
   'ENODATA',
   'ENOTSUP',
   'ETIMEDOUT',
+  // File locks (src/locks): a deadlock F_SETLKW would wait into, no lock service to ask, a wait interrupted.
+  'EDEADLK',
+  'ENOLCK',
+  'EINTR',
 ] as const;
 
 export type ErrnoName = (typeof ERRNO_NAMES)[number];
