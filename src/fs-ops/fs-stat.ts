@@ -1,5 +1,6 @@
 import { FsError } from '../common/errors/fs-error';
 import type { InodeType, Timespec } from '../metadata/metadata.types';
+import type { StatFs } from '../fuse-lowlevel';
 import { PATH_ENCODING } from './fs-path';
 
 /** What getattr answers; times carry nanoseconds. */
@@ -18,17 +19,8 @@ export interface FsStat {
   ctime: Timespec;
 }
 
-export interface FsStatfs {
-  bsize: number;
-  frsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  favail: number;
-  namemax: number;
-}
+/** What statfs answers: the binding's StatFs with every figure given. */
+export type FsStatfs = Required<StatFs>;
 
 /** File type bits of st_mode (S_IFMT and friends), as Linux defines them. */
 export const S_IFMT = 0o170000;

@@ -113,17 +113,7 @@ export class FuseService {
     const callback = raw[callbackIndex] as FuseReply;
     const inputs = raw.slice(0, callbackIndex);
     const context = raw[callbackIndex + 1] as FuseContext | undefined;
-    const started = process.hrtime.bigint();
-    this.inFlight++;
-    const finish = (result: string): void => {
-      this.inFlight--;
-      if (this.inFlight === 0) {
-        for (const wake of [...this.idleWaiters]) {
-          wake();
-        }
-      }
-      this.options.observe?.(fsOp.name, result, Number(process.hrtime.bigint() - started) / 1e9);
-    };
+    const finish = this.beginCall(fsOp.name);
     let promise: Promise<unknown>;
     try {
       promise = this.accepting
@@ -237,11 +227,14 @@ export class FuseService {
     }
   }
 
-  /** Runs one low-level request: counted in flight, refused while stopping, observed, its failure an errno. */
-  private readonly runRequest: RequestRunner = <T>(op: string, subject: number, work: () => Promise<T>) => {
+  /**
+   * Counts a call in flight (the unmount drains them) until the returned function is called with its outcome ('ok'
+   * or the errno name), which also reports it to `observe`.
+   */
+  private beginCall(op: string): (result: string) => void {
     const started = process.hrtime.bigint();
     this.inFlight++;
-    const finish = (result: string): void => {
+    return (result) => {
       this.inFlight--;
       if (this.inFlight === 0) {
         for (const wake of [...this.idleWaiters]) {
@@ -250,6 +243,11 @@ export class FuseService {
       }
       this.options.observe?.(op, result, Number(process.hrtime.bigint() - started) / 1e9);
     };
+  }
+
+  /** Runs one low-level request: counted in flight, refused while stopping, observed, its failure an errno. */
+  private readonly runRequest: RequestRunner = <T>(op: string, subject: number, work: () => Promise<T>) => {
+    const finish = this.beginCall(op);
     let promise: Promise<T>;
     try {
       promise = this.accepting ? work() : Promise.reject(new FsError('EIO', 'the filesystem is being unmounted'));
