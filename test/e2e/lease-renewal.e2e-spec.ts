@@ -168,5 +168,6 @@ describe('Tahoe lease renewal through RiverFS', () => {
         await riverfs.dispose();
       }
     });
-  });
+    // A thousand uploads, a pull, two renewal runs and a restart: well past the default on a loaded CI machine.
+  }, 300_000);
 });
