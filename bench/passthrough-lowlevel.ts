@@ -1,7 +1,9 @@
 /**
  * The pass-through of bench/passthrough-fs.ts on the FUSE low-level binding (libfuse 3): every call goes to a
  * local directory with synchronous fs calls. Inode numbers are the backing files' own; the names the kernel holds
- * are remembered by inode (first name wins; enough for a benchmark). Entry and attribute timeouts 1 s.
+ * are remembered by inode (first name wins; enough for a benchmark). Mounted as RiverFS mounts by default
+ * (`--fuse-api lowlevel`): its entry and attribute timeouts (1 s), its mount options (default_permissions, and
+ * allow_other when root), only fsname/subtype renamed.
  * Run: `node passthrough-lowlevel.js <backing dir> <mountpoint>`; prints "mounted", unmounts on SIGTERM.
  */
 import fs from 'node:fs';
@@ -14,8 +16,9 @@ import {
   type LowLevelFilesystem,
   type RequestContext,
 } from '../src/fuse-lowlevel';
+import { DEFAULT_LOWLEVEL_TIMEOUT_SECONDS, lowLevelMountOptions } from '../src/fs-ops/mount-options';
 
-const TIMEOUT = 1;
+const TIMEOUT = DEFAULT_LOWLEVEL_TIMEOUT_SECONDS;
 const ROOT = 1;
 
 function attributes(s: fs.BigIntStats, ino: number): Attributes {
@@ -143,7 +146,10 @@ async function main(): Promise<void> {
     throw new Error('usage: passthrough-lowlevel <backing dir> <mountpoint>');
   }
   const mount = await LowLevelMount.mount(path.resolve(mountpoint), new Passthrough(path.resolve(backing)), {
-    fuseOptions: ['default_permissions', 'fsname=passthrough-lowlevel', 'subtype=passthrough'],
+    // RiverFS's own options (mount-runner: allow_other by default when root), so the two differ only in the code behind.
+    fuseOptions: lowLevelMountOptions({ allowOther: process.getuid?.() === 0 }).map((option) =>
+      option.startsWith('fsname=') || option.startsWith('subtype=') ? option.replace(/=.*/, '=passthrough') : option,
+    ),
   });
   process.stdout.write('mounted\n');
   process.once('SIGTERM', () => void mount.unmount().then(() => process.exit(0)));
