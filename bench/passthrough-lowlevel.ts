@@ -1,7 +1,10 @@
 /**
  * The pass-through of bench/passthrough-fs.ts on the FUSE low-level binding (libfuse 3): every call goes to a
  * local directory with synchronous fs calls. Inode numbers are the backing files' own; the names the kernel holds
- * are remembered by inode (first name wins; enough for a benchmark). Entry and attribute timeouts 1 s.
+ * are remembered by inode (the latest name looked up or made wins, as inode numbers are reused after unlink; enough for
+ * a benchmark). Mounted as RiverFS mounts by default
+ * (`--fuse-api lowlevel`): its entry and attribute timeouts (1 s), its mount options (default_permissions, and
+ * allow_other when root), only fsname/subtype renamed.
  * Run: `node passthrough-lowlevel.js <backing dir> <mountpoint>`; prints "mounted", unmounts on SIGTERM.
  */
 import fs from 'node:fs';
@@ -14,8 +17,9 @@ import {
   type LowLevelFilesystem,
   type RequestContext,
 } from '../src/fuse-lowlevel';
+import { DEFAULT_LOWLEVEL_TIMEOUT_SECONDS, lowLevelMountOptions } from '../src/fs-ops/mount-options';
 
-const TIMEOUT = 1;
+const TIMEOUT = DEFAULT_LOWLEVEL_TIMEOUT_SECONDS;
 const ROOT = 1;
 
 function attributes(s: fs.BigIntStats, ino: number): Attributes {
@@ -56,9 +60,8 @@ class Passthrough implements LowLevelFilesystem {
   private entryAt(p: string): Entry {
     const s = fs.lstatSync(p, { bigint: true });
     const ino = p === this.backing ? ROOT : Number(s.ino);
-    if (!this.paths.has(ino)) {
-      this.paths.set(ino, p);
-    }
+    // The latest name: a number freed by unlink comes back for a new file, which the kernel then knows by its new name.
+    this.paths.set(ino, p);
     return { attr: attributes(s, ino), entryTimeout: TIMEOUT, attrTimeout: TIMEOUT };
   }
 
@@ -110,7 +113,15 @@ class Passthrough implements LowLevelFilesystem {
     fs.rmdirSync(path.join(this.pathOf(parent), name));
   }
   rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string): void {
-    fs.renameSync(path.join(this.pathOf(parent), name), path.join(this.pathOf(newParent), newName));
+    const from = path.join(this.pathOf(parent), name);
+    const to = path.join(this.pathOf(newParent), newName);
+    fs.renameSync(from, to);
+    // The kernel keeps the moved inode (and, for a directory, everything under it) by number: move their paths too.
+    for (const [ino, p] of this.paths) {
+      if (p === from || p.startsWith(from + path.sep)) {
+        this.paths.set(ino, to + p.slice(from.length));
+      }
+    }
   }
   readdirplus(_ctx: RequestContext, ino: number, _fh: number, offset: number, out: DirectoryPlusFiller): void {
     const dir = this.pathOf(ino);
@@ -143,7 +154,10 @@ async function main(): Promise<void> {
     throw new Error('usage: passthrough-lowlevel <backing dir> <mountpoint>');
   }
   const mount = await LowLevelMount.mount(path.resolve(mountpoint), new Passthrough(path.resolve(backing)), {
-    fuseOptions: ['default_permissions', 'fsname=passthrough-lowlevel', 'subtype=passthrough'],
+    // RiverFS's own options (mount-runner: allow_other by default when root), so the two differ only in the code behind.
+    fuseOptions: lowLevelMountOptions({ allowOther: process.getuid?.() === 0 }).map((option) =>
+      option.startsWith('fsname=') || option.startsWith('subtype=') ? option.replace(/=.*/, '=passthrough') : option,
+    ),
   });
   process.stdout.write('mounted\n');
   process.once('SIGTERM', () => void mount.unmount().then(() => process.exit(0)));

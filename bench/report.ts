@@ -11,7 +11,7 @@ export interface Summary {
 export type Results = Record<string, Record<string, Summary>>;
 
 export const RIVERFS = 'riverfs';
-export const REFERENCES = ['local', 'passthrough', 'tahoe-api', 'sshfs'] as const;
+export const REFERENCES = ['local', 'passthrough', 'juicefs', 'rclone', 'tahoe-api', 'sshfs'] as const;
 
 export function summarize(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);

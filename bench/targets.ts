@@ -44,19 +44,19 @@ export interface ApiTarget {
 
 export type Target = MountedTarget | ApiTarget;
 
-async function unmount(mountpoint: string): Promise<void> {
+export async function unmount(mountpoint: string): Promise<void> {
   if ((await mountedPaths()).has(mountpoint)) {
     await run('fusermount3', ['-u', mountpoint]).catch(() => run('fusermount3', ['-uz', mountpoint]));
   }
 }
 
-interface Child {
+export interface Child {
   process: ChildProcess;
   output: () => string;
 }
 
 /** Starts a server process and waits until `isReady(output)`; its output is drained (kept) so it never blocks on a full pipe. */
-async function startChild(
+export async function startChild(
   command: string,
   args: string[],
   label: string,
@@ -89,7 +89,7 @@ async function startChild(
   return { process: child, output: () => output };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
     return;
   }
@@ -111,20 +111,27 @@ export function localTarget(work: string): Promise<MountedTarget> {
   });
 }
 
-export async function passthroughTarget(work: string): Promise<MountedTarget> {
-  const backing = path.join(work, 'passthrough-backing');
-  const mountpoint = path.join(work, 'passthrough-mnt');
+/**
+ * The limit "FUSE through Node on this machine": `passthrough` is the low-level binding (libfuse 3) with RiverFS's
+ * default mount options and timeouts (passthrough-lowlevel.ts); `passthrough-highlevel` is fuse-native with the
+ * options of RiverFS's `--fuse-api highlevel` (passthrough-fs.ts).
+ */
+export async function passthroughTarget(work: string, api: 'lowlevel' | 'highlevel'): Promise<MountedTarget> {
+  const name = api === 'lowlevel' ? 'passthrough' : 'passthrough-highlevel';
+  const backing = path.join(work, `${name}-backing`);
+  const mountpoint = path.join(work, `${name}-mnt`);
   fs.mkdirSync(backing, { recursive: true });
   fs.mkdirSync(mountpoint, { recursive: true });
+  const script = api === 'lowlevel' ? 'passthrough-lowlevel.js' : 'passthrough-fs.js';
   const child = await startChild(
     process.execPath,
-    [path.join(DIST_BENCH, 'passthrough-fs.js'), backing, mountpoint],
-    'passthrough',
+    [path.join(DIST_BENCH, script), backing, mountpoint],
+    name,
     (output) => output.includes('mounted'),
   );
   return {
     kind: 'mounted',
-    name: 'passthrough',
+    name,
     dir: mountpoint,
     pid: child.process.pid,
     inTahoeAtClose: false,
