@@ -4,7 +4,7 @@ import {
   Logger,
   Module,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
+  type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import { StateStore } from '../state/state-store';
@@ -12,11 +12,13 @@ import { FileLockService, type FileLockServiceOptions } from './file-lock.servic
 
 /**
  * Provides `FileLockService` over the application's `StateStore` (StateModule must be global or imported
- * alongside). Starts the lock session at bootstrap; releases this gateway's locks and ends it at shutdown,
- * before StateModule closes the store (a module's providers shut down before the modules it depends on).
+ * alongside). Starts the lock session at bootstrap; releases this gateway's locks and ends it at shutdown, in
+ * `beforeApplicationShutdown`: every module's hook of that phase runs before any `onApplicationShutdown`, where
+ * StateModule closes the store (the order of modules within one phase is not one to rely on: a CI run saw the store
+ * closed first, and the locks then waited out their session instead of being released).
  */
 @Module({})
-export class LocksModule implements OnApplicationBootstrap, OnApplicationShutdown {
+export class LocksModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(@Inject(FileLockService) private readonly locks: FileLockService) {}
 
   static forRoot(options: FileLockServiceOptions = {}): DynamicModule {
@@ -37,7 +39,7 @@ export class LocksModule implements OnApplicationBootstrap, OnApplicationShutdow
     await this.locks.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await boundedStep('releasing file locks', SHUTDOWN_STEP_MS, new Logger(LocksModule.name), () => this.locks.stop());
   }
 }
