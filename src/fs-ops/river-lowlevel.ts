@@ -317,11 +317,18 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
     return this.options.run('write', ino, () => this.fs.write(fh, data, offset));
   }
 
-  /** Each close of a descriptor: its data flushed, and the POSIX locks its process held on the file end (POSIX). */
+  /**
+   * Each close of a descriptor: its data flushed, then the POSIX locks its process held on the file end (POSIX). The
+   * locks end even when the flush fails, and a lock store that cannot be reached never fails the close: those locks
+   * go when this gateway's lock session expires.
+   */
   flush(_ctx: RequestContext, ino: number, fh: number, lockOwner: bigint): Promise<void> {
     return this.options.run('flush', ino, async () => {
-      await this.options.locks?.releaseOwner(ino, lockOwner);
-      await this.fs.flush(fh);
+      try {
+        await this.fs.flush(fh);
+      } finally {
+        await this.releaseLocks(ino, lockOwner, 'posix');
+      }
     });
   }
 
@@ -335,11 +342,26 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
     flockRelease: boolean,
   ): Promise<void> {
     return this.options.run('release', ino, async () => {
-      if (flockRelease) {
-        await this.options.locks?.releaseFlock(ino, lockOwner);
+      try {
+        await this.fs.release(fh);
+      } finally {
+        if (flockRelease) {
+          await this.releaseLocks(ino, lockOwner, 'flock');
+        }
       }
-      await this.fs.release(fh);
     });
+  }
+
+  private async releaseLocks(ino: number, lockOwner: bigint, kind: 'posix' | 'flock'): Promise<void> {
+    const locks = this.options.locks;
+    if (locks === undefined) {
+      return;
+    }
+    try {
+      await (kind === 'posix' ? locks.releaseOwner(ino, lockOwner) : locks.releaseFlock(ino, lockOwner));
+    } catch (error) {
+      this.options.onBackgroundError(error, `releasing the ${kind} locks of a closed file (inode ${ino})`);
+    }
   }
 
   fsync(_ctx: RequestContext, ino: number, fh: number): Promise<void> {
