@@ -110,17 +110,29 @@ export async function juicefsTarget(work: string, tools: PeerTools): Promise<Mou
     'juicefs',
     () => mounted(mountpoint),
   );
+  // Its own unmount flushes and ends the mount process, which then exits by itself.
+  return peerTarget('juicefs', mountpoint, child, () =>
+    run(juicefs, ['umount', mountpoint]).catch(() => unmount(mountpoint)),
+  );
+}
+
+/** A peer's mount as a bench target: unmounted its own way, then its process stopped whatever the unmount did. */
+function peerTarget(
+  name: string,
+  mountpoint: string,
+  child: Awaited<ReturnType<typeof startChild>>,
+  unmountIt: () => Promise<unknown>,
+): MountedTarget {
   return {
     kind: 'mounted',
-    name: 'juicefs',
+    name,
     dir: mountpoint,
     pid: child.process.pid,
     inTahoeAtClose: false,
     slow: false,
     stop: async () => {
       try {
-        // Its own unmount flushes and ends the mount process, which then exits by itself.
-        await run(juicefs, ['umount', mountpoint]).catch(() => unmount(mountpoint));
+        await unmountIt();
       } finally {
         await stopChild(child.process);
       }
@@ -159,20 +171,6 @@ export async function rcloneTarget(work: string, tools: PeerTools): Promise<Moun
     'rclone',
     () => mounted(mountpoint),
   );
-  return {
-    kind: 'mounted',
-    name: 'rclone',
-    dir: mountpoint,
-    pid: child.process.pid,
-    inTahoeAtClose: false,
-    slow: false,
-    stop: async () => {
-      try {
-        // rclone exits once its mount is gone (fusermount -u), writing back what its VFS cache still holds.
-        await unmount(mountpoint);
-      } finally {
-        await stopChild(child.process);
-      }
-    },
-  };
+  // rclone exits once its mount is gone (fusermount -u), writing back what its VFS cache still holds.
+  return peerTarget('rclone', mountpoint, child, () => unmount(mountpoint));
 }

@@ -10,7 +10,6 @@ import type {
   RemovedInode,
   RenameResult,
   SetAttrChanges,
-  TimeChange,
   Timespec,
 } from '../metadata/metadata.types';
 import { systemClock } from '../metadata/metadata-txn.util';
@@ -27,14 +26,7 @@ const O_TRUNC = 0o1000;
 export type UtimeArg = Timespec | 'now' | 'omit';
 
 /** What one setattr changes; absent fields stay (the low-level API's AttributeChanges, without ctime). */
-export interface InodeChanges {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  atime?: TimeChange;
-  mtime?: TimeChange;
-}
+export type InodeChanges = Pick<SetAttrChanges, 'mode' | 'uid' | 'gid' | 'size' | 'atime' | 'mtime'>;
 
 export interface RiverFsOptions {
   /** Owner of new inodes when the caller's credentials are not known. */
@@ -317,27 +309,8 @@ export class RiverFs {
     return result;
   }
 
-  /**
-   * One page of a directory: its entries after `after` (0: from the start), with their inodes when `plus`. The first
-   * page (after 0) is where a listing starts: the pull refreshes the listing, and the directory's atime is touched.
-   */
-  async readdirPage(ino: number, after: number, limit: number, plus: boolean): Promise<ListingPage> {
-    if (after === 0) {
-      const dir = await this.meta.getInode(ino);
-      if (dir.type !== 'dir') {
-        throw new FsError('ENOTDIR');
-      }
-      const listing = this.options.ensureListed?.(dir);
-      if (listing !== undefined) {
-        await listing;
-      }
-      await this.files.touchAtime(dir);
-    }
-    return this.meta.readdir(ino, { after, limit, plus });
-  }
-
-  /** The whole listing with attributes, "." and ".." first (the high-level API asks for it in one call). */
-  async readdir(ino: number): Promise<{ names: Buffer[]; stats: FsStat[] }> {
+  /** The directory `ino`, its Tahoe listing refreshed first when the pull says it is due (ENOTDIR otherwise). */
+  private async listedDirectory(ino: number): Promise<InodeRecord> {
     const dir = await this.meta.getInode(ino);
     if (dir.type !== 'dir') {
       throw new FsError('ENOTDIR');
@@ -346,6 +319,23 @@ export class RiverFs {
     if (listing !== undefined) {
       await listing;
     }
+    return dir;
+  }
+
+  /**
+   * One page of a directory: its entries after `after` (0: from the start), with their inodes when `plus`. The first
+   * page (after 0) is where a listing starts: the pull refreshes the listing, and the directory's atime is touched.
+   */
+  async readdirPage(ino: number, after: number, limit: number, plus: boolean): Promise<ListingPage> {
+    if (after === 0) {
+      await this.files.touchAtime(await this.listedDirectory(ino));
+    }
+    return this.meta.readdir(ino, { after, limit, plus });
+  }
+
+  /** The whole listing with attributes, "." and ".." first (the high-level API asks for it in one call). */
+  async readdir(ino: number): Promise<{ names: Buffer[]; stats: FsStat[] }> {
+    const dir = await this.listedDirectory(ino);
     const listed = (await this.files.touchAtime(dir)) ?? dir;
     const names: Buffer[] = [Buffer.from('.'), Buffer.from('..')];
     const parent =
