@@ -152,11 +152,17 @@ describe('riverfs check and repair against the local grid', () => {
           intervalMs: 250,
           describeTimeout: () => `the scheduled check never repaired c.bin:\n${riverfs.log}`,
         });
-        const jobs = (await api().get('/admin/jobs').query({ kind: 'check' }).set(auth)).body as JobDto[];
-        const repairing = jobs.find(
-          (job) => job.params.scheduled === true && job.state === 'succeeded' && Number(job.result?.repaired) > 0,
+        // The share is back before the job that put it there has recorded its end: wait for that record.
+        const repairing = await pollUntil(
+          async () => {
+            const jobs = (await api().get('/admin/jobs').query({ kind: 'check' }).set(auth)).body as JobDto[];
+            return jobs.find(
+              (job) => job.params.scheduled === true && job.state === 'succeeded' && Number(job.result?.repaired) > 0,
+            );
+          },
+          { timeoutMs: 30_000, intervalMs: 100, describeTimeout: () => 'no scheduled check job ended with a repair' },
         );
-        expect(repairing?.params).toMatchObject({ ino: 1, deep: true, repair: true });
+        expect(repairing.params).toMatchObject({ ino: 1, deep: true, repair: true });
         expect((await tahoe.check(inode.caps.readCap!)).healthy).toBe(true);
       } finally {
         await tahoe.close();
