@@ -2,6 +2,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { BlockCache, type BlockCacheStats } from '../cache/block-cache';
+import { CacheLayout } from '../cache/cache-layout';
 import { RIVERFS_CONFIG } from '../config/config.module';
 import type { RiverFsConfig } from '../config/config.schema';
 
@@ -59,7 +60,8 @@ export class CacheInspector {
   }
 
   async inode(ino: number): Promise<InodeCacheView> {
-    const dir = path.join(this.config.cacheDir, 'files', String(ino));
+    const layout = new CacheLayout(this.config.cacheDir);
+    const dir = layout.dirOf(ino);
     const dirty = new Set(this.cache.dirtyBlocks(ino));
     const sizes = new Map<number, number>();
     let names: string[] = [];
@@ -71,13 +73,13 @@ export class CacheInspector {
       }
     }
     for (const name of names) {
-      const match = /^(\d+)(\.d)?$/.exec(name);
-      if (!match) {
+      const parsed = layout.parse(name);
+      if (parsed.kind !== 'block' || parsed.ino !== ino) {
         continue;
       }
       try {
         const stat = await fsp.stat(path.join(dir, name));
-        sizes.set(Number(match[1]), stat.size);
+        sizes.set(parsed.index, stat.size);
       } catch {
         // Evicted or renamed (made clean) between the listing and the stat: it is counted under its other name.
       }

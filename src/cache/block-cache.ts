@@ -2,13 +2,16 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { FsError } from '../common/errors/fs-error';
+import { CacheLayout } from './cache-layout';
 import { HandlePool } from './handle-pool';
 import { MachineCrashGuard } from './machine-crash-guard';
-import { HoleFloors } from './hole-floors';
+import { HOLE_FLOOR_FILE, HoleFloors } from './hole-floors';
 import { KeyedMutex } from './keyed-mutex';
 
 /** How long a statfs reading of the cache disk is trusted (adjusted for our own writes meanwhile). */
 const DISK_READING_TTL_MS = 500;
+/** A freed file with at most this many cached blocks has its directory removed in line (see drop). */
+const SYNC_REMOVAL_MAX_BLOCKS = 16;
 
 export interface BlockCacheOptions {
   dir: string;
@@ -63,7 +66,7 @@ interface BlockState {
 
 /**
  * The block cache on local disk. Every file's data is cut into fixed-size blocks, each kept in a file of its own
- * under `files/<ino>/`: `<index>` for a clean block, `<index>.d` for a dirty one. The name is the persisted
+ * (cache-layout.ts): `<ino>.<index>` for a clean block, `<ino>.<index>.d` for a dirty one. The name is the persisted
  * dirty map: a rename is atomic, so after a crash the directory listing says exactly which blocks must still be
  * uploaded, with no separate map to keep consistent. One file per block (rather than one sparse file per file)
  * because Node has no fallocate(PUNCH_HOLE): evicting a clean block is then an unlink.
@@ -73,7 +76,7 @@ interface BlockState {
  */
 export class BlockCache {
   readonly blockSize: number;
-  private readonly filesDir: string;
+  private readonly layout: CacheLayout;
   private readonly files = new Map<number, Map<number, BlockState>>();
   /** Clean blocks in least-recently-used order (a Map keeps insertion order; touching re-inserts). */
   private readonly lru = new Map<string, { ino: number; index: number }>();
@@ -89,8 +92,10 @@ export class BlockCache {
   private readonly crashGuard: MachineCrashGuard;
   /** Clean blocks dropped at start because the machine crashed since they were written (MachineCrashGuard). */
   droppedAfterMachineCrash = 0;
-  /** Files whose `files/<ino>` directory was created since their last fsync: its name in `files/` is not durable. */
-  private readonly newDirs = new Set<number>();
+  /** Shard directories known to exist (created or found since start): a new file in one needs no mkdir. */
+  private readonly knownShards = new Set<number>();
+  /** Shard directories created (or found at start) since the last fsync of a file in them: their names may not be durable. */
+  private readonly newShards = new Set<number>();
   private usedBytes = 0;
   private dirtyBytes = 0;
   private hits = 0;
@@ -100,45 +105,55 @@ export class BlockCache {
 
   constructor(private readonly options: BlockCacheOptions) {
     this.blockSize = options.blockSize;
-    this.filesDir = path.join(options.dir, 'files');
-    this.holeFloors = new HoleFloors(this.filesDir);
+    this.layout = new CacheLayout(options.dir);
+    this.holeFloors = new HoleFloors(this.layout);
     this.crashGuard = new MachineCrashGuard(options.dir, options.bootIdFile);
   }
 
   /** Rebuilds the in-memory index from disk: the cache, dirty blocks included, survives a restart. */
   async init(): Promise<void> {
-    await fsp.mkdir(this.filesDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(this.layout.root, { recursive: true, mode: 0o700 });
+    await this.layout.migrateFromInodeDirectories(this.options.dir, HOLE_FLOOR_FILE);
     const { cleanBlocksSuspect } = await this.crashGuard.opened();
-    const entries = await fsp.readdir(this.filesDir);
     const found: { key: string; ino: number; index: number; mtimeMs: number }[] = [];
-    for (const entry of entries) {
-      const ino = Number(entry);
-      if (!Number.isSafeInteger(ino) || ino <= 0) {
-        continue;
-      }
-      const blocks = new Map<number, BlockState>();
-      // Nor whether its directory's name was: the first fsync of the file syncs `files/` too.
-      this.newDirs.add(ino);
-      await this.holeFloors.load(ino);
-      for (const name of await fsp.readdir(path.join(this.filesDir, entry))) {
-        const match = /^(\d+)(\.d)?$/.exec(name);
-        if (!match) {
+    for (const shard of await this.layout.shards()) {
+      // Whether its name reached the disk is not known: the first fsync of a file in it syncs `blocks/` too.
+      this.knownShards.add(shard);
+      this.newShards.add(shard);
+      const dir = this.layout.shardDir(shard);
+      for (const name of await fsp.readdir(dir)) {
+        const parsed = this.layout.parse(name);
+        if (parsed.kind === 'floor') {
+          await this.holeFloors.load(parsed.ino);
+        } else if (parsed.kind === 'other' && name.endsWith('.tmp')) {
+          // A floor being rewritten when the process ended (hole-floors.ts): the floor under its own name stands.
+          await fsp.rm(path.join(dir, name), { force: true });
+        }
+        if (parsed.kind !== 'block') {
           continue;
         }
-        const index = Number(match[1]);
-        const stat = await fsp.stat(path.join(this.filesDir, entry, name));
-        const dirty = match[2] !== undefined;
+        const { ino, index, dirty } = parsed;
+        const file = path.join(dir, name);
         if (!dirty && cleanBlocksSuspect) {
-          await fsp.rm(path.join(this.filesDir, entry, name), { force: true });
+          await fsp.rm(file, { force: true });
           this.droppedAfterMachineCrash += 1;
           continue;
         }
+        const blocks = this.blocksOf(ino);
         const existing = blocks.get(index);
-        if (existing?.dirty) {
+        if (existing !== undefined) {
           // A crash between writing a dirty copy and removing the clean one: the dirty one is newer.
-          await fsp.rm(path.join(this.filesDir, entry, String(index)), { force: true });
-          continue;
+          const clean = this.layout.blockPath(ino, index, false);
+          await fsp.rm(clean, { force: true });
+          if (existing.dirty) {
+            continue;
+          }
+          this.usedBytes -= existing.length;
+          this.lru.delete(this.lockKey(ino, index));
+          const at = found.findIndex((block) => block.ino === ino && block.index === index);
+          found.splice(at, 1);
         }
+        const stat = await fsp.stat(file);
         // Whether the process that wrote a dirty block fsync'd it is not known: the next fsync of its file syncs it.
         blocks.set(index, { dirty, length: stat.size, undurable: dirty });
         this.usedBytes += stat.size;
@@ -148,9 +163,6 @@ export class BlockCache {
           found.push({ key: `${ino}:${index}`, ino, index, mtimeMs: stat.mtimeMs });
         }
       }
-      if (blocks.size > 0) {
-        this.files.set(ino, blocks);
-      }
     }
     found.sort((a, b) => a.mtimeMs - b.mtimeMs);
     for (const block of found) {
@@ -159,7 +171,7 @@ export class BlockCache {
   }
 
   private blockPath(ino: number, index: number, dirty: boolean): string {
-    return path.join(this.filesDir, String(ino), dirty ? `${index}.d` : String(index));
+    return this.layout.blockPath(ino, index, dirty);
   }
 
   private lockKey(ino: number, index: number): string {
@@ -311,7 +323,7 @@ export class BlockCache {
     let reserved = data.length;
     this.usedBytes += reserved;
     try {
-      await this.makeFileDir(ino);
+      this.makeFileDir(ino);
       const file = this.blockPath(ino, index, false);
       await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
       // A truncate that began meanwhile (it sets the floor before anything else) may have cut this block away.
@@ -382,7 +394,7 @@ export class BlockCache {
       this.dirtyBytes += state.length;
       return state;
     }
-    await this.makeFileDir(ino);
+    this.makeFileDir(ino);
     const created: BlockState = { dirty: true, length: 0 };
     this.blocksOf(ino).set(index, created);
     return created;
@@ -441,7 +453,8 @@ export class BlockCache {
     state.cutAt = undefined;
   }
 
-  private async dropBlock(ino: number, index: number): Promise<void> {
+  /** `inLine`: the file is removed with a synchronous call (see drop). */
+  private async dropBlock(ino: number, index: number, inLine = false): Promise<void> {
     const blocks = this.files.get(ino);
     const state = blocks?.get(index);
     if (!blocks || !state) {
@@ -449,7 +462,11 @@ export class BlockCache {
     }
     const file = this.blockPath(ino, index, state.dirty);
     await this.pool.forget(file);
-    await fsp.rm(file, { force: true });
+    if (inLine) {
+      fs.rmSync(file, { force: true });
+    } else {
+      await fsp.rm(file, { force: true });
+    }
     blocks.delete(index);
     this.usedBytes -= state.length;
     if (state.dirty) {
@@ -487,13 +504,12 @@ export class BlockCache {
       }
     }
     await this.holeFloors.makeDurable(ino);
-    const fileDir = path.join(this.filesDir, String(ino));
     // Even with no block left (a truncate dropped them all), the names of its blocks and floor may have changed.
-    if (!(await syncDirectory(fileDir))) {
+    if (!(await syncDirectory(this.layout.dirOf(ino)))) {
       return; // No directory: nothing of this file is cached, so nothing is owed.
     }
-    if (this.newDirs.delete(ino)) {
-      await syncDirectory(this.filesDir);
+    if (this.newShards.delete(this.layout.shardOf(ino))) {
+      await syncDirectory(this.layout.root);
     }
   }
 
@@ -510,22 +526,38 @@ export class BlockCache {
     }
   }
 
-  /** Creates the file's block directory, remembering that its name is not durable until the file's next fsync. */
-  private async makeFileDir(ino: number): Promise<void> {
-    if ((await fsp.mkdir(path.join(this.filesDir, String(ino)), { recursive: true, mode: 0o700 })) !== undefined) {
-      this.newDirs.add(ino);
+  /**
+   * Creates the shard directory the file's blocks go in, once per shard and process, remembering that its name is
+   * not durable until the next fsync of a file in it.
+   */
+  private makeFileDir(ino: number): void {
+    const shard = this.layout.shardOf(ino);
+    if (this.knownShards.has(shard)) {
+      return;
     }
+    if (fs.mkdirSync(this.layout.shardDir(shard), { recursive: true, mode: 0o700 }) !== undefined) {
+      this.newShards.add(shard);
+    }
+    this.knownShards.add(shard);
   }
 
   /** Drops everything cached for a freed inode (its last name and last open handle are gone). */
   async drop(ino: number): Promise<void> {
     this.bumpGeneration(ino);
-    this.newDirs.delete(ino);
     await this.holeFloors.forget(ino);
-    for (const index of [...(this.files.get(ino)?.keys() ?? [])]) {
-      await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index));
+    const indexes = [...(this.files.get(ino)?.keys() ?? [])];
+    // A small file's few names go in line: short syscalls, cheaper than thread-pool round trips, and this runs in
+    // unlink's reply path (profiled: 0.6 ms of a small file's 0.8 ms unlink went to an asynchronous rm).
+    const inLine = indexes.length <= SYNC_REMOVAL_MAX_BLOCKS;
+    for (const index of indexes) {
+      await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index, inLine));
     }
-    await fsp.rm(path.join(this.filesDir, String(ino)), { recursive: true, force: true });
+    const floor = this.layout.floorPath(ino);
+    if (inLine) {
+      fs.rmSync(floor, { force: true });
+    } else {
+      await fsp.rm(floor, { force: true });
+    }
   }
 
   /**
@@ -665,7 +697,7 @@ export class BlockCache {
     if (this.options.diskSpace) {
       reading = await this.options.diskSpace();
     } else {
-      const stat = await fsp.statfs(this.filesDir);
+      const stat = await fsp.statfs(this.layout.root);
       reading = { free: stat.bavail * stat.bsize, total: stat.blocks * stat.bsize };
     }
     this.diskReading = { ...reading, at: now, usedBytes: this.usedBytes };

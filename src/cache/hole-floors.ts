@@ -1,7 +1,8 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { CacheLayout } from './cache-layout';
 
-/** Name of the file, beside a file's blocks, that persists its hole floor. */
+/** Name of the file that persisted a file's hole floor in the cache layout before cache-layout.ts (migrated at start). */
 export const HOLE_FLOOR_FILE = 'holes-from';
 
 /**
@@ -25,7 +26,7 @@ export class HoleFloors {
   /** Files whose floor file was written since its last fdatasync. */
   private readonly undurable = new Set<number>();
 
-  constructor(private readonly filesDir: string) {}
+  constructor(private readonly layout: CacheLayout) {}
 
   /** Reads a file's persisted floor at start (a missing or malformed file means none). */
   async load(ino: number): Promise<void> {
@@ -103,7 +104,7 @@ export class HoleFloors {
   }
 
   private floorPath(ino: number): string {
-    return path.join(this.filesDir, String(ino), HOLE_FLOOR_FILE);
+    return this.layout.floorPath(ino);
   }
 
   /** Writes what memory holds now, after any write of this file's floor still running. */

@@ -369,6 +369,7 @@ export class SqlMetadataStore extends MetadataStore {
     return new SqlSyncJournal({
       dialect: this.kit.dialect,
       read: (body) => this.kit.read(body),
+      inodeRow: (ino) => this.kit.readSql((sql) => this.kit.findInode(sql, ino)),
       write: (op, body) => this.kit.write(op, (tx) => body(tx.manager)),
       applyRemote: (dir, changes, options) => this.remote.applyRemote(dir, changes, options),
     });

@@ -18,6 +18,8 @@ import {
 export interface SqlSyncJournalAccess {
   dialect: SqlDialect;
   read<T>(body: (manager: EntityManager) => Promise<T>): Promise<T>;
+  /** One inode's row by a prepared statement on the driver: the fetch of a block asks for it on the FUSE path. */
+  inodeRow(ino: number): Promise<InodeModel | null>;
   write<T>(op: string, body: (manager: EntityManager) => Promise<T>): Promise<T>;
   applyRemote(
     dir: number,
@@ -131,10 +133,8 @@ export class SqlSyncJournal extends SyncJournal {
   }
 
   async getSyncInode(ino: number): Promise<SyncInode | null> {
-    return this.db.read(async (manager) => {
-      const row = await manager.createQueryBuilder(InodeModel, 'i').where('i.ino = :ino', { ino }).getOne();
-      return row === null ? null : toSyncInode(row);
-    });
+    const row = await this.db.inodeRow(ino);
+    return row === null ? null : toSyncInode(row);
   }
 
   async children(dir: number): Promise<SyncChild[]> {

@@ -77,7 +77,7 @@ describe('the durability contract of a local filesystem (SQLite, writeback)', ()
       const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--sync-delay', '600'] });
       try {
         const database = j(riverfs.dataDir, 'riverfs.sqlite');
-        const files = j(riverfs.dataDir, 'cache', 'files');
+        const files = j(riverfs.dataDir, 'cache', 'blocks');
         const trace = await SyncTrace.attach(riverfs.pid!);
 
         // close: survives a crash of RiverFS (written and committed), with no sync at all.
@@ -110,9 +110,11 @@ describe('the durability contract of a local filesystem (SQLite, writeback)', ()
         expect(between(closedStart, closedEnd)).toEqual([]);
 
         const forFsync = between(closedEnd, fsynced);
-        expect(forFsync).toContain(j(files, String(synced), '0.d'));
-        expect(forFsync).toContain(j(files, String(synced)));
-        // Its directory's own name in files/ (the directory is new).
+        // Its block file and the shard directory holding its name (cache-layout.ts: 1,024 inodes per shard).
+        const shard = String(Math.floor(synced / 1024));
+        expect(forFsync).toContain(j(files, shard, `${synced}.0.d`));
+        expect(forFsync).toContain(j(files, shard));
+        // The shard directory's own name in blocks/ (the directory is new).
         expect(forFsync).toContain(files);
         // The checkpoint: the WAL synced, then the database file it was copied into.
         expect(forFsync).toContain(`${database}-wal`);

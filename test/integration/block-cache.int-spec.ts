@@ -67,6 +67,27 @@ describe('BlockCache on a real disk', () => {
     expect(second.stats()).toMatchObject({ dirtyBytes: 2 * BS + 27, usedBytes: 2 * BS + 27 });
   });
 
+  it('should take over a cache kept in one directory per file (the layout before shards), floors included', async () => {
+    const old = path.join(dir, 'files', '5');
+    fs.mkdirSync(old, { recursive: true });
+    const dirtyBytes = pattern(BS, 9);
+    const cleanBytes = pattern(100, 10);
+    fs.writeFileSync(path.join(old, '0.d'), dirtyBytes);
+    fs.writeFileSync(path.join(old, '1'), cleanBytes);
+    fs.writeFileSync(path.join(old, 'holes-from'), String(BS + 100));
+    const cache = await open();
+    expect(fs.existsSync(path.join(dir, 'files'))).toBe(false);
+    expect(cache.dirtyBlocks(5)).toEqual([0]);
+    expect(cache.hasBlock(5, 1)).toBe(true);
+    expect(cache.remoteLimit(5)).toBe(BS + 100);
+    expect((await cache.read(5, 0, BS + 100, BS + 100)).equals(Buffer.concat([dirtyBytes, cleanBytes]))).toBe(true);
+    expect(cache.stats()).toMatchObject({ dirtyBytes: BS, usedBytes: BS + 100 });
+    // A freed file leaves no name behind in the shard its blocks shared with others.
+    await cache.write(6, 0, Buffer.from('neighbour'));
+    await cache.drop(5);
+    expect(fs.readdirSync(path.join(dir, 'blocks', '0'))).toEqual(['6.0.d']);
+  });
+
   it('should fetch clean blocks again after the machine restarted without the cache synced, and only then', async () => {
     const bootIdFile = path.join(dir, 'boot_id');
     const fetched = pattern(BS, 9);
