@@ -774,6 +774,11 @@ export class BlockCache {
   }
 
   /** The most bytes the cache holds (the cache-size setting). */
+  /** Bytes in dirty blocks now (cheap; stats() counts blocks too). */
+  get dirtyByteCount(): number {
+    return this.dirtyBytes;
+  }
+
   get maxBytes(): number {
     return this.options.maxBytes;
   }

@@ -27,6 +27,7 @@ import {
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
 import { RemoteBlocks } from '../sync/remote-blocks';
 import { TahoeSyncWorker } from '../sync/tahoe-sync.worker';
+import { ForegroundActivity } from '../sync/foreground-activity';
 import { RiverFs } from './river-fs';
 import { GridCapacity } from './grid-capacity';
 import { InodeUsage } from './inode-usage';
@@ -201,15 +202,18 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             { token: RiverFsMetrics, optional: true },
             { token: TahoeSyncWorker, optional: true },
             FileLockService,
+            { token: ForegroundActivity, optional: true },
           ],
           useFactory: (
             riverFs: RiverFs,
             metrics: RiverFsMetrics | undefined,
             sync: TahoeSyncWorker | undefined,
             locks: FileLockService,
+            activity: ForegroundActivity | undefined,
           ): FuseService => {
             const fuse = new FuseService(riverFs, {
               locks,
+              activity,
               observe: metrics ? (op, result, seconds) => metrics.observeFuseOp(op, result, seconds) : undefined,
               mountpoint: options.mountpoint,
               allowOther: options.allowOther ?? false,

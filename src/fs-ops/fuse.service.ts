@@ -32,6 +32,8 @@ export interface FuseServiceOptions extends MountOptionSettings {
     debug?(message: string): void;
   };
   observe?: FuseOpObserver;
+  /** Hears of every request, so background work can step aside while applications keep the mount busy. */
+  activity?: { note(): void };
   /** Keeps fcntl and flock locks across gateways (low-level mount only); without it the kernel keeps them. */
   locks?: FileLockService;
 }
@@ -233,6 +235,7 @@ export class FuseService {
    */
   private beginCall(op: string): (result: string) => void {
     const started = process.hrtime.bigint();
+    this.options.activity?.note();
     this.inFlight++;
     return (result) => {
       this.inFlight--;

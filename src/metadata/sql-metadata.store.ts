@@ -369,7 +369,12 @@ export class SqlMetadataStore extends MetadataStore {
     return new SqlSyncJournal({
       dialect: this.kit.dialect,
       read: (body) => this.kit.read(body),
-      inodeRow: (ino) => this.kit.readSql((sql) => this.kit.findInode(sql, ino)),
+      inodeRows: (condition, params) =>
+        this.kit.readSql(async (sql) =>
+          (
+            await sql.all<Record<string, unknown>>(`SELECT ${INODE_COLUMNS} FROM inode i WHERE ${condition}`, params)
+          ).map((row) => this.kit.inodeRow(row)),
+        ),
       write: (op, body) => this.kit.write(op, (tx) => body(tx.manager)),
       applyRemote: (dir, changes, options) => this.remote.applyRemote(dir, changes, options),
     });

@@ -193,6 +193,11 @@ export class SyncQueue {
     return task;
   }
 
+  /** The waiting task of `kind` that is due first, left waiting; undefined when there is none. */
+  first(kind: SyncTaskKind): SyncTask | undefined {
+    return this.validTop(this.heaps[kind])?.task;
+  }
+
   /** When the next task of `kind` that is not running becomes due; undefined when there is none. */
   nextDueAt(kind: SyncTaskKind): number | undefined {
     return this.validTop(this.heaps[kind])?.dueAt;

@@ -12,6 +12,7 @@ import { DirnodePublisher } from './dirnode-publisher.service';
 import { DEFAULT_PULL_OPTIONS, DownstreamPuller } from './downstream-puller';
 import { ensureDataDirectoryId } from '../metadata/data-directory-id';
 import { FileUploader } from './file-uploader.service';
+import { ForegroundActivity } from './foreground-activity';
 import { RemoteBlocks } from './remote-blocks';
 import { RootCapService } from './root-cap.service';
 import { DEFAULT_SYNC_OPTIONS, TahoeSyncWorker, type TahoeSyncWorkerOptions } from './tahoe-sync.worker';
@@ -43,7 +44,16 @@ export class SyncModule implements OnApplicationShutdown {
       providers: [
         {
           provide: TahoeSyncWorker,
-          inject: [MetadataStore, SyncJournal, BlockCache, LocalContentGate, TahoeClient, StateStore, RemoteBlocks],
+          inject: [
+            MetadataStore,
+            SyncJournal,
+            BlockCache,
+            LocalContentGate,
+            TahoeClient,
+            StateStore,
+            RemoteBlocks,
+            ForegroundActivity,
+          ],
           useFactory: (
             meta: MetadataStore,
             journal: SyncJournal,
@@ -52,6 +62,7 @@ export class SyncModule implements OnApplicationShutdown {
             tahoe: TahoeClient,
             state: StateStore,
             remote: RemoteBlocks,
+            foreground: ForegroundActivity,
           ): TahoeSyncWorker => {
             const logger = new Logger(TahoeSyncWorker.name);
             const options: TahoeSyncWorkerOptions = {
@@ -102,7 +113,7 @@ export class SyncModule implements OnApplicationShutdown {
               { ...DEFAULT_PULL_OPTIONS, ttlMs: config.dirTtl * 1000, lockTtlMs: options.lockTtlMs },
             );
             worker = new TahoeSyncWorker(
-              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller, remote },
+              { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller, remote, foreground },
               options,
             );
             return worker;
@@ -125,8 +136,9 @@ export class SyncModule implements OnApplicationShutdown {
           useFactory: (worker: TahoeSyncWorker): DownstreamPuller => worker.puller!,
         },
         { provide: SyncControl, useExisting: TahoeSyncWorker },
+        { provide: ForegroundActivity, useValue: new ForegroundActivity() },
       ],
-      exports: [TahoeSyncWorker, RootCapService, SyncControl, RemoteBlocks, DownstreamPuller],
+      exports: [TahoeSyncWorker, RootCapService, SyncControl, RemoteBlocks, DownstreamPuller, ForegroundActivity],
     };
   }
 

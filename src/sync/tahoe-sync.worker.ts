@@ -28,6 +28,7 @@ import { type FileUploader, ForeignDirtyContentError } from './file-uploader.ser
 import type { RemoteBlocks } from './remote-blocks';
 import { PublishHolds } from './publish-holds';
 import type { RootCapService } from './root-cap.service';
+import type { ForegroundActivity } from './foreground-activity';
 import { type SyncTask, type SyncTaskKind, SyncQueue, backoffDelay, firstBy } from './sync-queue';
 
 export interface TahoeSyncWorkerOptions {
@@ -93,6 +94,8 @@ export interface TahoeSyncWorkerDeps {
   puller?: DownstreamPuller;
   /** Warmup fills the cache through the readers' streaming path (LIT decoding, bounded GETs). */
   remote: Pick<RemoteBlocks, 'warm'>;
+  /** How busy applications keep the mount: background pushes wait while it is busy (see pump). */
+  foreground?: ForegroundActivity;
 }
 
 /** One push of one inode, as the hooks see it. */
@@ -120,6 +123,8 @@ const SCAN_BATCH = 2000;
 /** The scan stops adding work while this many tasks are queued (the queue drains first). */
 const SCAN_QUEUE_LIMIT = 5000;
 const DRAIN_LOG_INTERVAL_MS = 5000;
+/** While pushes wait for a busy mount: how often the worker looks again whether it still is. */
+const FOREGROUND_RECHECK_MS = 200;
 /** Times a drain looks at the journal again once its queue is empty. */
 const DRAIN_RESCANS = 3;
 
@@ -440,7 +445,8 @@ export class TahoeSyncWorker extends SyncControl {
 
   /** Queues the work the journal's dirty inodes need. */
   private async scan(full: boolean): Promise<void> {
-    if (this.stopped || (!full && this.tasks.size >= SCAN_QUEUE_LIMIT)) {
+    // The periodic scan is a safety net (the hooks queue the work): it waits out a burst, as the pushes do.
+    if (this.stopped || (!full && (this.tasks.size >= SCAN_QUEUE_LIMIT || this.yieldingToForeground()))) {
       return;
     }
     if (this.scanning) {
@@ -528,6 +534,23 @@ export class TahoeSyncWorker extends SyncControl {
     }
   }
 
+  /**
+   * Whether background pushes wait for now: applications keep the mount busy (a burst of creates, an extract, a
+   * build), in writeback mode, with no drain asked for and the cache's dirty data under half its limit (writers must
+   * never wait on pushes that wait on them). A push waits at most the longest coalescing delay from when it was
+   * queued, so a mount busy for good still pushes, late.
+   */
+  private yieldingToForeground(): boolean {
+    const { foreground, cache } = this.deps;
+    return (
+      foreground !== undefined &&
+      this.options.mode === 'writeback' &&
+      !this.draining &&
+      cache.dirtyByteCount < cache.maxBytes / 2 &&
+      foreground.busy()
+    );
+  }
+
   /** Starts due tasks up to the concurrency limits and arms a timer for the next one. */
   private pump(): void {
     if (this.stopped) {
@@ -537,8 +560,21 @@ export class TahoeSyncWorker extends SyncControl {
       upload: this.options.uploadConcurrency,
       publish: this.options.publishConcurrency,
     };
+    const now = Date.now();
+    const yielding = this.yieldingToForeground();
+    /** While yielding: when the first task held back may no longer wait. */
+    let recheckAt = Infinity;
     for (const kind of ['publish', 'upload'] as const) {
       while (this.running[kind] < limits[kind]) {
+        const first = yielding ? this.tasks.first(kind) : undefined;
+        if (first !== undefined && first.dueAt <= now && first.queuedAt + this.options.maxCoalesceDelayMs > now) {
+          recheckAt = Math.min(
+            recheckAt,
+            now + FOREGROUND_RECHECK_MS,
+            first.queuedAt + this.options.maxCoalesceDelayMs,
+          );
+          break;
+        }
         const task = this.tasks.take(kind);
         if (task === undefined) {
           break;
@@ -560,6 +596,7 @@ export class TahoeSyncWorker extends SyncControl {
     }
     const next = [this.tasks.nextDueAt('upload'), this.tasks.nextDueAt('publish')]
       .filter((at): at is number => at !== undefined)
+      .map((at) => (at <= now && recheckAt !== Infinity ? recheckAt : at))
       .reduce((min, at) => Math.min(min, at), Infinity);
     clearTimeout(this.pumpTimer);
     if (next !== Infinity) {
