@@ -4,6 +4,7 @@ import { pollUntil } from '../src/grid/process.util';
 interface SyncQueue {
   total: number;
   items: unknown[];
+  scannedAt: string | null;
 }
 
 interface CacheStats {
@@ -67,10 +68,12 @@ export class RiverFsAdmin {
   }
 
   /**
-   * Resolves once nothing waits for upload or publish: the sync queue is empty and no cached file is dirty (a closed
-   * file is dirty before its upload task exists, so the queue alone could look empty too early).
+   * Resolves once everything written before the call is in Tahoe: the sync queue is empty, no cached file is dirty (a
+   * closed file is dirty before its upload task exists, so the queue alone could look empty too early), and a scan
+   * of the journal began since the call (namespace changes reach the queue only through it).
    */
   async waitDrained(timeoutMs: number): Promise<void> {
+    const since = Date.now();
     let last = '';
     await pollUntil(
       async () => {
@@ -78,8 +81,9 @@ export class RiverFsAdmin {
           this.call<SyncQueue>('GET', '/admin/sync/queue?limit=3'),
           this.call<CacheStats>('GET', '/admin/cache'),
         ]);
-        last = `queue ${queue.total}, dirty files ${cache.dirtyFiles} (${cache.dirtyBytes} B); first: ${JSON.stringify(queue.items)}`;
-        return queue.total === 0 && cache.dirtyFiles === 0 ? true : undefined;
+        last = `queue ${queue.total}, dirty files ${cache.dirtyFiles} (${cache.dirtyBytes} B), scanned ${queue.scannedAt}; first: ${JSON.stringify(queue.items)}`;
+        const scanned = queue.scannedAt !== null && Date.parse(queue.scannedAt) >= since;
+        return queue.total === 0 && cache.dirtyFiles === 0 && scanned ? true : undefined;
       },
       {
         timeoutMs,

@@ -61,6 +61,7 @@ export class SyncAdminService {
       total: page.total,
       depth: page.depth,
       oldestDirtyAgeSeconds: page.oldestDirtyAgeSeconds,
+      scannedAt: page.scannedAt === null ? null : new Date(page.scannedAt).toISOString(),
     };
   }
 

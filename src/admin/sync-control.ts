@@ -77,6 +77,12 @@ export interface SyncQueuePage {
   /** Items waiting or running by kind (what riverfs_sync_queue_depth shows). */
   depth: Record<string, number>;
   oldestDirtyAgeSeconds: number | null;
+  /**
+   * When the last scan of the journal for dirty inodes began (ms since the epoch); null before the first. Namespace
+   * changes reach the queue through that scan: an empty queue with a scan begun after a change means it is pushed
+   * (except names Tahoe cannot hold, which wait for a rename).
+   */
+  scannedAt: number | null;
 }
 
 /**

@@ -125,6 +125,8 @@ const SCAN_QUEUE_LIMIT = 5000;
 const DRAIN_LOG_INTERVAL_MS = 5000;
 /** While pushes wait for a busy mount: how often the worker looks again whether it still is. */
 const FOREGROUND_RECHECK_MS = 200;
+/** How often the periodic scan runs while the mount is busy (otherwise every scanIntervalMs). */
+const BUSY_SCAN_INTERVAL_MS = 5000;
 /** Times a drain looks at the journal again once its queue is empty. */
 const DRAIN_RESCANS = 3;
 
@@ -167,6 +169,10 @@ export class TahoeSyncWorker extends SyncControl {
   private pumpTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private scanCursor = 0;
+  /** When the last scan that reached the journal's end began (see SyncQueuePage.scannedAt). */
+  private scannedAt: number | null = null;
+  /** When the current pass over the journal began (a pass may take several batches). */
+  private passStartedAt = 0;
   private started = false;
   private stopped = false;
   private draining = false;
@@ -445,8 +451,12 @@ export class TahoeSyncWorker extends SyncControl {
 
   /** Queues the work the journal's dirty inodes need. */
   private async scan(full: boolean): Promise<void> {
-    // The periodic scan is a safety net (the hooks queue the work): it waits out a burst, as the pushes do.
-    if (this.stopped || (!full && (this.tasks.size >= SCAN_QUEUE_LIMIT || this.yieldingToForeground()))) {
+    if (this.stopped || (!full && this.tasks.size >= SCAN_QUEUE_LIMIT)) {
+      return;
+    }
+    // A safety net and the way namespace changes reach the queue: while the mount is busy it runs less often, as its
+    // reads compete with the burst (a tenth of a burst's create rate, measured).
+    if (!full && this.yieldingToForeground() && Date.now() - (this.scannedAt ?? 0) < BUSY_SCAN_INTERVAL_MS) {
       return;
     }
     if (this.scanning) {
@@ -470,6 +480,9 @@ export class TahoeSyncWorker extends SyncControl {
     }
     try {
       let after = full ? 0 : this.scanCursor;
+      if (after === 0) {
+        this.passStartedAt = now;
+      }
       for (;;) {
         const dirty = await this.deps.journal.listDirty({ afterIno: after, limit: SCAN_BATCH });
         const parents = await this.deps.journal.parentsOf(
@@ -487,6 +500,10 @@ export class TahoeSyncWorker extends SyncControl {
         if (!full) {
           break;
         }
+      }
+      if (this.scanCursor === 0) {
+        // A pass that reached the end: everything dirty before it began is queued now.
+        this.scannedAt = this.passStartedAt;
       }
       this.pump();
     } catch (error) {
@@ -936,6 +953,7 @@ export class TahoeSyncWorker extends SyncControl {
       total: all.length,
       depth,
       oldestDirtyAgeSeconds: oldest === Infinity ? null : Math.max(0, Math.round((Date.now() - oldest) / 1000)),
+      scannedAt: this.scannedAt,
     });
   }
 }

@@ -153,6 +153,7 @@ export class GatedSyncControl extends SyncControl {
       total: items.length,
       depth: { upload: items.filter((item) => item.state !== 'failed').length },
       oldestDirtyAgeSeconds: items.length === 0 ? null : Math.round((Date.now() - oldest) / 1000),
+      scannedAt: null,
     };
   }
 }

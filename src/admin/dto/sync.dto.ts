@@ -60,4 +60,14 @@ export class SyncQueueDto {
 
   @ApiProperty({ type: Number, nullable: true })
   oldestDirtyAgeSeconds!: number | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'When the last scan of the journal for dirty inodes began (ISO 8601). Namespace changes reach the queue through ' +
+      'that scan: an empty queue with a scan begun after a change means the change is in Tahoe (except names Tahoe ' +
+      'cannot hold, which wait for a rename).',
+  })
+  scannedAt!: string | null;
 }
