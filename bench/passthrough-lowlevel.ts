@@ -8,11 +8,13 @@
  * Run: `node passthrough-lowlevel.js <backing dir> <mountpoint>`; prints "mounted", unmounts on SIGTERM.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   type Attributes,
   type DirectoryPlusFiller,
   type Entry,
+  FuseError,
   LowLevelMount,
   type LowLevelFilesystem,
   type RequestContext,
@@ -132,6 +134,18 @@ class Passthrough implements LowLevelFilesystem {
         return;
       }
     }
+  }
+  /**
+   * Extended attributes as a local filesystem with none set answers (Node has no xattr calls to pass them on). Without
+   * these operations the binding answers ENOSYS, after which the kernel never asks again: `ls -l`, which asks every
+   * entry for its ACL and security label, would cost the pass-through nothing and RiverFS (which keeps xattrs) one
+   * round trip per entry.
+   */
+  getxattr(): Buffer {
+    throw FuseError.answer(os.constants.errno.ENODATA);
+  }
+  listxattr(): string[] {
+    return [];
   }
   statfs() {
     const s = fs.statfsSync(this.backing);

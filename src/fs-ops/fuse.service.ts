@@ -272,7 +272,7 @@ export class FuseService {
           this.options.log.debug?.(`${op}(${subject}) -> ${name}`);
         }
         finish(name);
-        throw new FuseError(-errno, `${op}: ${name}`);
+        throw expected ? FuseError.answer(-errno, `${op}: ${name}`) : new FuseError(-errno, `${op}: ${name}`);
       },
     );
   };

@@ -247,4 +247,18 @@ export class FuseError extends Error {
     super(message ?? `FUSE error ${errno}`);
     this.name = 'FuseError';
   }
+
+  /**
+   * An answer rather than a fault (ENOENT from a lookup, ENODATA from a getxattr), made without capturing a stack:
+   * nothing reads it, and `ls -l` or a build asks for missing names and attributes thousands of times a second.
+   */
+  static answer(errno: number, message?: string): FuseError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new FuseError(errno, message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
 }

@@ -258,11 +258,19 @@ export class SqlMetadataStore extends MetadataStore {
   async getXattr(ino: number, name: Name): Promise<Buffer> {
     const bytes = checkXattrName(name);
     return await this.kit.readSql(async (sql) => {
-      const row = await sql.get<{ value: Buffer }>('SELECT value FROM xattr WHERE ino = ? AND name = ?', [ino, bytes]);
-      if (row !== undefined) {
+      // One statement for the answer and the inode's existence: `ls -l` asks every entry for an ACL and a security
+      // label it does not have, so the miss is the common case (two statements were a third of its cost).
+      const row = await sql.get<{ value: Buffer | null; present: number }>(
+        'SELECT (SELECT value FROM xattr WHERE ino = ? AND name = ?) AS value, ' +
+          '(SELECT COUNT(*) FROM inode WHERE ino = ?) AS present',
+        [ino, bytes, ino],
+      );
+      if (row?.value !== null && row?.value !== undefined) {
         return Buffer.from(row.value);
       }
-      await this.kit.inodeOrThrow(sql, ino);
+      if (Number(row?.present ?? 0) === 0) {
+        throw new FsError('ENOENT', `no inode ${ino}`);
+      }
       throw new FsError('ENODATA', `no xattr "${bytes.toString()}" on inode ${ino}`);
     });
   }
