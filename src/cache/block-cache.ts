@@ -151,7 +151,9 @@ export class BlockCache {
           this.usedBytes -= existing.length;
           this.lru.delete(this.lockKey(ino, index));
           const at = found.findIndex((block) => block.ino === ino && block.index === index);
-          found.splice(at, 1);
+          if (at >= 0) {
+            found.splice(at, 1);
+          }
         }
         const stat = await fsp.stat(file);
         // Whether the process that wrote a dirty block fsync'd it is not known: the next fsync of its file syncs it.
@@ -508,7 +510,11 @@ export class BlockCache {
     if (!(await syncDirectory(this.layout.dirOf(ino)))) {
       return; // No directory: nothing of this file is cached, so nothing is owed.
     }
-    if (this.newShards.delete(this.layout.shardOf(ino))) {
+    const shard = this.layout.shardOf(ino);
+    // A shard this process did not make or find was made by the file's hole floor (a truncate of a file with no
+    // cached block): its name is as new.
+    if (this.newShards.delete(shard) || !this.knownShards.has(shard)) {
+      this.knownShards.add(shard);
       await syncDirectory(this.layout.root);
     }
   }

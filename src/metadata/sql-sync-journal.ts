@@ -123,9 +123,11 @@ export class SqlSyncJournal extends SyncJournal {
   }
 
   async listDirty(options: { afterIno?: number; limit: number }): Promise<SyncInode[]> {
+    // The limit is written into the text (an integer): MySQL refuses some LIMIT parameters of a prepared statement.
     const rows = await this.db.inodeRows(
-      `i.sync_state IN (${PENDING_STATES.map(() => '?').join(', ')}) AND i.nlink > 0 AND i.ino > ? ORDER BY i.ino LIMIT ?`,
-      [...PENDING_STATES, options.afterIno ?? 0, options.limit],
+      `i.sync_state IN (${PENDING_STATES.map(() => '?').join(', ')}) AND i.nlink > 0 AND i.ino > ? ` +
+        `ORDER BY i.ino LIMIT ${Math.max(1, Math.floor(options.limit))}`,
+      [...PENDING_STATES, options.afterIno ?? 0],
     );
     return rows.map(toSyncInode);
   }
