@@ -373,6 +373,8 @@ export class FileLockService {
   ): Promise<void> {
     const me = waitKey(request);
     let waitRecorded = false;
+    /** A cycle was seen at the previous look (see below). */
+    let cycleSeen = false;
     this.blocking.set(ino, (this.blocking.get(ino) ?? 0) + 1);
     try {
       for (;;) {
@@ -398,8 +400,14 @@ export class FileLockService {
           // Recorded again at every look, so the record outlives the wait by at most its TTL.
           waitRecorded = true;
           const cycle = await this.guard(() => this.table.waitFor(me, waitKey(decision.conflict), this.waitTtlMs()));
-          if (cycle) {
+          if (cycle && cycleSeen) {
             throw new FileLockError('EDEADLK', `waiting for ${holder} would deadlock`);
+          }
+          // A holder granted a moment ago may still carry the record of its own finished wait (it is removed after
+          // the grant, not with it): a cycle is believed at the second look in a row only. A real one stays.
+          cycleSeen = cycle;
+          if (cycle) {
+            continue;
           }
         }
         if ((this.generations.get(ino) ?? 0) === generation) {
