@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
+import { adminGet } from '../support/admin-get.helper';
 import { randomBytesFrom, seededRandom } from '../support/fs-probe.helper';
 import { MARIADB_BACKEND, REDIS_DATABASES, backendResources } from '../support/mount-backends.helper';
 import { testTahoeClient } from '../support/tahoe-fixtures';
@@ -34,16 +35,6 @@ async function refusedStart(
   }
   await riverfs.dispose();
   throw new Error('riverfs mount mounted although another gateway holds the lease');
-}
-
-async function adminGet<T>(riverfs: RiverFsProcess, route: string): Promise<T> {
-  const response = await fetch(`${riverfs.adminUrl}${route}`, {
-    headers: { authorization: `Bearer ${riverfs.adminToken()}` },
-  });
-  if (response.status !== 200) {
-    throw new Error(`GET ${route}: HTTP ${response.status}`);
-  }
-  return (await response.json()) as T;
 }
 
 describe('one gateway per database (filesystem lease), on MariaDB + Redis', () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { SyncQueueDto } from '../../src/admin/dto/sync.dto';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
+import { adminGet } from '../support/admin-get.helper';
 import { freshRootDircap } from '../support/tahoe.helper';
 import { eventually } from '../support/tahoe-tree.helper';
 
@@ -24,16 +25,6 @@ while not done.is_set():
     if rounds % 200 == 0:
         print(rounds, flush=True)
 `;
-
-async function adminGet<T>(riverfs: RiverFsProcess, url: string): Promise<T> {
-  const response = await fetch(`${riverfs.adminUrl}${url}`, {
-    headers: { authorization: `Bearer ${riverfs.adminToken()}` },
-  });
-  if (response.status !== 200) {
-    throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
-  }
-  return (await response.json()) as T;
-}
 
 describe('background pushes on a busy mount', () => {
   it('should hold a closed file while applications keep the mount busy, and push it once they stop', async () => {
