@@ -7,7 +7,7 @@ import { FuseError, LowLevelMount } from '../fuse-lowlevel';
 import { FS_OPS, type FsOp, type FuseContext, type FuseReply } from './fs-ops';
 import { toErrno } from './errno.mapper';
 import { type FuseApi, fuseMountOptions, lowLevelMountOptions, type MountOptionSettings } from './mount-options';
-import { mountedPaths } from './mountpoint';
+import { mountedPaths, raiseKernelReadahead } from './mountpoint';
 import { MountWatch } from './mount-watch';
 import type { RiverFs } from './river-fs';
 import type { FileLockService } from '../locks';
@@ -21,6 +21,8 @@ export interface FuseOpObserver {
 
 /** How long `fusermount -u` may take before the unmount counts as failed. */
 const UNMOUNT_COMMAND_TIMEOUT_MS = 10_000;
+/** The kernel's read-ahead on the low-level mount: one request of libfuse 3's largest size (1 MiB). */
+const KERNEL_READAHEAD_KIB = 1024;
 
 export interface FuseServiceOptions extends MountOptionSettings {
   /** The FUSE API the mount speaks: the low-level one (by inode) or fuse-native's high-level one (by path). */
@@ -41,8 +43,11 @@ export interface FuseServiceOptions extends MountOptionSettings {
 /** A mount of either API, as FuseService drives it. */
 interface ActiveMount {
   unmount(): Promise<void>;
-  /** Drops what the kernel caches of an inode (attributes, pages); the high-level API caches nothing to drop. */
-  invalidateInode?(ino: number): Promise<void>;
+  /**
+   * Drops what the kernel caches of these inodes (attributes, pages), one notification each; the high-level API
+   * caches nothing to drop.
+   */
+  invalidateInodes?(inos: readonly number[]): Promise<void>[];
 }
 
 /**
@@ -159,6 +164,9 @@ export class FuseService {
     // Resolved through the parent only: resolving the mount point itself would ask this very mount, synchronously.
     const target = this.options.mountpoint;
     this.kernelPath = path.join(fs.realpathSync(path.dirname(target)), path.basename(target));
+    if (this.options.fuseApi === 'lowlevel' && !(await raiseKernelReadahead(this.kernelPath, KERNEL_READAHEAD_KIB))) {
+      this.options.log.debug?.(`kernel read-ahead of ${this.kernelPath} left at its default (not root?)`);
+    }
     this.watch = new MountWatch(
       () => this.listedByKernel(),
       () => this.mountLost(),
@@ -192,13 +200,17 @@ export class FuseService {
     const mount = await LowLevelMount.mount(this.options.mountpoint, filesystem, {
       fuseOptions: lowLevelMountOptions(this.options),
       byteNames: true,
+      maxReadahead: KERNEL_READAHEAD_KIB * 1024,
       onUnexpectedError: (error, operation) =>
         this.options.log.error(
           `${operation} failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
         ),
     });
     return {
-      invalidateInode: (ino) => mount.notifyInvalInode(ino, 0, 0),
+      invalidateInodes: (inos) => {
+        filesystem.contentChangedOutsideKernel(inos);
+        return inos.map((ino) => mount.notifyInvalInode(ino, 0, 0));
+      },
       unmount: () =>
         withTimeout(
           mount.unmount(),
@@ -214,19 +226,14 @@ export class FuseService {
    * binding sends notifications off the event loop, and one that fails only leaves the kernel's cache to its timeout.
    */
   invalidateInodes(inos: readonly number[]): void {
-    const mount = this.fuse;
-    if (mount?.invalidateInode === undefined) {
-      return;
-    }
-    for (const ino of inos) {
-      mount
-        .invalidateInode(ino)
-        .catch((error: unknown) =>
-          this.options.log.debug?.(
-            `kernel invalidation of inode ${ino} failed: ${error instanceof Error ? error.message : String(error)}`,
-          ),
-        );
-    }
+    const notifications = this.fuse?.invalidateInodes?.(inos) ?? [];
+    notifications.forEach((notification, index) => {
+      notification.catch((error: unknown) =>
+        this.options.log.debug?.(
+          `kernel invalidation of inode ${inos[index]} failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
+    });
   }
 
   /**

@@ -11,10 +11,38 @@ export class MountpointError extends Error {
   }
 }
 
-/** Mount points as the kernel lists them (/proc/self/mountinfo field 5, with its octal escapes decoded). */
+/** Mount points as the kernel lists them (/proc/self/mountinfo field 5, with its octal escapes decoded): fs type. */
 export async function mountedPaths(): Promise<Map<string, string>> {
-  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
   const mounts = new Map<string, string>();
+  for (const [mountPath, mount] of await mountTable()) {
+    mounts.set(mountPath, mount.fsType);
+  }
+  return mounts;
+}
+
+/**
+ * Lets the kernel read ahead up to `kib` KiB in one FUSE request. The kernel caps a FUSE mount's read-ahead at its
+ * default of 128 KiB whatever max_readahead libfuse negotiates, so a sequential read came as 128 KiB requests although
+ * a request may carry 1 MiB (measured, 256 MiB warm read with dd bs=1M: 2,048 reads, 547 MB/s; with 1 MiB read-ahead
+ * 256 reads, 626 MB/s). The only knob is the mount's backing device in sysfs (root only, as JuiceFS's docs advise):
+ * false when it could not be set, and the mount works as before.
+ */
+export async function raiseKernelReadahead(mountpoint: string, kib: number): Promise<boolean> {
+  const device = (await mountTable()).get(mountpoint)?.device;
+  if (device === undefined || !/^\d+:\d+$/.test(device)) {
+    return false;
+  }
+  try {
+    await fs.writeFile(`/sys/class/bdi/${device}/read_ahead_kb`, String(kib));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function mountTable(): Promise<Map<string, { fsType: string; device: string }>> {
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const mounts = new Map<string, { fsType: string; device: string }>();
   for (const line of text.split('\n')) {
     const fields = line.split(' ');
     const separator = fields.indexOf('-');
@@ -24,7 +52,7 @@ export async function mountedPaths(): Promise<Map<string, string>> {
     const mountPath = fields[4].replace(/\\([0-7]{3})/g, (_m, octal: string) =>
       String.fromCharCode(parseInt(octal, 8)),
     );
-    mounts.set(mountPath, fields[separator + 1] ?? '');
+    mounts.set(mountPath, { fsType: fields[separator + 1] ?? '', device: fields[2] });
   }
   return mounts;
 }

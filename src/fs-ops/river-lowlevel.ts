@@ -90,6 +90,13 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
   private readonly lookups = new Map<number, number>();
   /** Inodes with no name left that the kernel still references: held in the store until forgotten. */
   private readonly pinned = new Set<number>();
+  /**
+   * Inodes known to the kernel whose content changed where it could not see it (a pull from Tahoe): their next open
+   * drops the kernel's pages. Every other open keeps them (keep_cache): a change made through the mount goes through
+   * the kernel's page cache, so pages it kept from an earlier open are the file's bytes. The notify_inval_inode the
+   * pull also sends drops them at once; this covers a notification that failed or raced with a read.
+   */
+  private readonly pagesStale = new Set<number>();
 
   /**
    * Listings with attributes, only when the kernel may keep the names they bring: with an entry timeout of 0 every
@@ -131,6 +138,15 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
         this.options.run('setlk', ino, () => asFsError(() => locks.setlk(ino, lockOwner, lock, wait)));
       this.flock = (_ctx, ino, _fh, lockOwner, operation) =>
         this.options.run('flock', ino, () => asFsError(() => locks.flock(ino, lockOwner, operation)));
+    }
+  }
+
+  /** The content of these inodes changed outside the kernel's view: their next open must not keep cached pages. */
+  contentChangedOutsideKernel(inos: readonly number[]): void {
+    for (const ino of inos) {
+      if (this.lookups.has(ino)) {
+        this.pagesStale.add(ino);
+      }
     }
   }
 
@@ -188,6 +204,7 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
       return;
     }
     this.lookups.delete(ino);
+    this.pagesStale.delete(ino);
     if (this.pinned.delete(ino)) {
       this.fs.unpin(ino).catch((error: unknown) => this.options.onBackgroundError(error, `releasing inode ${ino}`));
     }
@@ -300,12 +317,15 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
         flags,
         owner(ctx),
       );
-      return { ...this.entry(created.inode), fh: created.fh };
+      return { ...this.entry(created.inode), fh: created.fh, keepCache: true };
     });
   }
 
   open(_ctx: RequestContext, ino: number, flags: number): Promise<OpenReply> {
-    return this.options.run('open', ino, async () => ({ fh: await this.fs.open(ino, flags) }));
+    return this.options.run('open', ino, async () => {
+      const fh = await this.fs.open(ino, flags);
+      return { fh, keepCache: !this.pagesStale.delete(ino) };
+    });
   }
 
   read(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Promise<Buffer> {

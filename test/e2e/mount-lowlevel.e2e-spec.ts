@@ -179,6 +179,49 @@ describe('riverfs mount on the low-level FUSE API', () => {
       }
     });
   }, 120_000);
+  it("keeps a file's pages in the kernel across opens, and drops them when a pull changed the file", async () => {
+    const rootCap = await freshRootDircap();
+    const dirCap = await client.mkdirChild(rootCap, 'shared');
+    const size = 256 * 1024;
+    const putRemote = async (fill: number): Promise<void> => {
+      await client.link(dirCap, 'f', await client.upload(Buffer.alloc(size, fill)), { replace: true });
+    };
+    await putRemote(0x61);
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--root-cap', rootCap, '--fuse-api', 'lowlevel', '--attr-timeout', '60', '--entry-timeout', '60'],
+      });
+      const readsServed = async (): Promise<number> => {
+        const text = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
+        const line = /^riverfs_fuse_op_duration_seconds_count\{op="read"\} (\d+)$/m.exec(text);
+        return line === null ? 0 : Number(line[1]);
+      };
+      try {
+        const file = path.join(mountpoint, 'shared', 'f');
+        expect(fs.readFileSync(file).equals(Buffer.alloc(size, 0x61))).toBe(true);
+        const afterFirstRead = await readsServed();
+        expect(afterFirstRead).toBeGreaterThan(0);
+
+        // A second open of the unchanged file is served from the kernel's pages: no read reaches RiverFS.
+        expect(fs.readFileSync(file).equals(Buffer.alloc(size, 0x61))).toBe(true);
+        expect(await readsServed()).toBe(afterFirstRead);
+
+        // Same size, other bytes: only the pull's invalidation can tell the kernel.
+        await putRemote(0x62);
+        const pulled = await fetch(`${riverfs.adminUrl}/admin/sync`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${riverfs.adminToken()}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ path: '/shared', direction: 'pull', wait: true }),
+        });
+        expect(pulled.status).toBe(200);
+        expect(fs.readFileSync(file).equals(Buffer.alloc(size, 0x62))).toBe(true);
+        expect(await readsServed()).toBeGreaterThan(afterFirstRead);
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  }, 120_000);
+
   it('keeps fcntl and flock locks in RiverFS: conflicts, F_GETLK naming the holder, release when the holder dies', async () => {
     await withTempMountpoint(async (mountpoint) => {
       const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
