@@ -186,6 +186,10 @@ export class CachedMetadataStore extends MetadataStorePort {
     return this.inner.listXattr(ino);
   }
 
+  anyXattrWithPrefix(prefix: string): Promise<boolean> {
+    return this.inner.anyXattrWithPrefix(prefix);
+  }
+
   // ---- namespace --------------------------------------------------------------------------------------------
 
   async create(parent: number, name: Name, options: NewInodeOptions): Promise<InodeRecord> {

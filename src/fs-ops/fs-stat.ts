@@ -63,9 +63,10 @@ export function compareTime(a: Timespec, b: Timespec): number {
 /**
  * The xattr namespaces a Linux filesystem keeps (ext4, tmpfs). FUSE hands every name to the filesystem, so the
  * checks the VFS leaves to ext4 are made here: another namespace is EOPNOTSUPP, a bare prefix EINVAL. (system.* ACLs
- * never get here: without FUSE_POSIX_ACL the kernel answers them itself.)
+ * are refused: without FUSE_POSIX_ACL the kernel asks for an inode's ACL at most once, and keeps "none".)
  */
-const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.'];
+export const SECURITY_XATTR_PREFIX = 'security.';
+const XATTR_NAMESPACES = ['user.', 'trusted.', SECURITY_XATTR_PREFIX];
 
 /** `encoding`: how the FUSE binding spelled the name (fuse-native: latin1, one char per byte; low-level: UTF-8). */
 export function xattrName(name: string, encoding: BufferEncoding = PATH_ENCODING): Buffer {

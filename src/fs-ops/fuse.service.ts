@@ -13,6 +13,7 @@ import type { RiverFs } from './river-fs';
 import type { FileLockService } from '../locks';
 import { RiverLowLevelFs, type RequestRunner } from './river-lowlevel';
 import { RiverPathFs } from './river-path-fs';
+import { SecurityXattrShortcut } from './security-xattr-shortcut';
 
 export interface FuseOpObserver {
   /** Called once per FUSE call with its outcome ('ok' or the errno name) and duration. */
@@ -187,7 +188,9 @@ export class FuseService {
   }
 
   private async mountLowLevel(): Promise<ActiveMount> {
+    const securityXattrs = new SecurityXattrShortcut(() => this.riverFs.anySecurityXattr());
     const filesystem = new RiverLowLevelFs(this.riverFs, {
+      securityXattrs,
       attrTimeoutSeconds: this.options.attrTimeoutSeconds,
       entryTimeoutSeconds: this.options.entryTimeoutSeconds,
       run: this.runRequest,
@@ -206,9 +209,12 @@ export class FuseService {
           `${operation} failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
         ),
     });
+    await this.refreshSecurityXattrs(() => securityXattrs.attach((absent) => mount.setSecurityXattrsAbsent(absent)));
     return {
       invalidateInodes: (inos) => {
         filesystem.contentChangedOutsideKernel(inos);
+        // A pull may have brought the first security.* xattr.
+        void this.refreshSecurityXattrs(() => securityXattrs.refresh());
         return inos.map((ino) => mount.notifyInvalInode(ino, 0, 0));
       },
       unmount: () =>
@@ -218,6 +224,18 @@ export class FuseService {
           `fusermount3 -u did not end the session within ${UNMOUNT_COMMAND_TIMEOUT_MS / 1000} s`,
         ),
     };
+  }
+
+  /** A failed look at the store leaves the shortcut off: every security.* getxattr is asked, as without it. */
+  private async refreshSecurityXattrs(refresh: () => Promise<void>): Promise<void> {
+    try {
+      await refresh();
+    } catch (error) {
+      this.options.log.warn(
+        `could not tell whether any security.* xattr exists (${error instanceof Error ? error.message : String(error)}): ` +
+          'getxattr of such names is answered by the store',
+      );
+    }
   }
 
   /**

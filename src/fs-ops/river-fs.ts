@@ -13,7 +13,7 @@ import type {
   Timespec,
 } from '../metadata/metadata.types';
 import { systemClock } from '../metadata/metadata-txn.util';
-import { type FsStat, type FsStatfs, TYPE_BITS, compareTime, typeFromMode } from './fs-stat';
+import { type FsStat, type FsStatfs, SECURITY_XATTR_PREFIX, TYPE_BITS, compareTime, typeFromMode } from './fs-stat';
 import { inodeFigures } from './inode-usage';
 import { OpenFiles, writableFlags } from './open-files';
 
@@ -362,6 +362,11 @@ export class RiverFs {
 
   listxattr(ino: number): Promise<Buffer[]> {
     return this.meta.listXattr(ino);
+  }
+
+  /** Whether any file has an xattr in the `security.` namespace (the mount answers their absence itself). */
+  anySecurityXattr(): Promise<boolean> {
+    return this.meta.anyXattrWithPrefix(SECURITY_XATTR_PREFIX);
   }
 
   async removexattr(ino: number, name: Buffer): Promise<void> {

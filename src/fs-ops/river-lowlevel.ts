@@ -15,8 +15,9 @@ import type {
 import { FileLockError, type FileLockService } from '../locks';
 import type { Credentials, DirEntryRecord, InodeRecord } from '../metadata/metadata.types';
 import { FsError } from '../common/errors/fs-error';
-import { type FsStat, S_IFMT, TYPE_BITS, xattrName } from './fs-stat';
+import { type FsStat, S_IFMT, SECURITY_XATTR_PREFIX, TYPE_BITS, xattrName } from './fs-stat';
 import type { RiverFs } from './river-fs';
+import type { SecurityXattrShortcut } from './security-xattr-shortcut';
 
 /**
  * Names, symlink targets and xattr names cross the binding as latin1 strings, one char per byte (the mount asks for
@@ -52,6 +53,8 @@ export interface RiverLowLevelOptions {
    * absent and the kernel keeps locks itself, within this mount only.
    */
   locks?: FileLockService;
+  /** Keeps the binding's "no security.* xattr" shortcut right: setxattr of such a name goes through it. */
+  securityXattrs?: SecurityXattrShortcut;
 }
 
 /** A refusal of the lock service as the errno FUSE answers (EWOULDBLOCK is EAGAIN on Linux). */
@@ -500,7 +503,11 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
   }
 
   setxattr(_ctx: RequestContext, ino: number, name: string, value: Buffer, flags: number): Promise<void> {
-    return this.options.run('setxattr', ino, () => this.fs.setxattr(ino, xattrName(name, NAME_ENCODING), value, flags));
+    return this.options.run('setxattr', ino, () => {
+      const set = (): Promise<void> => this.fs.setxattr(ino, xattrName(name, NAME_ENCODING), value, flags);
+      const shortcut = this.options.securityXattrs;
+      return shortcut !== undefined && name.startsWith(SECURITY_XATTR_PREFIX) ? shortcut.guardSet(set) : set();
+    });
   }
 
   getxattr(_ctx: RequestContext, ino: number, name: string): Promise<Buffer> {

@@ -42,6 +42,8 @@ export interface NativeBinding {
   notifyInvalInode(session: SessionHandle, ino: number, offset: number, length: number): Promise<number>;
   notifyInvalEntry(session: SessionHandle, parent: number, name: NativeName): Promise<number>;
   notifyDelete(session: SessionHandle, parent: number, child: number, name: NativeName): Promise<number>;
+  /** While true, the loop thread answers getxattr of a `security.*` name ENODATA without a dispatch. */
+  setSecurityXattrsAbsent(session: SessionHandle, absent: boolean): void;
 
   replyError(id: number, errno: number): boolean;
   replyEntry(id: number, entry: Float64Array): boolean;

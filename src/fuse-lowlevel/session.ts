@@ -187,6 +187,15 @@ export class LowLevelMount {
     this.checkNotified(await this.native.notifyInvalInode(this.requireSession(), ino, offset, length));
   }
 
+  /**
+   * Whether the filesystem holds no `security.*` xattr. While true, the binding answers getxattr of such a name
+   * ENODATA itself, on its own thread: the kernel asks one on every write(2) and for every entry `ls -l` shows. Set
+   * it false before a `security.*` xattr can exist (before its setxattr commits).
+   */
+  setSecurityXattrsAbsent(absent: boolean): void {
+    this.native.setSecurityXattrsAbsent(this.requireSession(), absent);
+  }
+
   /** Tells the kernel that `name` in `parent` may now name something else (or nothing). */
   async notifyInvalEntry(parent: number, name: string): Promise<void> {
     this.checkNotified(await this.native.notifyInvalEntry(this.requireSession(), parent, this.nameOut(name)));

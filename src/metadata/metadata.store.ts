@@ -66,6 +66,8 @@ export abstract class MetadataStore {
   /** ENODATA when absent. */
   abstract getXattr(ino: number, name: Name): Promise<Buffer>;
   abstract listXattr(ino: number): Promise<Buffer[]>;
+  /** Whether any inode has an xattr whose name starts with `prefix` (e.g. `security.`). */
+  abstract anyXattrWithPrefix(prefix: string): Promise<boolean>;
 
   // ---- namespace -----------------------------------------------------------------------------
 

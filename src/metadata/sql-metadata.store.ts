@@ -283,6 +283,23 @@ export class SqlMetadataStore extends MetadataStore {
     });
   }
 
+  async anyXattrWithPrefix(prefix: string): Promise<boolean> {
+    const from = Buffer.from(prefix, 'latin1');
+    if (from.length === 0) {
+      throw new FsError('EINVAL', 'an xattr name prefix must not be empty');
+    }
+    // Names are bytes: [prefix, prefix with its last byte raised) holds exactly the names that start with it.
+    const to = Buffer.from(from);
+    to[to.length - 1] = to[to.length - 1] + 1;
+    return await this.kit.readSql(
+      async (sql) =>
+        (await sql.get<{ found: number }>('SELECT 1 AS found FROM xattr WHERE name >= ? AND name < ? LIMIT 1', [
+          from,
+          to,
+        ])) !== undefined,
+    );
+  }
+
   // ---- sessions and open handles (sql-sessions.ts) -----------------------------------------------------
 
   openSession(info: SessionInfo, options?: SessionOptions): Promise<number> {

@@ -222,6 +222,56 @@ describe('riverfs mount on the low-level FUSE API', () => {
     });
   }, 120_000);
 
+  it('answers security.* getxattr in the binding while no file has one, and from the store once one is set', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
+      const getxattrsServed = async (): Promise<number> => {
+        const text = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
+        const line = /^riverfs_fuse_op_duration_seconds_count\{op="getxattr"\} (\d+)$/m.exec(text);
+        return line === null ? 0 : Number(line[1]);
+      };
+      const probe = (file: string, name: string, cwd?: string): string =>
+        execFileSync(
+          'python3',
+          [
+            '-c',
+            'import errno, os, sys\ntry:\n    print(os.getxattr(sys.argv[1], sys.argv[2]).decode())\n' +
+              'except OSError as e:\n    print(errno.errorcode[e.errno])',
+            file,
+            name,
+          ],
+          { encoding: 'utf8', cwd },
+        ).trim();
+      const dir = path.join(mountpoint, 'd');
+      const file = path.join(dir, 'f');
+      try {
+        fs.mkdirSync(dir);
+        fs.writeFileSync(file, 'data');
+        const before = await getxattrsServed();
+        // A write(2) makes the kernel ask for security.capability; `ls -l` asks for security.selinux of each entry.
+        fs.appendFileSync(file, 'more');
+        for (const name of ['security.capability', 'security.selinux', 'security.label']) {
+          expect(probe('f', name, dir)).toBe('ENODATA');
+        }
+        expect(await getxattrsServed()).toBe(before);
+
+        execFileSync('python3', ['-c', 'import os, sys; os.setxattr(sys.argv[1], "security.label", b"top")', file]);
+        const afterSet = await getxattrsServed();
+        expect(probe('f', 'security.label', dir)).toBe('top');
+        expect(probe('f', 'security.other', dir)).toBe('ENODATA');
+        expect(await getxattrsServed()).toBe(afterSet + 2);
+
+        // A restart finds the xattr in the store and leaves every security.* getxattr to it.
+        await riverfs.stop();
+        await riverfs.start();
+        expect(probe(file, 'security.label')).toBe('top');
+        expect(probe(file, 'security.other')).toBe('ENODATA');
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  }, 120_000);
+
   it('keeps fcntl and flock locks in RiverFS: conflicts, F_GETLK naming the holder, release when the holder dies', async () => {
     await withTempMountpoint(async (mountpoint) => {
       const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });

@@ -815,6 +815,20 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
         expect((await store.getInode(file.ino)).ctime).toEqual(removedAt);
       });
 
+      it('should tell whether any inode has an attribute whose name starts with a prefix', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        // Names just outside the range [prefix, prefix with its last byte raised) do not count.
+        await store.setXattr(file.ino, 'user.prefixcheck', Buffer.from('shorter'));
+        await store.setXattr(file.ino, 'user.prefixcheck/', Buffer.from('next byte'));
+        expect(await store.anyXattrWithPrefix('user.prefixcheck.')).toBe(false);
+
+        await store.setXattr(file.ino, 'user.prefixcheck.label', Buffer.from('in'));
+        expect(await store.anyXattrWithPrefix('user.prefixcheck.')).toBe(true);
+        await store.removeXattr(file.ino, 'user.prefixcheck.label');
+        expect(await store.anyXattrWithPrefix('user.prefixcheck.')).toBe(false);
+      });
+
       it('should follow XATTR_CREATE and XATTR_REPLACE and answer ENODATA for a missing attribute', async () => {
         const dir = await freshDir();
         const file = await store.create(dir.ino, 'f', FILE);

@@ -87,6 +87,9 @@ struct ll_session {
   int writeback_cache;
   int readdirplus, posix_locks, flock_locks; /* off: the kernel lists without attributes / locks locally */
   int byte_names; /* names reach JavaScript as latin1 strings, one char per byte, so no byte is lost */
+  /* Set by JavaScript (setSecurityXattrsAbsent) while the filesystem holds no `security.*` xattr: the loop thread then
+   * answers getxattr of such a name ENODATA itself. Read and written with __atomic builtins (two threads). */
+  int security_xattrs_absent;
   char *mountpoint;
 };
 

@@ -302,7 +302,20 @@ static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   queue(session_of(req), request, req);
 }
 
+/*
+ * The kernel asks for a `security.*` xattr on every write(2) (security.capability, to clear file capabilities) and for
+ * every entry `ls -l` shows (security.selinux); on a filesystem that has none, each was a round trip through the
+ * JavaScript thread for an ENODATA. Answered here while JavaScript says there are none.
+ */
+static int security_xattr_known_absent(ll_session *session, const char *name) {
+  return __atomic_load_n(&session->security_xattrs_absent, __ATOMIC_ACQUIRE) && strncmp(name, "security.", 9) == 0;
+}
+
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  if (security_xattr_known_absent(session_of(req), name)) {
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
   ll_request *request = new_request(LL_OP_getxattr, req, ino);
   if (request != NULL) {
     request->name = copy_string(name);

@@ -393,6 +393,29 @@ static napi_value notify_inval_entry(napi_env env, napi_callback_info info) {
 /* notifyDelete(session, parent, child, name): the name is gone (also tells inotify watchers). */
 static napi_value notify_delete(napi_env env, napi_callback_info info) { return notify(env, info, NOTIFY_DELETE); }
 
+/* setSecurityXattrsAbsent(session, absent): while true, getxattr of a `security.*` name is answered ENODATA without
+ * asking JavaScript. Set it false before a `security.*` xattr can exist (before committing its setxattr). */
+static napi_value set_security_xattrs_absent(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  LL_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "fuse-lowlevel: setSecurityXattrsAbsent(session, boolean)");
+    return NULL;
+  }
+  ll_session *session = session_from(env, argv[0]);
+  if (session == NULL) {
+    return NULL;
+  }
+  bool absent = false;
+  if (napi_get_value_bool(env, argv[1], &absent) != napi_ok) {
+    napi_throw_type_error(env, NULL, "fuse-lowlevel: setSecurityXattrsAbsent(session, boolean)");
+    return NULL;
+  }
+  __atomic_store_n(&session->security_xattrs_absent, absent ? 1 : 0, __ATOMIC_RELEASE);
+  return NULL;
+}
+
 /* ---- module ---- */
 
 static napi_status export_names(napi_env env, napi_value exports, const char *property, const char *const *names,
@@ -420,6 +443,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
       {"notifyInvalInode", NULL, notify_inval_inode, NULL, NULL, NULL, napi_default, NULL},
       {"notifyInvalEntry", NULL, notify_inval_entry, NULL, NULL, NULL, napi_default, NULL},
       {"notifyDelete", NULL, notify_delete, NULL, NULL, NULL, napi_default, NULL},
+      {"setSecurityXattrsAbsent", NULL, set_security_xattrs_absent, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value version;
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok ||
