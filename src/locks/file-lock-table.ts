@@ -22,6 +22,8 @@ export interface FileLockTable {
    * changed meanwhile, stores nothing and resolves to the list as it is now (so a retry needs no `load`).
    * `session` must be alive when `mustBeLive` (a lock is being granted to it): otherwise rejects with
    * SESSION_UNKNOWN. `holds` says whether `session` keeps locks on the inode afterwards (for its index).
+   * `endsWait`: the waiter (as `waitFor` named it) this write grants a lock to; its wait record goes in the same
+   * step, so that no one ever sees a holder still waiting for the lock it was just given (a false deadlock).
    */
   store(
     ino: string,
@@ -30,6 +32,7 @@ export interface FileLockTable {
     session: string,
     mustBeLive: boolean,
     holds: boolean,
+    endsWait?: string,
   ): Promise<LockSnapshot | null>;
   /** Inodes the session may hold locks on (a superset: entries may be stale). */
   inodesOf(session: string): Promise<string[]>;
@@ -78,6 +81,7 @@ export class InProcessFileLockTable implements FileLockTable {
     session: string,
     mustBeLive: boolean,
     holds: boolean,
+    endsWait?: string,
   ): Promise<LockSnapshot | null> {
     if (mustBeLive) {
       await this.sessions.reapExpiredSessions();
@@ -101,6 +105,9 @@ export class InProcessFileLockTable implements FileLockTable {
       this.index.set(session, inodes);
     } else {
       inodes.delete(ino);
+    }
+    if (endsWait !== undefined) {
+      this.waits.delete(endsWait);
     }
     return null;
   }

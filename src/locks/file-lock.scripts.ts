@@ -20,7 +20,8 @@ return {list, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. string.format('%.0f', 
 
 /**
  * Compare-and-set of an inode's list.
- * KEYS: the inode's list, sessions (zset), the session's inode index (set).
+ * KEYS: the inode's list, sessions (zset), the session's inode index (set), and optionally the wait record of the
+ * waiter this write grants a lock to (deleted with the write).
  * ARGV: expected list ('' = none), new list ('' = none), session id, '1' when the session must be alive,
  * '1' when the session holds locks on the inode afterwards, the inode, index TTL ms.
  * Returns {1} when stored, {0, the list as it is now, {ids of the live sessions}} when it had changed, {-1} when
@@ -47,6 +48,9 @@ if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
 else
   redis.call('SREM', KEYS[3], ARGV[6])
+end
+if KEYS[4] then
+  redis.call('DEL', KEYS[4])
 end
 return {1}
 `;

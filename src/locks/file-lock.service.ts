@@ -373,8 +373,6 @@ export class FileLockService {
   ): Promise<void> {
     const me = waitKey(request);
     let waitRecorded = false;
-    /** A cycle was seen at the previous look (see below). */
-    let cycleSeen = false;
     this.blocking.set(ino, (this.blocking.get(ino) ?? 0) + 1);
     try {
       for (;;) {
@@ -382,7 +380,7 @@ export class FileLockService {
           throw new FileLockError('EINTR', 'the lock wait was interrupted');
         }
         const generation = this.generations.get(ino) ?? 0;
-        const decision = await this.change(ino, request);
+        const decision = await this.change(ino, request, waitRecorded ? me : undefined);
         if (decision.granted) {
           if (request.mode !== 'unlock') {
             const owners = this.owners.get(ino) ?? new Set<string>();
@@ -400,14 +398,8 @@ export class FileLockService {
           // Recorded again at every look, so the record outlives the wait by at most its TTL.
           waitRecorded = true;
           const cycle = await this.guard(() => this.table.waitFor(me, waitKey(decision.conflict), this.waitTtlMs()));
-          if (cycle && cycleSeen) {
-            throw new FileLockError('EDEADLK', `waiting for ${holder} would deadlock`);
-          }
-          // A holder granted a moment ago may still carry the record of its own finished wait (it is removed after
-          // the grant, not with it): a cycle is believed at the second look in a row only. A real one stays.
-          cycleSeen = cycle;
           if (cycle) {
-            continue;
+            throw new FileLockError('EDEADLK', `waiting for ${holder} would deadlock`);
           }
         }
         if ((this.generations.get(ino) ?? 0) === generation) {
@@ -478,8 +470,9 @@ export class FileLockService {
     }
   }
 
-  private change(ino: string, request: LockRequest): Promise<LockDecision> {
-    return this.update(ino, (locks) => decide(locks, request), request.mode !== 'unlock');
+  /** `endsWait`: the wait record of this request, if it waited; a grant removes it in the same atomic write. */
+  private change(ino: string, request: LockRequest, endsWait?: string): Promise<LockDecision> {
+    return this.update(ino, (locks) => decide(locks, request), request.mode !== 'unlock', endsWait);
   }
 
   private async rewrite(ino: string, edit: (locks: FileLockRecord[]) => FileLockRecord[]): Promise<void> {
@@ -500,6 +493,7 @@ export class FileLockService {
     ino: string,
     decideOn: (locks: FileLockRecord[]) => LockDecision,
     granting: boolean,
+    endsWait?: string,
   ): Promise<LockDecision> {
     let snapshot = this.lastSeen.get(ino);
     let fresh = false;
@@ -522,7 +516,15 @@ export class FileLockService {
       const session = this.session;
       const holds = decision.locks.some((held) => held.session === session);
       const current = await this.guard(() =>
-        this.table.store(ino, snapshot!.token, decision.locks, session, granting && decision.granted, holds),
+        this.table.store(
+          ino,
+          snapshot!.token,
+          decision.locks,
+          session,
+          granting && decision.granted,
+          holds,
+          granting && decision.granted ? endsWait : undefined,
+        ),
       );
       if (current !== null) {
         this.remember(ino, current);

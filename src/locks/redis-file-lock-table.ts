@@ -38,12 +38,21 @@ export class RedisFileLockTable implements FileLockTable {
     session: string,
     mustBeLive: boolean,
     holds: boolean,
+    endsWait?: string,
   ): Promise<LockSnapshot | null> {
-    const reply = await this.state.runScript(
-      FILE_LOCK_SCRIPTS.store,
-      [`file-locks:${ino}`, 'sessions', `file-lock-inodes:${session}`],
-      [token, encodeLocks(locks), session, mustBeLive ? '1' : '0', holds ? '1' : '0', ino, INDEX_TTL_MS],
-    );
+    const keys = [`file-locks:${ino}`, 'sessions', `file-lock-inodes:${session}`];
+    if (endsWait !== undefined) {
+      keys.push(`file-lock-wait:${endsWait}`);
+    }
+    const reply = await this.state.runScript(FILE_LOCK_SCRIPTS.store, keys, [
+      token,
+      encodeLocks(locks),
+      session,
+      mustBeLive ? '1' : '0',
+      holds ? '1' : '0',
+      ino,
+      INDEX_TTL_MS,
+    ]);
     const [status, current, live] = reply as [number, string?, string[]?];
     if (status === -1) {
       throw new SessionGoneError(session);

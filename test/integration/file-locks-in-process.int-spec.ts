@@ -5,8 +5,14 @@ import {
   InProcessFileLockTable,
 } from '../../src/locks';
 import { InProcessStateData, InProcessStateStore } from '../../src/state/in-process-state-store';
-import { describeFileLockContract, type LockGateway } from './file-locks.contract';
+import { describeFileLockContract, describeFileLockTableWaits, type LockGateway } from './file-locks.contract';
 import { ManualClock } from './state-store.contract';
+
+describeFileLockTableWaits('the in-process state store', () =>
+  Promise.resolve(
+    new InProcessFileLockTable(new InProcessStateStore({ clock: new ManualClock(), data: new InProcessStateData() })),
+  ),
+);
 
 describeFileLockContract('the in-process state store', () => {
   const clock = new ManualClock();

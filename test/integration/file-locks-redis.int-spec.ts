@@ -1,13 +1,30 @@
 import { FileLockService, type FileLockServiceOptions } from '../../src/locks';
+import { RedisFileLockTable } from '../../src/locks/redis-file-lock-table';
 import { RedisStateStore } from '../../src/state/redis-state-store';
 import { createTestRedis } from '../support/redis.helper';
-import { describeFileLockContract, type LockGateway } from './file-locks.contract';
+import { describeFileLockContract, describeFileLockTableWaits, type LockGateway } from './file-locks.contract';
 
 const testRedis = createTestRedis('file-locks');
 let prefixes = 0;
 
+const tableStores: RedisStateStore[] = [];
+
 afterAll(async () => {
+  for (const store of tableStores.splice(0)) {
+    await store.close();
+  }
   await testRedis.cleanup();
+});
+
+describeFileLockTableWaits('Redis', () => {
+  prefixes += 1;
+  const store = new RedisStateStore({
+    url: testRedis.url,
+    keyPrefix: `${testRedis.keyPrefix}${prefixes}:`,
+    commandTimeoutMs: 3000,
+  });
+  tableStores.push(store);
+  return Promise.resolve(new RedisFileLockTable(store));
 });
 
 describeFileLockContract('Redis', () => {

@@ -1,4 +1,4 @@
-import { FileLockError, type FileLockService, type FileLockServiceOptions } from '../../src/locks';
+import { FileLockError, type FileLockService, type FileLockServiceOptions, type FileLockTable } from '../../src/locks';
 import { FlockOperation, LockType, type RecordLock } from '../../src/fuse-lowlevel/types';
 import type { StateStore } from '../../src/state/state-store';
 import { eventually } from './state-store.contract';
@@ -253,6 +253,28 @@ export function describeFileLockContract(name: string, makeHarness: () => Promis
       expect(waiter.settled()).toBe('granted');
       expect(await refusal(survivor.locks.flock(7, 2n, shared | nonBlocking))).toBe('granted');
       expect(await survivor.locks.getlk(7, 3n, lock(read, 0, 1))).toMatchObject({ session: survivor.locks.sessionId });
+    });
+  });
+}
+
+/** The lock table's wait records, on one backend: what the deadlock check in FileLockService stands on. */
+export function describeFileLockTableWaits(name: string, makeTable: () => Promise<FileLockTable>): void {
+  describe(`the file lock table's wait records on ${name}`, () => {
+    it("drops a waiter's record in the same step as the write that grants it its lock", async () => {
+      const table = await makeTable();
+      const holder = 'session-h:posix:1';
+      const waiter = 'session-w:posix:2';
+      expect(await table.waitFor(waiter, holder, 60_000)).toBe(false);
+      // While the record stands, the holder waiting for the waiter would close a cycle.
+      expect(await table.waitFor(holder, waiter, 60_000)).toBe(true);
+
+      const granted = [
+        { session: 'session-w', owner: '2', pid: 1, kind: 'posix' as const, mode: 'write' as const, start: 0, end: 1 },
+      ];
+      expect(await table.store('77', '', granted, 'session-w', false, true, waiter)).toBeNull();
+      // The waiter now holds the lock and waits for nothing: the holder may wait for it.
+      expect(await table.waitFor(holder, waiter, 60_000)).toBe(false);
+      await table.stopWaiting(holder);
     });
   });
 }
