@@ -48,7 +48,7 @@ export class CacheAdminService {
       freedBytes += freed;
       files += freed > 0 ? 1 : 0;
       if (this.cache.hasDirtyData(file.ino)) {
-        dirtyBytesKept += (await this.inspector.inode(file.ino)).dirtyBytes;
+        dirtyBytesKept += this.inspector.inode(file.ino).dirtyBytes;
       }
     }
     return { freedBytes, files, dirtyBytesKept };

@@ -1,8 +1,6 @@
 import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { BlockCache, type BlockCacheStats } from '../cache/block-cache';
-import { CacheLayout } from '../cache/cache-layout';
 import { RIVERFS_CONFIG } from '../config/config.module';
 import type { RiverFsConfig } from '../config/config.schema';
 
@@ -31,11 +29,7 @@ export interface CacheOverview extends BlockCacheStats {
 
 export const MAX_RUNS = 1000;
 
-/**
- * Read-only views of the block cache for the admin API. Which blocks of a file are cached is read from the cache
- * directory (`files/<ino>/<index>`, `<index>.d` when dirty: BlockCache's documented on-disk map), because
- * BlockCache has no per-file listing yet; dirty blocks are taken from BlockCache itself, which is authoritative.
- */
+/** Read-only views of the block cache for the admin API, from BlockCache's own map of what it holds. */
 @Injectable()
 export class CacheInspector {
   constructor(
@@ -59,43 +53,18 @@ export class CacheInspector {
     };
   }
 
-  async inode(ino: number): Promise<InodeCacheView> {
-    const layout = new CacheLayout(this.config.cacheDir);
-    const dir = layout.dirOf(ino);
-    const dirty = new Set(this.cache.dirtyBlocks(ino));
-    const sizes = new Map<number, number>();
-    let names: string[] = [];
-    try {
-      names = await fsp.readdir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw error;
-      }
-    }
-    for (const name of names) {
-      const parsed = layout.parse(name);
-      if (parsed.kind !== 'block' || parsed.ino !== ino) {
-        continue;
-      }
-      try {
-        const stat = await fsp.stat(path.join(dir, name));
-        sizes.set(parsed.index, stat.size);
-      } catch {
-        // Evicted or renamed (made clean) between the listing and the stat: it is counted under its other name.
-      }
-    }
-    const indexes = [...new Set([...sizes.keys(), ...dirty])].sort((a, b) => a - b);
+  inode(ino: number): InodeCacheView {
+    const blocks = this.cache.cachedBlocks(ino);
     const view: InodeCacheView = {
       cachedBytes: 0,
       dirtyBytes: 0,
-      cachedBlocks: indexes.length,
-      dirtyBlocks: dirty.size,
+      cachedBlocks: blocks.length,
+      dirtyBlocks: blocks.filter((block) => block.dirty).length,
       runs: [],
       runsTruncated: false,
     };
-    for (const index of indexes) {
-      const state = dirty.has(index) ? 'dirty' : 'clean';
-      const bytes = sizes.get(index) ?? 0;
+    for (const { index, dirty, bytes } of blocks) {
+      const state = dirty ? 'dirty' : 'clean';
       view.cachedBytes += bytes;
       if (state === 'dirty') {
         view.dirtyBytes += bytes;

@@ -84,10 +84,10 @@ export class InodesService {
   }
 
   private async view(inode: InodeRecord, reveal: boolean): Promise<InodeDto> {
-    const [paths, sync, cache, check] = await Promise.all([
+    const cache = inode.type === 'file' ? this.inspector.inode(inode.ino) : null;
+    const [paths, sync, check] = await Promise.all([
       this.lookup.pathsOf(inode),
       this.syncOf(inode),
-      inode.type === 'file' ? this.inspector.inode(inode.ino) : Promise.resolve(null),
       this.checks.lastCheck(inode.ino),
     ]);
     return {

@@ -566,6 +566,13 @@ export class BlockCache {
     }
   }
 
+  /** Every cached block of the file, ascending: its index, whether it is dirty, and its bytes on disk. */
+  cachedBlocks(ino: number): { index: number; dirty: boolean; bytes: number }[] {
+    return [...(this.files.get(ino)?.entries() ?? [])]
+      .map(([index, state]) => ({ index, dirty: state.dirty, bytes: state.length }))
+      .sort((a, b) => a.index - b.index);
+  }
+
   /**
    * Indexes of the file's dirty blocks, ascending (what an upload must take from the cache). With `within`, only
    * the blocks whose bytes all lie below it: what an upload of that many bytes holds, and so may mark clean.

@@ -67,6 +67,18 @@ describe('BlockCache on a real disk', () => {
     expect(second.stats()).toMatchObject({ dirtyBytes: 2 * BS + 27, usedBytes: 2 * BS + 27 });
   });
 
+  it("should list a file's cached blocks with their state and bytes, from its own map", async () => {
+    const cache = await open();
+    await cache.write(3, 10, pattern(2 * BS + 17, 3));
+    await cache.markClean(3, [1]);
+    expect(cache.cachedBlocks(3)).toEqual([
+      { index: 0, dirty: true, bytes: BS },
+      { index: 1, dirty: false, bytes: BS },
+      { index: 2, dirty: true, bytes: 27 },
+    ]);
+    expect(cache.cachedBlocks(4)).toEqual([]);
+  });
+
   it('should take over a cache kept in one directory per file (the layout before shards), floors included', async () => {
     const old = path.join(dir, 'files', '5');
     fs.mkdirSync(old, { recursive: true });
