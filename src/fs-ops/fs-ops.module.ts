@@ -101,9 +101,10 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
 
   static forRoot(config: RiverFsConfig, options: FsOpsModuleOptions): DynamicModule {
     const logger = new Logger('FuseService');
+    const locks = LocksModule.forRoot({ sessionInfo: { mountpoint: options.mountpoint } });
     return {
       module: FsOpsModule,
-      imports: [LocksModule.forRoot({ sessionInfo: { mountpoint: options.mountpoint } })],
+      imports: [locks],
       providers: [
         {
           provide: GridCapacity,
@@ -242,7 +243,8 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
         },
         { provide: MountStatus, inject: [FuseService], useFactory: (fuse: FuseService) => new FuseMountStatus(fuse) },
       ],
-      exports: [RiverFs, FuseService, MountStatus, GridCapacity],
+      // The lock service too: /metrics shows how many lock requests wait.
+      exports: [RiverFs, FuseService, MountStatus, GridCapacity, locks],
     };
   }
 

@@ -137,10 +137,10 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
             return answer;
           }),
         );
-      this.setlk = (_ctx, ino, _fh, lockOwner, lock, wait) =>
-        this.options.run('setlk', ino, () => asFsError(() => locks.setlk(ino, lockOwner, lock, wait)));
-      this.flock = (_ctx, ino, _fh, lockOwner, operation) =>
-        this.options.run('flock', ino, () => asFsError(() => locks.flock(ino, lockOwner, operation)));
+      this.setlk = (_ctx, ino, _fh, lockOwner, lock, wait, interrupted) =>
+        this.options.run('setlk', ino, () => asFsError(() => locks.setlk(ino, lockOwner, lock, wait, interrupted)));
+      this.flock = (_ctx, ino, _fh, lockOwner, operation, interrupted) =>
+        this.options.run('flock', ino, () => asFsError(() => locks.flock(ino, lockOwner, operation, interrupted)));
     }
   }
 

@@ -18,6 +18,7 @@ import {
   packedLength,
 } from './pack';
 import {
+  type Answer,
   type AttributeChanges,
   type AttributesReply,
   type CreateReply,
@@ -119,6 +120,11 @@ export class LowLevelMount {
   private readonly scratch: Float64Array;
   private readonly context = new Float64Array(4);
   private readonly handlers: Handler[] = [];
+  /** Requests that may wait (setlk, flock) by their serial, until answered: what an interrupt aborts. */
+  private readonly interruptible = new Map<number, AbortController>();
+  /** Serials interrupted before their request reached us (the addon may report them in that order). */
+  private readonly interruptedEarly = new Set<number>();
+  private lastSerialSeen = 0;
   /** A name on its way to the addon: bytes when names are byte strings (byteNames). */
   private readonly nameOut: (name: string) => NativeName;
   private endedResolve!: () => void;
@@ -251,6 +257,40 @@ export class LowLevelMount {
     } else {
       this.send(id, operation, result, reply);
     }
+  }
+
+  /** A request that may wait: `call` gets a signal that aborts if the kernel interrupts it, until it is answered. */
+  private answerInterruptible(
+    id: number,
+    operation: string,
+    serial: number,
+    call: (interrupted: AbortSignal) => Answer<void>,
+  ): void {
+    const controller = new AbortController();
+    this.lastSerialSeen = Math.max(this.lastSerialSeen, serial);
+    if (this.interruptedEarly.delete(serial)) {
+      controller.abort();
+    }
+    this.interruptible.set(serial, controller);
+    const settled = (): boolean => this.interruptible.delete(serial);
+    let result: Answer<void>;
+    try {
+      result = call(controller.signal);
+    } catch (error) {
+      settled();
+      this.fail(id, operation, error);
+      return;
+    }
+    Promise.resolve(result).then(
+      () => {
+        settled();
+        this.send(id, operation, undefined, this.replyOk(id));
+      },
+      (error: unknown) => {
+        settled();
+        this.fail(id, operation, error);
+      },
+    );
   }
 
   private send<T>(id: number, operation: string, value: T, reply: (value: T) => void): void {
@@ -557,17 +597,26 @@ export class LowLevelMount {
         length: number,
         pid: number,
         wait: number,
+        serial: number,
       ) =>
-        this.answer(
-          id,
-          'setlk',
-          () => this.method('setlk')(this.ctx(), ino, fh, owner, { type, start, length, pid }, wait !== 0),
-          this.replyOk(id),
+        this.answerInterruptible(id, 'setlk', serial, (interrupted) =>
+          this.method('setlk')(this.ctx(), ino, fh, owner, { type, start, length, pid }, wait !== 0, interrupted),
         ),
     );
-    this.on('flock', (id, ino: number, fh: number, owner: bigint, operation: number) =>
-      this.answer(id, 'flock', () => this.method('flock')(this.ctx(), ino, fh, owner, operation), this.replyOk(id)),
+    this.on('flock', (id, ino: number, fh: number, owner: bigint, operation: number, serial: number) =>
+      this.answerInterruptible(id, 'flock', serial, (interrupted) =>
+        this.method('flock')(this.ctx(), ino, fh, owner, operation, interrupted),
+      ),
     );
+    this.on('interrupt', (_id, serial: number) => {
+      const request = this.interruptible.get(serial);
+      if (request !== undefined) {
+        request.abort();
+      } else if (serial > this.lastSerialSeen) {
+        this.interruptedEarly.add(serial);
+      }
+      // Otherwise it was answered already: nothing to interrupt.
+    });
     this.on('fallocate', (id, ino: number, fh: number, mode: number, offset: number, length: number) =>
       this.answer(
         id,

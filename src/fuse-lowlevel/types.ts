@@ -135,7 +135,7 @@ export interface DirectoryPlusFiller {
   add(entry: DirectoryPlusEntry): boolean;
 }
 
-type Answer<T> = T | Promise<T>;
+export type Answer<T> = T | Promise<T>;
 
 /** The filesystem. Absent operations answer ENOSYS (for locks: the kernel then keeps them locally). */
 export interface LowLevelFilesystem {
@@ -217,7 +217,10 @@ export interface LowLevelFilesystem {
     lockOwner: bigint,
     lock: RecordLock,
   ): Answer<RecordLock | undefined>;
-  /** Take or release (type F_UNLCK) a lock; with `wait`, resolve only once it is granted. Conflict: EAGAIN. */
+  /**
+   * Take or release (type F_UNLCK) a lock; with `wait`, resolve only once it is granted. Conflict: EAGAIN.
+   * `interrupted` aborts when the caller got a signal (Ctrl-C): a waiting request then fails with EINTR.
+   */
   setlk?(
     ctx: RequestContext,
     ino: number,
@@ -225,9 +228,17 @@ export interface LowLevelFilesystem {
     lockOwner: bigint,
     lock: RecordLock,
     wait: boolean,
+    interrupted: AbortSignal,
   ): Answer<void>;
-  /** `operation`: FlockOperation bits. Conflict without wait (nonBlocking): EWOULDBLOCK. */
-  flock?(ctx: RequestContext, ino: number, fh: number, lockOwner: bigint, operation: number): Answer<void>;
+  /** `operation`: FlockOperation bits. Conflict without wait (nonBlocking): EWOULDBLOCK. `interrupted`: as setlk. */
+  flock?(
+    ctx: RequestContext,
+    ino: number,
+    fh: number,
+    lockOwner: bigint,
+    operation: number,
+    interrupted: AbortSignal,
+  ): Answer<void>;
   fallocate?(ctx: RequestContext, ino: number, fh: number, mode: number, offset: number, length: number): Answer<void>;
   copyFileRange?(
     ctx: RequestContext,

@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { SyncControl } from '../admin/sync-control';
 import { BlockCache } from '../cache/block-cache';
+import { FileLockService } from '../locks/file-lock.service';
 import { MetadataStore } from '../metadata/metadata.store';
 import { StateStore } from '../state/state-store';
 import { GridStatusService } from '../status/grid-status.service';
@@ -20,10 +21,14 @@ export class MetricsSources implements OnModuleInit {
     @Optional() private readonly store?: MetadataStore,
     @Optional() private readonly state?: StateStore,
     @Optional() private readonly sync?: SyncControl,
+    @Optional() private readonly locks?: FileLockService,
   ) {}
 
   onModuleInit(): void {
-    const { cache, store, state, sync } = this;
+    const { cache, store, state, sync, locks } = this;
+    if (locks !== undefined) {
+      this.metrics.bindFileLockWaits(() => locks.waiting);
+    }
     if (cache !== undefined) {
       this.metrics.bindCache(() => cache.stats());
     }

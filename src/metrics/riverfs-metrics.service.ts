@@ -70,6 +70,7 @@ export class RiverFsMetrics {
   private syncSource: Source<SyncQueueStats> | undefined;
   private gridSource: Source<GridGaugeSource> | undefined;
   private stateSource: Source<StateHealth> | undefined;
+  private lockWaitsSource: (() => number) | undefined;
   /** One read of each source per scrape: prom-client collects every metric of a scrape concurrently. */
   private readonly reads = new Map<string, Promise<unknown>>();
 
@@ -225,6 +226,17 @@ export class RiverFsMetrics {
       },
     });
 
+    const lockWaits: Gauge = new Gauge({
+      name: 'riverfs_file_lock_waits',
+      help: 'fcntl (F_SETLKW) and flock requests of applications on this mount waiting for a lock now',
+      registers,
+      collect: () => {
+        if (this.lockWaitsSource !== undefined) {
+          lockWaits.set(this.lockWaitsSource());
+        }
+      },
+    });
+
     this.leaseRenewals = new Counter({
       name: 'riverfs_tahoe_lease_renewals_total',
       help: 'Caps whose Tahoe lease a renewal run handled, by result (renewed; failed: too few servers hold it, or no answer)',
@@ -347,6 +359,10 @@ export class RiverFsMetrics {
 
   bindStateStore(source: Source<StateHealth>): void {
     this.stateSource = source;
+  }
+
+  bindFileLockWaits(source: () => number): void {
+    this.lockWaitsSource = source;
   }
 
   // ---- reading -----------------------------------------------------------------------------------------------

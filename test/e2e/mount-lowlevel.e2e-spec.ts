@@ -296,6 +296,24 @@ describe('riverfs mount on the low-level FUSE API', () => {
         ).text();
         expect(metrics).toMatch(/riverfs_fuse_ops_total\{[^}]*op="setlk"[^}]*\} [1-9]/);
 
+        // A process blocked waiting for a lock can be interrupted (Ctrl-C): the wait ends with EINTR, nothing is taken.
+        const lockWaits = async (): Promise<number> => {
+          const text = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
+          return Number(/^riverfs_file_lock_waits (\d+)$/m.exec(text)?.[1] ?? -1);
+        };
+        for (const blocking of ['setlkw w 0 1', 'flock ex']) {
+          const waiting = other.send(blocking);
+          await pollUntil(async () => ((await lockWaits()) === 1 ? true : undefined), {
+            timeoutMs: 10_000,
+            intervalMs: 20,
+            describeTimeout: () => `"${blocking}" did not start waiting`,
+          });
+          process.kill(other.pid, 'SIGUSR1');
+          expect(await waiting).toEqual({ ok: false, errno: 'EINTR' });
+          expect(await lockWaits()).toBe(0);
+        }
+        expect(await other.send('setlk w 0 1')).toEqual({ ok: false, errno: 'EAGAIN' });
+
         // A killed process's descriptors close: its POSIX locks end with the flush, its flock with the release.
         await holder.killAndWait();
         expect(await other.send('setlk w 0 0')).toEqual({ ok: true });

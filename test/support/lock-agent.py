@@ -2,13 +2,27 @@
 
 open PATH | setlk r|w|u START LEN | setlkw r|w|u START LEN | getlk r|w START LEN | flock sh|ex|un [nb] | close
 Replies {"ok": true, ...} or {"ok": false, "errno": "EAGAIN"}; getlk adds type/start/len/pid, open adds pid.
+SIGUSR1 during a blocking command makes it fail with "EINTR" (as Ctrl-C would end it); send it only then.
 """
 import errno
 import fcntl
 import json
 import os
+import signal
 import struct
 import sys
+
+
+class Interrupted(Exception):
+    pass
+
+
+def on_signal(signum, frame):
+    # Raising makes the interrupted call fail instead of being restarted (PEP 475).
+    raise Interrupted()
+
+
+signal.signal(signal.SIGUSR1, on_signal)
 
 TYPES = {'r': fcntl.F_RDLCK, 'w': fcntl.F_WRLCK, 'u': fcntl.F_UNLCK}
 NAMES = {fcntl.F_RDLCK: 'r', fcntl.F_WRLCK: 'w', fcntl.F_UNLCK: 'u'}
@@ -50,5 +64,7 @@ for line in sys.stdin:
             reply(ok=True)
         else:
             reply(ok=False, errno='EINVAL')
+    except Interrupted:
+        reply(ok=False, errno='EINTR')
     except OSError as error:
         reply(ok=False, errno=errno.errorcode.get(error.errno, str(error.errno)))

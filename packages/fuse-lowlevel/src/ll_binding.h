@@ -22,7 +22,7 @@
   X(init) X(destroy) X(lookup) X(forget) X(forgetMulti) X(getattr) X(setattr) X(readlink) X(mknod) X(mkdir)           \
   X(unlink) X(rmdir) X(symlink) X(rename) X(link) X(open) X(read) X(write) X(flush) X(release) X(fsync) X(opendir)    \
   X(readdir) X(readdirplus) X(releasedir) X(fsyncdir) X(statfs) X(setxattr) X(getxattr) X(listxattr) X(removexattr) \
-  X(access) X(create) X(getlk) X(setlk) X(flock) X(fallocate) X(copyFileRange)
+  X(access) X(create) X(getlk) X(setlk) X(flock) X(fallocate) X(copyFileRange) X(interrupt)
 
 #define LL_OP_ENUM(name) LL_OP_##name,
 enum ll_op { LL_OP_none = 0, LL_OPS(LL_OP_ENUM) LL_OP_count };
@@ -68,6 +68,8 @@ typedef struct ll_request {
   size_t data_len;
   double *forgets; /* forgetMulti: ino, nlookup pairs */
   size_t forget_count;
+  /* setlk and flock, which may wait: the number an interrupt of this request names (0: not interruptible) */
+  uint64_t serial;
   struct fuse_ctx ctx;
 } ll_request;
 
@@ -90,6 +92,7 @@ struct ll_session {
   /* Set by JavaScript (setSecurityXattrsAbsent) while the filesystem holds no `security.*` xattr: the loop thread then
    * answers getxattr of such a name ENODATA itself. Read and written with __atomic builtins (two threads). */
   int security_xattrs_absent;
+  uint64_t last_serial; /* loop thread only: serials of interruptible requests */
   char *mountpoint;
 };
 

@@ -253,12 +253,17 @@ static void push_op_arguments(arg_list *args, ll_request *request) {
     push_fh(args, request);
     push_lock(args, request);
     push_number(args, request->sleep);
+    push_number(args, (double)request->serial);
     break;
   case LL_OP_flock:
     push_number(args, (double)request->ino);
     push_fh(args, request);
     push_bigint(args, request->lock_owner);
     push_number(args, request->mask);
+    push_number(args, (double)request->serial);
+    break;
+  case LL_OP_interrupt:
+    push_number(args, (double)request->serial);
     break;
   case LL_OP_fallocate:
     push_number(args, (double)request->ino);

@@ -363,6 +363,33 @@ static void ll_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
   queue(session_of(req), request, req);
 }
 
+/*
+ * The kernel interrupts a request whose caller got a signal (Ctrl-C in a blocked F_SETLKW or flock). JavaScript hears
+ * of it by the request's serial, not by its fuse_req_t: the interrupt may arrive after the reply, when that pointer
+ * may already name another request. Runs on the loop thread.
+ */
+static void ll_interrupted(fuse_req_t req, void *data) {
+  ll_request *interrupt = new_request(LL_OP_interrupt, NULL, 0);
+  if (interrupt != NULL) {
+    interrupt->serial = (uint64_t)(uintptr_t)data;
+  }
+  queue(session_of(req), interrupt, NULL);
+}
+
+/*
+ * Gives a request that may wait a serial and asks libfuse to report its interrupt. Called before the request is
+ * queued (after, JavaScript may have answered it and libfuse freed it); an interrupt already pending is reported at
+ * once, so JavaScript may hear of it just before the request itself.
+ */
+static void make_interruptible(ll_request *request, fuse_req_t req) {
+  if (request == NULL) {
+    return;
+  }
+  ll_session *session = session_of(req);
+  request->serial = ++session->last_serial;
+  fuse_req_interrupt_func(req, ll_interrupted, (void *)(uintptr_t)request->serial);
+}
+
 static void ll_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock, int sleep) {
   ll_request *request = new_request(LL_OP_setlk, req, ino);
   if (request != NULL) {
@@ -370,6 +397,7 @@ static void ll_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
     request->lock = *lock;
     request->sleep = sleep;
   }
+  make_interruptible(request, req);
   queue(session_of(req), request, req);
 }
 
@@ -379,6 +407,7 @@ static void ll_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
     take_file_info(request, fi);
     request->mask = (uint32_t)op;
   }
+  make_interruptible(request, req);
   queue(session_of(req), request, req);
 }
 
