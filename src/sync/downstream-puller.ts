@@ -20,6 +20,8 @@ import { SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-meta
 import { type RemoteEntry, addedName, joinsByIdentity, replacesHardLink } from './pulled-name';
 import { freeConflictName } from './conflict-name';
 import type { RootCapService } from './root-cap.service';
+import { BackgroundRefreshes } from './background-refreshes';
+import type { ForegroundActivity } from './foreground-activity';
 
 export interface DownstreamPullerDeps {
   journal: SyncJournal;
@@ -38,6 +40,8 @@ export interface DownstreamPullerDeps {
   defaultOwner: { uid: number; gid: number };
   /** Told about inodes a pull changed (`names`: entries appeared or went): the mount's metadata cache drops them. */
   onChanged: (inos: number[], names: boolean) => void;
+  /** Whether applications keep the mount busy: refreshes of stale listings wait meanwhile (BackgroundRefreshes). */
+  foreground?: Pick<ForegroundActivity, 'busy'>;
 }
 
 export interface DownstreamPullerOptions {
@@ -171,16 +175,27 @@ export class DownstreamPuller {
    * and two transactions running side by side (MariaDB) would each miss the other's and make two.
    */
   private readonly joining = new SerialQueue();
+  private readonly refreshes: BackgroundRefreshes;
 
   constructor(
     private readonly deps: DownstreamPullerDeps,
     private readonly options: DownstreamPullerOptions,
-  ) {}
+  ) {
+    this.refreshes = new BackgroundRefreshes(
+      (dir) => this.pull(dir).catch((error: unknown) => this.warnPullFailed(dir, error)),
+      () => deps.foreground?.busy() ?? false,
+    );
+  }
+
+  /** Stops refreshes that wait to run (pulls under way end on their own). */
+  stop(): void {
+    this.refreshes.stop();
+  }
 
   /**
    * The lookup path's check, called for every directory a path walks through. Nothing (no promise, no await) while
    * the directory's listing is fresh. Once it is older than the TTL, the lookup is answered from SQL at once and the
-   * listing is fetched behind it. Only a directory never listed (pulled from its parent, or the root of a mounted
+   * listing is fetched behind it (a few at a time, after the mount stops being busy: BackgroundRefreshes). Only a directory never listed (pulled from its parent, or the root of a mounted
    * tree) makes the lookup wait for its listing, and then at most `lookupWaitMs`: past that, or when Tahoe cannot be
    * reached, the mount answers from SQL (an unreachable grid must not hang it) and the pull goes on in the background.
    */
@@ -199,13 +214,14 @@ export class DownstreamPuller {
       // Made here and not published yet: there is nothing in Tahoe to list.
       return undefined;
     }
+    if (last !== undefined) {
+      this.refreshes.request(dir.ino);
+      return undefined;
+    }
     const pulled = this.pull(dir.ino).then(
       () => undefined,
       (error: unknown) => this.warnPullFailed(dir.ino, error),
     );
-    if (last !== undefined) {
-      return undefined;
-    }
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([
       pulled,

@@ -109,6 +109,7 @@ export class SyncModule implements OnApplicationShutdown {
                 logger: new Logger(DownstreamPuller.name),
                 defaultOwner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
                 onChanged: (inos, names) => worker?.notifyRemoteChange(inos, names),
+                foreground,
               },
               { ...DEFAULT_PULL_OPTIONS, ttlMs: config.dirTtl * 1000, lockTtlMs: options.lockTtlMs },
             );

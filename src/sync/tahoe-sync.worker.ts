@@ -416,6 +416,7 @@ export class TahoeSyncWorker extends SyncControl {
     this.stopped = true;
     clearInterval(this.scanTimer);
     clearTimeout(this.pumpTimer);
+    this.deps.puller?.stop();
     this.abort.abort(new Error('the sync worker is stopping'));
     await Promise.allSettled([...this.inFlight]);
     await this.scanning;
