@@ -12,6 +12,21 @@ function heldAnswers(): { ask: () => Promise<boolean>; answer: (value: boolean |
   };
 }
 
+/** A shortcut attached to a store that found no security.* xattr: on, its flag changes recorded in `flags`. */
+async function attachedWithNoSecurityXattr(): Promise<{
+  flags: boolean[];
+  store: ReturnType<typeof heldAnswers>;
+  shortcut: SecurityXattrShortcut;
+}> {
+  const flags: boolean[] = [];
+  const store = heldAnswers();
+  const shortcut = new SecurityXattrShortcut(store.ask);
+  const attached = shortcut.attach((absent) => flags.push(absent));
+  store.answer(false);
+  await attached;
+  return { flags, store, shortcut };
+}
+
 describe('SecurityXattrShortcut', () => {
   it('stays off until attached, then follows the store', async () => {
     const flags: boolean[] = [];
@@ -28,12 +43,7 @@ describe('SecurityXattrShortcut', () => {
   });
 
   it('turns off before a security setxattr starts, and a query that overlapped it cannot turn it back on', async () => {
-    const flags: boolean[] = [];
-    const store = heldAnswers();
-    const shortcut = new SecurityXattrShortcut(store.ask);
-    const attached = shortcut.attach((absent) => flags.push(absent));
-    store.answer(false);
-    await attached;
+    const { flags, store, shortcut } = await attachedWithNoSecurityXattr();
     expect(flags).toEqual([true]);
 
     // A pull's refresh asks; a security setxattr begins before the answer, which predates its commit.
@@ -52,11 +62,7 @@ describe('SecurityXattrShortcut', () => {
   });
 
   it('once off, stays off without asking the store again', async () => {
-    const store = heldAnswers();
-    const shortcut = new SecurityXattrShortcut(store.ask);
-    const attached = shortcut.attach(() => undefined);
-    store.answer(false);
-    await attached;
+    const { shortcut } = await attachedWithNoSecurityXattr();
 
     // Off now: refresh does not ask again (only a pull, while it is on, can find a new xattr).
     await shortcut.guardSet(() => Promise.resolve());
@@ -65,12 +71,7 @@ describe('SecurityXattrShortcut', () => {
   });
 
   it('turns off when the store cannot be asked', async () => {
-    const flags: boolean[] = [];
-    const store = heldAnswers();
-    const shortcut = new SecurityXattrShortcut(store.ask);
-    const attached = shortcut.attach((absent) => flags.push(absent));
-    store.answer(false);
-    await attached;
+    const { flags, store, shortcut } = await attachedWithNoSecurityXattr();
 
     const refreshing = shortcut.refresh();
     store.answer(new Error('database gone'));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { pollUntil } from '../../src/grid/process.util';
 import { RiverFsProcess, withTempMountpoint } from '../support/fuse-mount.helper';
+import { metricValue } from '../support/admin-get.helper';
 import { LockAgent } from '../support/lock-agent.helper';
 import { testTahoeClient } from '../support/tahoe-fixtures';
 import { freshRootDircap } from '../support/tahoe.helper';
@@ -191,11 +192,8 @@ describe('riverfs mount on the low-level FUSE API', () => {
       const riverfs = await RiverFsProcess.start(mountpoint, {
         args: ['--root-cap', rootCap, '--fuse-api', 'lowlevel', '--attr-timeout', '60', '--entry-timeout', '60'],
       });
-      const readsServed = async (): Promise<number> => {
-        const text = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
-        const line = /^riverfs_fuse_op_duration_seconds_count\{op="read"\} (\d+)$/m.exec(text);
-        return line === null ? 0 : Number(line[1]);
-      };
+      const readsServed = (): Promise<number> =>
+        metricValue(riverfs, 'riverfs_fuse_op_duration_seconds_count{op="read"}');
       try {
         const file = path.join(mountpoint, 'shared', 'f');
         expect(fs.readFileSync(file).equals(Buffer.alloc(size, 0x61))).toBe(true);
@@ -225,11 +223,8 @@ describe('riverfs mount on the low-level FUSE API', () => {
   it('answers security.* getxattr in the binding while no file has one, and from the store once one is set', async () => {
     await withTempMountpoint(async (mountpoint) => {
       const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
-      const getxattrsServed = async (): Promise<number> => {
-        const text = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
-        const line = /^riverfs_fuse_op_duration_seconds_count\{op="getxattr"\} (\d+)$/m.exec(text);
-        return line === null ? 0 : Number(line[1]);
-      };
+      const getxattrsServed = (): Promise<number> =>
+        metricValue(riverfs, 'riverfs_fuse_op_duration_seconds_count{op="getxattr"}');
       const probe = (file: string, name: string, cwd?: string): string =>
         execFileSync(
           'python3',
@@ -297,10 +292,7 @@ describe('riverfs mount on the low-level FUSE API', () => {
         expect(metrics).toMatch(/riverfs_fuse_ops_total\{[^}]*op="setlk"[^}]*\} [1-9]/);
 
         // A process blocked waiting for a lock can be interrupted (Ctrl-C): the wait ends with EINTR, nothing is taken.
-        const lockWaits = async (): Promise<number> => {
-          const text = await (await fetch(`${riverfs.adminUrl}/metrics`)).text();
-          return Number(/^riverfs_file_lock_waits (\d+)$/m.exec(text)?.[1] ?? -1);
-        };
+        const lockWaits = (): Promise<number> => metricValue(riverfs, 'riverfs_file_lock_waits');
         for (const blocking of ['setlkw w 0 1', 'flock ex']) {
           const waiting = other.send(blocking);
           await pollUntil(async () => ((await lockWaits()) === 1 ? true : undefined), {
