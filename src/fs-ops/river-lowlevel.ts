@@ -404,16 +404,8 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
 
   // ---- directories -------------------------------------------------------------------------------------------
 
-  opendir(_ctx: RequestContext, ino: number): Promise<OpenReply> {
-    return this.options.run('opendir', ino, async () => {
-      if ((await this.fs.inode(ino)).type !== 'dir') {
-        throw new FsError('ENOTDIR');
-      }
-      return { fh: 0 };
-    });
-  }
-
-  releasedir(): void {}
+  // No opendir or releasedir: a listing keeps no state per open (its offsets are store cookies), and the kernel only
+  // opens directories as directories; libfuse answers both without a round trip to this thread.
 
   fsyncdir(_ctx: RequestContext, ino: number): Promise<void> {
     return this.options.run('fsyncdir', ino, () => this.fs.fsyncdir());

@@ -16,6 +16,10 @@ export interface NativeMountOptions {
   flockLocks?: boolean;
   /** Names (and link targets) reach JavaScript as latin1 strings, one char per byte. */
   byteNames?: boolean;
+  /** False: libfuse answers opendir itself (handle 0), with no JavaScript round trip. */
+  opendir?: boolean;
+  /** False: libfuse answers releasedir itself. */
+  releasedir?: boolean;
 }
 
 /** A name handed back to the addon: a string is sent as UTF-8, a Buffer byte for byte. */

@@ -163,6 +163,8 @@ export class LowLevelMount {
         posixLocks: fs.getlk !== undefined && fs.setlk !== undefined,
         flockLocks: fs.flock !== undefined,
         byteNames: options.byteNames ?? false,
+        opendir: fs.opendir !== undefined,
+        releasedir: fs.releasedir !== undefined,
       },
       dispatch,
       instance.context,

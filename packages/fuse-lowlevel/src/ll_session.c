@@ -161,7 +161,8 @@ static void free_args(struct fuse_args *args) {
 /*
  * mount(mountpoint, fuseArguments, options, dispatch, context) → Promise<session handle>.
  * fuseArguments: the command-line style arguments libfuse parses ("-o", "allow_other,fsname=…").
- * options: { maxWrite, maxReadahead, writebackCache, readdirplus, posixLocks, flockLocks }.
+ * options: { maxWrite, maxReadahead, writebackCache, readdirplus, posixLocks, flockLocks, byteNames, opendir,
+ * releasedir } (opendir/releasedir false: libfuse answers them).
  */
 static napi_value mount(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -221,6 +222,17 @@ static napi_value mount(napi_env env, napi_callback_info info) {
   session->flock_locks = value != 0;
   options_ok = options_ok && get_option(env, argv[2], "byteNames", 0, &value);
   session->byte_names = value != 0;
+  /* Operations the filesystem does not implement are left to libfuse, which answers them itself (opendir: handle 0;
+   * releasedir: done): a JavaScript round trip each for nothing cost `find` two per directory. */
+  struct fuse_lowlevel_ops operations = ll_operations;
+  options_ok = options_ok && get_option(env, argv[2], "opendir", 1, &value);
+  if (value == 0) {
+    operations.opendir = NULL;
+  }
+  options_ok = options_ok && get_option(env, argv[2], "releasedir", 1, &value);
+  if (value == 0) {
+    operations.releasedir = NULL;
+  }
 
   napi_typedarray_type type;
   size_t context_length;
@@ -237,7 +249,7 @@ static napi_value mount(napi_env env, napi_callback_info info) {
   session->context = context_data;
   napi_create_reference(env, argv[4], 1, &session->context_array);
 
-  session->se = fuse_session_new(&args, &ll_operations, sizeof ll_operations, session);
+  session->se = fuse_session_new(&args, &operations, sizeof operations, session);
   free_args(&args);
   if (session->se == NULL) {
     napi_delete_reference(env, session->context_array);
