@@ -186,8 +186,8 @@ export class CachedMetadataStore extends MetadataStorePort {
     return this.inner.listXattr(ino);
   }
 
-  anyXattrWithPrefix(prefix: string): Promise<boolean> {
-    return this.inner.anyXattrWithPrefix(prefix);
+  anyXattrWithPrefix(prefix: string, among?: readonly number[]): Promise<boolean> {
+    return this.inner.anyXattrWithPrefix(prefix, among);
   }
 
   // ---- namespace --------------------------------------------------------------------------------------------

@@ -188,7 +188,7 @@ export class FuseService {
   }
 
   private async mountLowLevel(): Promise<ActiveMount> {
-    const securityXattrs = new SecurityXattrShortcut(() => this.riverFs.anySecurityXattr());
+    const securityXattrs = new SecurityXattrShortcut((among) => this.riverFs.anySecurityXattr(among));
     const filesystem = new RiverLowLevelFs(this.riverFs, {
       securityXattrs,
       attrTimeoutSeconds: this.options.attrTimeoutSeconds,
@@ -214,7 +214,7 @@ export class FuseService {
       invalidateInodes: (inos) => {
         filesystem.contentChangedOutsideKernel(inos);
         // A pull may have brought the first security.* xattr.
-        void this.refreshSecurityXattrs(() => securityXattrs.refresh());
+        void this.refreshSecurityXattrs(() => securityXattrs.refresh(inos));
         return inos.map((ino) => mount.notifyInvalInode(ino, 0, 0));
       },
       unmount: () =>

@@ -364,9 +364,12 @@ export class RiverFs {
     return this.meta.listXattr(ino);
   }
 
-  /** Whether any file has an xattr in the `security.` namespace (the mount answers their absence itself). */
-  anySecurityXattr(): Promise<boolean> {
-    return this.meta.anyXattrWithPrefix(SECURITY_XATTR_PREFIX);
+  /**
+   * Whether any file (or, given `among`, any of those) has an xattr in the `security.` namespace (the mount answers
+   * their absence itself).
+   */
+  anySecurityXattr(among?: readonly number[]): Promise<boolean> {
+    return this.meta.anyXattrWithPrefix(SECURITY_XATTR_PREFIX, among);
   }
 
   async removexattr(ino: number, name: Buffer): Promise<void> {

@@ -70,6 +70,27 @@ describe('SecurityXattrShortcut', () => {
     expect(shortcut.active).toBe(false);
   });
 
+  it('after a pull asks about the inodes it changed only, once a look at the whole store succeeded', async () => {
+    const asked: (readonly number[] | undefined)[] = [];
+    let failNext = true;
+    const shortcut = new SecurityXattrShortcut((among) => {
+      asked.push(among);
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error('database gone'));
+      }
+      return Promise.resolve(among?.includes(9) ?? false);
+    });
+    await expect(shortcut.attach(() => undefined)).rejects.toThrow('database gone');
+    await shortcut.refresh([4, 5]);
+    expect(shortcut.active).toBe(true);
+    await shortcut.refresh([4, 5]);
+    expect(shortcut.active).toBe(true);
+    await shortcut.refresh([9]);
+    expect(shortcut.active).toBe(false);
+    expect(asked).toEqual([undefined, undefined, [4, 5], [9]]);
+  });
+
   it('turns off when the store cannot be asked', async () => {
     const { flags, store, shortcut } = await attachedWithNoSecurityXattr();
 

@@ -19,7 +19,8 @@ export class SecurityXattrShortcut {
   /** What sets the binding's flag; nothing until the session is mounted (attach), and the flag stays off. */
   private apply: ((absent: boolean) => void) | undefined;
 
-  constructor(private readonly anySecurityXattr: () => Promise<boolean>) {}
+  /** `among`: only these inodes can have gained one (a pull's); absent, the whole store is asked. */
+  constructor(private readonly anySecurityXattr: (among?: readonly number[]) => Promise<boolean>) {}
 
   /** The mounted session's setter: from now on the flag follows the store. */
   async attach(apply: (absent: boolean) => void): Promise<void> {
@@ -47,15 +48,19 @@ export class SecurityXattrShortcut {
     }
   }
 
-  /** Asks the store whether any `security.*` xattr exists, and sets the flag to match (once off, only a pull asks). */
-  async refresh(): Promise<void> {
+  /**
+   * Asks the store whether any `security.*` xattr exists (after a pull: on the inodes it changed, `among`), and sets
+   * the flag to match. Once off, it stays off: only a pull, while it is on, can bring the first one.
+   */
+  async refresh(among?: readonly number[]): Promise<void> {
     if (this.apply === undefined || (this.checked && !this.absent)) {
       return;
     }
     const generation = this.generation;
     let any: boolean;
     try {
-      any = await this.anySecurityXattr();
+      // Until one look at the whole store succeeded, only such a look may turn the flag on.
+      any = await this.anySecurityXattr(this.checked ? among : undefined);
     } catch (error) {
       // Not knowing is knowing nothing: off, so every security.* getxattr is asked.
       if (this.absent) {

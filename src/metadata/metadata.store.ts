@@ -66,8 +66,11 @@ export abstract class MetadataStore {
   /** ENODATA when absent. */
   abstract getXattr(ino: number, name: Name): Promise<Buffer>;
   abstract listXattr(ino: number): Promise<Buffer[]>;
-  /** Whether any inode has an xattr whose name starts with `prefix` (e.g. `security.`). */
-  abstract anyXattrWithPrefix(prefix: string): Promise<boolean>;
+  /**
+   * Whether any inode (or, given `among`, any of those) has an xattr whose name starts with `prefix` (e.g.
+   * `security.`). Without `among` it reads the whole xattr table.
+   */
+  abstract anyXattrWithPrefix(prefix: string, among?: readonly number[]): Promise<boolean>;
 
   // ---- namespace -----------------------------------------------------------------------------
 

@@ -54,6 +54,9 @@ const SETTING_ROOT_CAP = 'root_cap';
  * sessions and open handles (sql-sessions.ts), namespace changes (sql-namespace.ts), attribute changes
  * (sql-attributes.ts) and what a pull found in Tahoe (sql-remote-apply.ts).
  */
+/** Inodes asked about per statement by anyXattrWithPrefix(…, among). */
+const XATTR_INODE_GROUP = 64;
+
 export class SqlMetadataStore extends MetadataStore {
   readonly dialect: SqlDialect;
   private readonly kit: SqlTxnKit;
@@ -283,7 +286,7 @@ export class SqlMetadataStore extends MetadataStore {
     });
   }
 
-  async anyXattrWithPrefix(prefix: string): Promise<boolean> {
+  async anyXattrWithPrefix(prefix: string, among?: readonly number[]): Promise<boolean> {
     const from = Buffer.from(prefix, 'latin1');
     if (from.length === 0) {
       throw new FsError('EINVAL', 'an xattr name prefix must not be empty');
@@ -291,13 +294,25 @@ export class SqlMetadataStore extends MetadataStore {
     // Names are bytes: [prefix, prefix with its last byte raised) holds exactly the names that start with it.
     const to = Buffer.from(from);
     to[to.length - 1] = to[to.length - 1] + 1;
-    return await this.kit.readSql(
-      async (sql) =>
-        (await sql.get<{ found: number }>('SELECT 1 AS found FROM xattr WHERE name >= ? AND name < ? LIMIT 1', [
-          from,
-          to,
-        ])) !== undefined,
-    );
+    return await this.kit.readSql(async (sql) => {
+      if (among === undefined) {
+        const row = await sql.get('SELECT 1 AS found FROM xattr WHERE name >= ? AND name < ? LIMIT 1', [from, to]);
+        return row !== undefined;
+      }
+      // Fixed-size groups (the last padded with a repeat), so that one prepared statement serves every call.
+      for (let start = 0; start < among.length; start += XATTR_INODE_GROUP) {
+        const group = among.slice(start, start + XATTR_INODE_GROUP);
+        const inos = Array.from({ length: XATTR_INODE_GROUP }, (_, index) => group[index] ?? group[0]);
+        const row = await sql.get(
+          `SELECT 1 AS found FROM xattr WHERE ino IN (${inos.map(() => '?').join(', ')}) AND name >= ? AND name < ? LIMIT 1`,
+          [...inos, from, to],
+        );
+        if (row !== undefined) {
+          return true;
+        }
+      }
+      return false;
+    });
   }
 
   // ---- sessions and open handles (sql-sessions.ts) -----------------------------------------------------

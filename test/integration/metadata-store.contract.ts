@@ -825,6 +825,11 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
 
         await store.setXattr(file.ino, 'user.prefixcheck.label', Buffer.from('in'));
         expect(await store.anyXattrWithPrefix('user.prefixcheck.')).toBe(true);
+        // Among given inodes only (more than one statement's group of them).
+        const others = Array.from({ length: 70 }, (_, index) => 900_000 + index);
+        expect(await store.anyXattrWithPrefix('user.prefixcheck.', others)).toBe(false);
+        expect(await store.anyXattrWithPrefix('user.prefixcheck.', [...others, file.ino])).toBe(true);
+        expect(await store.anyXattrWithPrefix('user.prefixcheck.', [])).toBe(false);
         await store.removeXattr(file.ino, 'user.prefixcheck.label');
         expect(await store.anyXattrWithPrefix('user.prefixcheck.')).toBe(false);
       });
