@@ -11,12 +11,21 @@ import {
 } from '@aws-sdk/client-s3';
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-// s3rver ships no types; its constructor and run/close are all this uses.
+// s3rver ships no types; its constructor, run/close and the HTTP server it listens with are all this uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver') as new (options: Record<string, unknown>) => {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  httpServer?: { keepAliveTimeout: number; headersTimeout: number };
 };
+
+/**
+ * Node's HTTP server closes a keep-alive connection idle for 5 s; the SDK's agent does not know and may send on it at
+ * that very moment: ECONNRESET, and with `maxAttempts: 1` no retry. The workload leaves its PUT connections idle
+ * through the multipart upload and the drain to Tahoe, often about 5 s (CI saw it fail so on the first GET). Idle
+ * connections are kept far longer than any pause of the workload.
+ */
+const SERVER_KEEP_ALIVE_MS = 600_000;
 
 /**
  * An S3 server (s3rver, written for a plain directory) on `directory`, driven by the AWS SDK client, plus a model
@@ -37,6 +46,10 @@ export class S3OnDirectory {
   static async start(directory: string): Promise<S3OnDirectory> {
     const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
     const { port } = await server.run();
+    if (server.httpServer !== undefined) {
+      server.httpServer.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
+      server.httpServer.headersTimeout = SERVER_KEEP_ALIVE_MS + 1000;
+    }
     const client = new S3Client({
       endpoint: `http://127.0.0.1:${port}`,
       region: 'us-east-1',
