@@ -302,6 +302,10 @@ async function main(): Promise<number> {
             if (failure !== undefined) {
               (errors[plan.name] ??= {})[workload.name] = failure.message.slice(0, 2000);
               progress(`${plan.name}: ${workload.name} failed: ${failure.message.slice(0, 500)}`);
+              const log = target.kind === 'mounted' ? target.recentLog?.() : undefined;
+              if (log !== undefined && log.trim() !== '') {
+                progress(`${plan.name}: its last output lines:\n${log}`);
+              }
               break;
             }
           }

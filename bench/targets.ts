@@ -29,6 +29,8 @@ export interface MountedTarget {
   tahoe?: { client: TahoeClient; rootCap: string };
   /** Every call goes to Tahoe: the workloads move less data here (see BenchSettings.slow*). */
   slow: boolean;
+  /** RiverFS: the last lines its process wrote (warnings and errors), shown when a workload fails. */
+  recentLog?: () => string;
   stop(): Promise<void>;
 }
 
@@ -154,6 +156,9 @@ export interface RiverFsTargetOptions {
   fuseApi?: 'lowlevel' | 'highlevel';
 }
 
+/** Lines of a RiverFS target's output shown with a failed workload. */
+const RECENT_LOG_LINES = 30;
+
 export async function riverfsTarget(work: string, options: RiverFsTargetOptions): Promise<MountedTarget> {
   const mountpoint = path.join(work, `${options.name}-mnt`);
   const dataDir = path.join(work, `${options.name}-data`);
@@ -214,6 +219,7 @@ export async function riverfsTarget(work: string, options: RiverFsTargetOptions)
     // The process serving the mount (the launcher's child), whose memory the big copy watches.
     pid: child.process.pid === undefined ? undefined : servingPid(child.process.pid),
     admin: new RiverFsAdmin(adminUrl, token),
+    recentLog: () => child.output().split('\n').slice(-RECENT_LOG_LINES).join('\n'),
     inTahoeAtClose: options.mode === 'writethrough',
     // Every close waits for Tahoe in writethrough: sized like the other Tahoe-bound targets (10,000 small files at
     // about 2 per second would take 80 minutes of a full run); its figures are rates, so they still compare.
