@@ -274,24 +274,19 @@ export class LowLevelMount {
       controller.abort();
     }
     this.interruptible.set(serial, controller);
-    const settled = (): boolean => this.interruptible.delete(serial);
-    let result: Answer<void>;
-    try {
-      result = call(controller.signal);
-    } catch (error) {
-      settled();
-      this.fail(id, operation, error);
-      return;
-    }
-    Promise.resolve(result).then(
+    const settled = (): void => void this.interruptible.delete(serial);
+    this.answer(
+      id,
+      operation,
       () => {
-        settled();
-        this.send(id, operation, undefined, this.replyOk(id));
+        try {
+          return Promise.resolve(call(controller.signal)).finally(settled);
+        } catch (error) {
+          settled();
+          throw error;
+        }
       },
-      (error: unknown) => {
-        settled();
-        this.fail(id, operation, error);
-      },
+      this.replyOk(id),
     );
   }
 
