@@ -180,7 +180,7 @@ describe('riverfs mount on the low-level FUSE API', () => {
       }
     });
   }, 120_000);
-  it("keeps a file's pages in the kernel across opens, and drops them when a pull changed the file", async () => {
+  it("keeps a file's pages in the kernel across opens (1 MiB read-ahead; listings with no opendir round trip), and drops them when a pull changed the file", async () => {
     const rootCap = await freshRootDircap();
     const dirCap = await client.mkdirChild(rootCap, 'shared');
     const size = 256 * 1024;
@@ -195,6 +195,18 @@ describe('riverfs mount on the low-level FUSE API', () => {
       const readsServed = (): Promise<number> =>
         metricValue(riverfs, 'riverfs_fuse_op_duration_seconds_count{op="read"}');
       try {
+        // Sequential reads come in requests of up to 1 MiB: the mount raised its kernel read-ahead (tests run as root).
+        const device = fs.statSync(mountpoint).dev;
+        const bdi = `${(device >> 8) & 0xfff}:${(device & 0xff) | ((device >> 12) & 0xfff00)}`;
+        expect(fs.readFileSync(`/sys/class/bdi/${bdi}/read_ahead_kb`, 'utf8').trim()).toBe('1024');
+
+        // A listing: RiverFS serves its pages; opening and closing the directory is libfuse's own answer.
+        expect(fs.readdirSync(path.join(mountpoint, 'shared'))).toEqual(['f']);
+        expect(await metricValue(riverfs, 'riverfs_fuse_op_duration_seconds_count{op="readdirplus"}')).toBeGreaterThan(
+          0,
+        );
+        expect(await metricValue(riverfs, 'riverfs_fuse_op_duration_seconds_count{op="opendir"}')).toBe(0);
+
         const file = path.join(mountpoint, 'shared', 'f');
         expect(fs.readFileSync(file).equals(Buffer.alloc(size, 0x61))).toBe(true);
         const afterFirstRead = await readsServed();
