@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     await store.initFilesystem({ uid: 0, gid: 0, mode: 0o755 });
     const journal = store.syncJournal();
     const rootCaps = new RootCapService(
-      { meta: store, journal, tahoe, state, logger: quiet, onInodeChanged: () => undefined },
+      { meta: store, journal, tahoe, state, logger: quiet },
       { configuredCap: await tahoe.mkdir(), dataDir: directory, createTimeoutMs: 10_000 },
     );
     await rootCaps.resolveAtStart();
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       state,
       rootCap: rootCaps,
       logger: quiet,
-      onInodeChanged: () => undefined,
+      events: store.events,
       lockTtlMs: 60_000,
       lockWaitMs: 60_000,
     });

@@ -195,7 +195,7 @@ async function rebuild(config: RiverFsConfig, flags: FsckFlags, logger: RiverFsL
           rootCap: { current: rootCap },
           logger,
           defaultOwner: mountingUser(),
-          onChanged: () => undefined,
+          events: store.events,
         },
         { ...DEFAULT_PULL_OPTIONS, ttlMs: 0 },
       );

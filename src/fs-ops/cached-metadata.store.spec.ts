@@ -1,3 +1,4 @@
+import { MetadataEvents } from '../metadata/metadata-events';
 import type { MetadataStore } from '../metadata/metadata.store';
 import type { InodeRecord, SetAttrChanges } from '../metadata/metadata.types';
 import { CachedMetadataStore } from './cached-metadata.store';
@@ -22,6 +23,7 @@ function overlappingStore(): {
     return holding ? new Promise((resolve) => held.push(() => resolve(seen))) : Promise.resolve(seen);
   };
   const store = {
+    events: new MetadataEvents(),
     getInode: read,
     open: read,
     setattr: (_ino: number, changes: SetAttrChanges): Promise<InodeRecord> => {

@@ -170,25 +170,11 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
             if (!remote) {
               cache.setEvictionGuard(() => false);
             }
-            // The sync worker writes caps and sync state behind the metadata cache's back: it must forget those rows.
-            sync?.onInodeChanged((ino) => cached.invalidateInode(ino));
-            // A pull adds and removes entries: every cached name may be stale. The rows it changed go now too, not only
-            // by onInodeChanged after every remote-change listener ran: the mount's listener (registered after this
-            // one) reads them again at once.
-            sync?.onRemoteChange((inos, names) => {
-              if (names) {
-                cached.invalidateAll();
-              }
-              for (const ino of inos) {
-                cached.invalidateInode(ino);
-              }
-            });
             const puller = sync?.puller;
             return new RiverFs(cached, cache, {
               defaultOwner: mountingUser(),
               capacity: () => Promise.resolve(capacity.current()),
               inodesUsed: () => inodeUsage.current(),
-              onContentPersisted: sync ? (ino) => sync.contentPersisted(ino) : undefined,
               syncPoint: sync?.mode === 'writethrough' ? (ino) => sync.syncPoint(ino) : undefined,
               remoteBlocks: remote,
               localContent,
@@ -201,18 +187,16 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
           inject: [
             RiverFs,
             { token: RiverFsMetrics, optional: true },
-            { token: TahoeSyncWorker, optional: true },
             FileLockService,
             { token: ForegroundActivity, optional: true },
           ],
           useFactory: (
             riverFs: RiverFs,
             metrics: RiverFsMetrics | undefined,
-            sync: TahoeSyncWorker | undefined,
             locks: FileLockService,
             activity: ForegroundActivity | undefined,
           ): FuseService => {
-            const fuse = new FuseService(riverFs, {
+            return new FuseService(riverFs, {
               locks,
               activity,
               observe: metrics ? (op, result, seconds) => metrics.observeFuseOp(op, result, seconds) : undefined,
@@ -230,15 +214,6 @@ export class FsOpsModule implements OnApplicationBootstrap, BeforeApplicationShu
                     : undefined,
               },
             });
-            // What a pull changed the kernel may hold in its caches (open files' pages above all): drop it, once open
-            // files know their new sizes (the kernel asks again at once).
-            sync?.onRemoteChange((inos) => {
-              riverFs
-                .remoteChanged(inos)
-                .finally(() => fuse.invalidateInodes(inos))
-                .catch(() => undefined);
-            });
-            return fuse;
           },
         },
         { provide: MountStatus, inject: [FuseService], useFactory: (fuse: FuseService) => new FuseMountStatus(fuse) },

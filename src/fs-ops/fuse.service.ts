@@ -67,6 +67,7 @@ export class FuseService {
   private readonly lostListeners = new Set<() => void>();
   private watch: MountWatch | undefined;
   private lost = false;
+  private stopHearingPulls: (() => void) | undefined;
   /** The mount point as /proc/self/mountinfo spells it (symbolic links in its parents resolved). */
   private kernelPath: string;
 
@@ -162,6 +163,7 @@ export class FuseService {
   async mount(): Promise<void> {
     this.fuse = this.options.fuseApi === 'lowlevel' ? await this.mountLowLevel() : await this.mountHighLevel();
     this.accepting = true;
+    this.stopHearingPulls = this.riverFs.events.on('remoteApplied', ({ inos }) => this.remoteApplied(inos));
     // Resolved through the parent only: resolving the mount point itself would ask this very mount, synchronously.
     const target = this.options.mountpoint;
     this.kernelPath = path.join(fs.realpathSync(path.dirname(target)), path.basename(target));
@@ -236,6 +238,17 @@ export class FuseService {
           'getxattr of such names is answered by the store',
       );
     }
+  }
+
+  /**
+   * A pull from Tahoe changed these inodes behind the kernel's back: open files take their new sizes first, then the
+   * kernel drops what it cached of them (it asks again at once).
+   */
+  private remoteApplied(inos: readonly number[]): void {
+    this.riverFs
+      .remoteChanged(inos)
+      .finally(() => this.invalidateInodes(inos))
+      .catch(() => undefined);
   }
 
   /**
@@ -325,6 +338,8 @@ export class FuseService {
       return;
     }
     this.watch?.stop();
+    this.stopHearingPulls?.();
+    this.stopHearingPulls = undefined;
     await boundedStep('flushing open files before the unmount', graceMs, this.options.log, () =>
       this.riverFs.flushAll(),
     );

@@ -62,7 +62,6 @@ export class CachedFileHandle {
 export interface OpenFilesOptions {
   now: () => Timespec;
   localContent: LocalContentGate;
-  onContentPersisted?: (ino: number) => void;
   syncPoint?: (ino: number) => Promise<void>;
   remoteBlocks?: {
     fetcher(ino: number): BlockFetcher;
@@ -265,7 +264,7 @@ export class OpenFiles {
       inode.pending ??= pending;
       throw error;
     }
-    this.options.onContentPersisted?.(inode.ino);
+    this.meta.events.publish('contentCommitted', { ino: inode.ino });
   }
 
   /** Persists what writes left in memory for `ino`, if anything: before a change that must come after them. */

@@ -2,6 +2,7 @@ import { FsError } from '../common/errors/fs-error';
 import type { BlockCache, BlockFetcher } from '../cache/block-cache';
 import { LocalContentGate } from '../cache/local-content-gate';
 import type { MetadataStore } from '../metadata/metadata.store';
+import type { MetadataEvents } from '../metadata/metadata-events';
 import type {
   Credentials,
   DirEntryRecord,
@@ -36,8 +37,6 @@ export interface RiverFsOptions {
   /** Inodes in use, for statfs's inode figures (see inode-usage.ts); 0 when absent. */
   inodesUsed?: () => number;
   now?: () => Timespec;
-  /** Called for inodes whose content changed and was persisted (sync queues them). */
-  onContentPersisted?: (ino: number) => void;
   /**
    * Sync point of a file at flush and release of a writable handle and at fsync, after its content is durable
    * locally: writethrough mode waits here until the file is in Tahoe and linked (sync issue).
@@ -86,7 +85,6 @@ export class RiverFs {
     this.files = new OpenFiles(meta, cache, {
       now,
       localContent: this.localContent,
-      onContentPersisted: options.onContentPersisted,
       syncPoint: options.syncPoint,
       remoteBlocks: options.remoteBlocks,
     });
@@ -447,6 +445,11 @@ export class RiverFs {
 
   openFileCount(): number {
     return this.files.count();
+  }
+
+  /** The metadata layer's bus of changes made behind the mount's calls (a pull, the sync worker). */
+  get events(): MetadataEvents {
+    return this.meta.events;
   }
 
   /** A pull from Tahoe changed these inodes: open files take their new sizes (see OpenFiles.remoteChanged). */

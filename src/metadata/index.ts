@@ -3,6 +3,7 @@ export { createDataSource, openDataSource, parseDbUrl, runMigrations } from './d
 export { MetadataModule, type MetadataModuleOptions } from './metadata.module';
 export type { MetadataSessionOptions } from './metadata-session.service';
 export { MetadataStore } from './metadata.store';
+export * from './metadata-events';
 export { type MetadataClock, systemClock } from './metadata-txn.util';
 export * from './metadata.types';
 export * from './sync-journal';

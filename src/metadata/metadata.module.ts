@@ -7,6 +7,7 @@ import { type DataSourceTuning, openDataSource, runMigrations } from './data-sou
 import { InodeCensus } from './inode-census';
 import { MetadataSessionService, type MetadataSessionOptions } from './metadata-session.service';
 import type { MetadataClock } from './metadata-txn.util';
+import { MetadataEvents } from './metadata-events';
 import { MetadataStore } from './metadata.store';
 import { SqlMetadataStore, type TransactionEvent } from './sql-metadata.store';
 import { TahoeCheckLedger } from './tahoe-check-ledger';
@@ -35,7 +36,7 @@ const METADATA_DATA_SOURCE = Symbol('METADATA_DATA_SOURCE');
 
 /**
  * Owns the metadata database: opens it from the `db` setting, migrates it, and exports only the
- * MetadataStore port. Unless told otherwise it keeps this gateway's session (MetadataSessionService)
+ * MetadataStore port (with its bus of changes made behind the mount, MetadataEvents, and the sync worker's journal). Unless told otherwise it keeps this gateway's session (MetadataSessionService)
  * from bootstrap to shutdown. The connection is closed at application shutdown, after every other
  * module's destroy hooks have run.
  */
@@ -98,6 +99,11 @@ export class MetadataModule implements OnApplicationShutdown {
             new TahoeCheckLedger((store as SqlMetadataStore).sideAccess()),
         },
         {
+          provide: MetadataEvents,
+          inject: [MetadataStore],
+          useFactory: (store: MetadataStore): MetadataEvents => store.events,
+        },
+        {
           provide: SyncJournal,
           inject: [MetadataStore],
           useFactory: (store: MetadataStore): SyncJournal => (store as SqlMetadataStore).syncJournal(),
@@ -113,7 +119,7 @@ export class MetadataModule implements OnApplicationShutdown {
               },
             ]),
       ],
-      exports: [MetadataStore, SyncJournal, TahoeLeaseLedger, TahoeCheckLedger, InodeCensus],
+      exports: [MetadataStore, MetadataEvents, SyncJournal, TahoeLeaseLedger, TahoeCheckLedger, InodeCensus],
     };
   }
 

@@ -19,6 +19,7 @@ import type {
   SetAttrChanges,
   Credentials,
 } from './metadata.types';
+import type { MetadataEvents } from './metadata-events';
 
 /**
  * The metadata port: the only way other modules read or change the filesystem's namespace and
@@ -29,6 +30,9 @@ import type {
  * (FUSE default_permissions) from the attributes this store returns.
  */
 export abstract class MetadataStore {
+  /** Where the changes made behind the mount's own calls are published (metadata-events.ts). */
+  abstract readonly events: MetadataEvents;
+
   // ---- filesystem and sessions -------------------------------------------------------------
 
   /**

@@ -38,6 +38,7 @@ import type { SqlSideAccess } from './fs-setting.util';
 import { DEFAULT_PAGE, isDuplicateKey, MAX_PAGE, num, type SqlMetadataStoreOptions } from './sql-store.util';
 import { INODE_COLUMNS } from './sql-inode-rows';
 import { SqlAttributes } from './sql-attributes';
+import { MetadataEvents } from './metadata-events';
 import { SqlNamespace } from './sql-namespace';
 import { SqlRemoteApply } from './sql-remote-apply';
 import { SqlSessions } from './sql-sessions';
@@ -59,6 +60,7 @@ const XATTR_INODE_GROUP = 64;
 
 export class SqlMetadataStore extends MetadataStore {
   readonly dialect: SqlDialect;
+  readonly events = new MetadataEvents();
   private readonly kit: SqlTxnKit;
   private readonly sessions: SqlSessions;
   private readonly namespace: SqlNamespace;
@@ -176,6 +178,7 @@ export class SqlMetadataStore extends MetadataStore {
       root.writeCap = cap;
       this.kit.markChanged(tx, root);
     });
+    this.events.publish('syncStateChanged', { inos: [ROOT_INO] });
   }
 
   // ---- reads -------------------------------------------------------------------------------------------
@@ -417,6 +420,7 @@ export class SqlMetadataStore extends MetadataStore {
         ),
       write: (op, body) => this.kit.write(op, (tx) => body(tx.manager)),
       applyRemote: (dir, changes, options) => this.remote.applyRemote(dir, changes, options),
+      events: this.events,
     });
   }
 

@@ -1,4 +1,5 @@
 import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
+import type { MetadataEvents } from './metadata-events';
 import type { EntityManager } from 'typeorm';
 import { toRecord } from './inode-record.util';
 import { DirEntryModel, InodeModel, type SqlDialect, SymlinkModel, SyncedEntryModel, XattrModel } from './entities';
@@ -25,6 +26,8 @@ export interface SqlSyncJournalAccess {
    */
   inodeRows(condition: string, params: readonly (string | number)[]): Promise<InodeModel[]>;
   write<T>(op: string, body: (manager: EntityManager) => Promise<T>): Promise<T>;
+  /** Where the rows a write here changed are announced (the mount's metadata cache drops them). */
+  events: MetadataEvents;
   applyRemote(
     dir: number,
     changes: RemoteChange[],
@@ -116,10 +119,20 @@ async function cleanInode(manager: EntityManager, ino: number, changeSeq: number
   return true;
 }
 
-/** SyncJournal on the metadata database (see SqlMetadataStore.syncJournal). */
+/**
+ * SyncJournal on the metadata database (see SqlMetadataStore.syncJournal). Each write that changes inode rows announces
+ * them as syncStateChanged once committed; applyRemote does not: its caller announces what it applied once the change
+ * is whole (DownstreamPuller, DirnodePublisher).
+ */
 export class SqlSyncJournal extends SyncJournal {
   constructor(private readonly db: SqlSyncJournalAccess) {
     super();
+  }
+
+  private announce(inos: readonly number[]): void {
+    if (inos.length > 0) {
+      this.db.events.publish('syncStateChanged', { inos });
+    }
   }
 
   async listDirty(options: { afterIno?: number; limit: number }): Promise<SyncInode[]> {
@@ -319,7 +332,7 @@ export class SqlSyncJournal extends SyncJournal {
   }
 
   async recordUpload(ino: number, contentVersion: number, cap: string, readCap: string): Promise<boolean> {
-    return this.db.write('recordUpload', async (manager) => {
+    const recorded = await this.db.write('recordUpload', async (manager) => {
       const result = await manager
         .createQueryBuilder()
         .update(InodeModel)
@@ -340,10 +353,14 @@ export class SqlSyncJournal extends SyncJournal {
         .execute();
       return (result.affected ?? 0) > 0;
     });
+    if (recorded) {
+      this.announce([ino]);
+    }
+    return recorded;
   }
 
   async recordCap(ino: number, cap: string, readCap: string): Promise<string> {
-    return this.db.write('recordCap', async (manager) => {
+    const recorded = await this.db.write('recordCap', async (manager) => {
       await manager
         .createQueryBuilder()
         .update(InodeModel)
@@ -354,6 +371,8 @@ export class SqlSyncJournal extends SyncJournal {
       const row = await manager.createQueryBuilder(InodeModel, 'i').where('i.ino = :ino', { ino }).getOne();
       return row?.writeCap ?? cap;
     });
+    this.announce([ino]);
+    return recorded;
   }
 
   async markDirty(ino: number, flags: { data?: boolean; entries?: boolean }): Promise<void> {
@@ -371,6 +390,7 @@ export class SqlSyncJournal extends SyncJournal {
         [Date.now(), ino],
       );
     });
+    this.announce([ino]);
   }
 
   async markSyncing(ino: number, changeSeq: number): Promise<void> {
@@ -380,26 +400,33 @@ export class SqlSyncJournal extends SyncJournal {
         [ino, changeSeq],
       );
     });
+    this.announce([ino]);
   }
 
   async markClean(ino: number, changeSeq: number, flags: CleanFlags): Promise<boolean> {
-    return this.db.write('markClean', (manager) => cleanInode(manager, ino, changeSeq, flags));
+    const cleaned = await this.db.write('markClean', (manager) => cleanInode(manager, ino, changeSeq, flags));
+    if (cleaned) {
+      this.announce([ino]);
+    }
+    return cleaned;
   }
 
   async markCleanMany(items: { ino: number; changeSeq: number; flags: CleanFlags }[]): Promise<number[]> {
     if (items.length === 0) {
       return [];
     }
-    return this.db.write('markClean', async (manager) => {
-      const cleaned: number[] = [];
+    const cleaned = await this.db.write('markClean', async (manager) => {
+      const done: number[] = [];
       for (const { ino, changeSeq, flags } of items) {
         await yieldIfBusy();
         if (await cleanInode(manager, ino, changeSeq, flags)) {
-          cleaned.push(ino);
+          done.push(ino);
         }
       }
-      return cleaned;
+      return done;
     });
+    this.announce(cleaned);
+    return cleaned;
   }
 
   async markFailed(ino: number, error: string, tries: number): Promise<void> {
@@ -409,6 +436,7 @@ export class SqlSyncJournal extends SyncJournal {
         [error.slice(0, MAX_ERROR), tries, ino],
       );
     });
+    this.announce([ino]);
   }
 
   applyRemote(

@@ -34,6 +34,7 @@ export class MetricsSources implements OnModuleInit {
     }
     if (store !== undefined) {
       this.metrics.bindMetadata(() => store.stats());
+      store.events.on('remoteApplied', ({ inos }) => this.metrics.countPulledInodes(inos.length));
     }
     if (state !== undefined) {
       this.metrics.bindStateStore(() => state.health());

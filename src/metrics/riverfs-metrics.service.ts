@@ -60,6 +60,7 @@ export class RiverFsMetrics {
   private readonly tahoeRequestDuration: Histogram<'op'>;
   private readonly tahoeBytes: Counter<'direction'>;
   private readonly syncFailures: Counter<'kind'>;
+  private readonly pulledInodes: Counter;
   private readonly metaTxnDuration: Histogram;
   private readonly leaseRenewals: Counter<'result'>;
   private leaseSource: Source<LeaseRenewalProgress> | undefined;
@@ -174,6 +175,12 @@ export class RiverFsMetrics {
       name: 'riverfs_sync_failures_total',
       help: 'Failed sync attempts (each is retried), by kind',
       labelNames: ['kind'],
+      registers,
+    });
+
+    this.pulledInodes = new Counter({
+      name: 'riverfs_pulled_inodes_total',
+      help: "Inodes changed here by pulls from Tahoe (other writers' changes applied to this gateway)",
       registers,
     });
 
@@ -325,6 +332,10 @@ export class RiverFsMetrics {
   /** Sync: one call per failed attempt of a piece of work. */
   countSyncFailure(kind: string): void {
     this.syncFailures.inc({ kind: label(kind) });
+  }
+
+  countPulledInodes(count: number): void {
+    this.pulledInodes.inc(count);
   }
 
   bindCache(source: Source<BlockCacheStats>): void {

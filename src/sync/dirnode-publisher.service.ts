@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import { KeyedMutex } from '../cache/keyed-mutex';
+import type { MetadataEvents } from '../metadata/metadata-events';
 import { ROOT_INO } from '../metadata/metadata.types';
 import type { PublishedEntry, SyncChild, SyncedEntry, SyncInode, SyncJournal } from '../metadata/sync-journal';
 import type { StateStore } from '../state/state-store';
@@ -24,12 +25,10 @@ export interface DirnodePublisherDeps {
   state: StateStore;
   rootCap: RootCapService;
   logger: LoggerService;
-  /** Told about every inode whose row the publisher changed (the mount's metadata cache drops it). */
-  onInodeChanged: (ino: number) => void;
   lockTtlMs: number;
   lockWaitMs: number;
-  /** Told when a publish added entries to a directory (conflict copies): the mount's cached names are stale. */
-  onNamesChanged?: (dir: number) => void;
+  /** Where a publish that kept conflict copies announces the entries it added (remoteApplied). */
+  events: MetadataEvents;
   /** Owner of a conflict copy whose edge carries no `riverfs` metadata (another Tahoe client's): the mounting user. */
   defaultOwner?: { uid: number; gid: number };
 }
@@ -251,14 +250,10 @@ export class DirnodePublisher {
               `the name ${JSON.stringify(child.name.toString('utf8'))} is not valid UTF-8, which Tahoe cannot store`,
               child.inode.syncTries + 1,
             );
-            this.deps.onInodeChanged(child.inode.ino);
           }
           const clean =
             deferred === 0 &&
             (await journal.markClean(dir, current.changeSeq, { entries: true, attr: dir === ROOT_INO }));
-          if (clean) {
-            this.deps.onInodeChanged(dir);
-          }
           return {
             dir,
             published,
@@ -289,7 +284,6 @@ export class DirnodePublisher {
     const made = await this.deps.tahoe.mkdir({ signal });
     // Two gateways may race here: the first cap recorded wins, the other dirnode is an unlinked orphan.
     const cap = await this.deps.journal.recordCap(dir.ino, made, readOnlyCapOf(made));
-    this.deps.onInodeChanged(dir.ino);
     return { cap, created: cap === made };
   }
 
@@ -308,7 +302,6 @@ export class DirnodePublisher {
         ? await this.deps.tahoe.mkdirWithChildren(children, { signal })
         : await this.deps.tahoe.mkdir({ signal });
     const cap = await this.deps.journal.recordCap(dir.ino, made, readOnlyCapOf(made));
-    this.deps.onInodeChanged(dir.ino);
     if (cap !== made && children.size > 0) {
       await retryUncoordinated(() => this.deps.tahoe.setChildren(cap, children, { replace: true, signal }));
     }
@@ -375,9 +368,8 @@ export class DirnodePublisher {
         checked.rawCopies.set(name, spec);
       }
       checked.conflicts.push(...check.conflicts);
-      await this.deps.journal.applyRemote(dir, check.changes, { publishAfter: true });
-      this.deps.onInodeChanged(dir);
-      this.deps.onNamesChanged?.(dir);
+      const applied = await this.deps.journal.applyRemote(dir, check.changes, { publishAfter: true });
+      this.deps.events.publish('remoteApplied', { inos: [...new Set([dir, ...applied.changed])], namesChanged: true });
       this.deps.logger.warn(
         `Directory ${dir} was changed in Tahoe by another writer since this gateway's last sync: their versions ` +
           `kept as ${check.conflicts.map((name) => JSON.stringify(name)).join(', ')}, ours published`,
@@ -439,9 +431,7 @@ export class DirnodePublisher {
         }
         // The target as the file's content (a LIT cap up to 55 bytes): other Tahoe clients see a small file.
         const made = await this.deps.tahoe.upload(child.target ?? Buffer.alloc(0), { signal });
-        const cap = await this.deps.journal.recordCap(inode.ino, made, made);
-        this.deps.onInodeChanged(inode.ino);
-        return cap;
+        return await this.deps.journal.recordCap(inode.ino, made, made);
       }
       default:
         return SPECIAL_FILE_CAP;
@@ -530,9 +520,7 @@ export class DirnodePublisher {
     // Batches of CLEAN_BATCH per transaction: one commit (an fsync) per child made a publish of N new entries cost
     // N commits; a bounded batch keeps MariaDB's row locks short.
     for (let start = 0; start < clean.length; start += CLEAN_BATCH) {
-      for (const ino of await journal.markCleanMany(clean.slice(start, start + CLEAN_BATCH))) {
-        this.deps.onInodeChanged(ino);
-      }
+      await journal.markCleanMany(clean.slice(start, start + CLEAN_BATCH));
     }
   }
 

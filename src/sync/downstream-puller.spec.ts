@@ -4,6 +4,7 @@ import { LocalContentGate } from '../cache/local-content-gate';
 import { InProcessStateStore } from '../state/in-process-state-store';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
+import { MetadataEvents } from '../metadata/metadata-events';
 import { conflictName } from './conflict-name';
 import { DownstreamPuller } from './downstream-puller';
 import { edgeHash } from './edge-metadata.util';
@@ -98,7 +99,7 @@ function puller(
       rootCap: { current: 'URI:DIR2:root:root' },
       logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
       defaultOwner: { uid: 1, gid: 2 },
-      onChanged: () => undefined,
+      events: new MetadataEvents(),
     },
     { ttlMs: 1000, lookupWaitMs: 1000, lockTtlMs: 5000, refreshSpacingFactor: 4, maxRefreshMs: 60_000 },
   );

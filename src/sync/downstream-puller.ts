@@ -3,6 +3,7 @@ import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
 import type { LoggerService } from '@nestjs/common';
 import type { BlockCache } from '../cache/block-cache';
 import type { LocalContentGate } from '../cache/local-content-gate';
+import type { MetadataEvents } from '../metadata/metadata-events';
 import { type InodeRecord, NAME_MAX, ROOT_INO, type Timespec } from '../metadata/metadata.types';
 import type {
   RemoteApplyResult,
@@ -38,8 +39,8 @@ export interface DownstreamPullerDeps {
   logger: LoggerService;
   /** Owner of entries whose edges carry no `riverfs` metadata: the mounting user. */
   defaultOwner: { uid: number; gid: number };
-  /** Told about inodes a pull changed (`names`: entries appeared or went): the mount's metadata cache drops them. */
-  onChanged: (inos: number[], names: boolean) => void;
+  /** Where a pull announces what it applied (remoteApplied), once the old content's blocks are gone. */
+  events: Pick<MetadataEvents, 'publish'>;
   /** Whether applications keep the mount busy: refreshes of stale listings wait meanwhile (BackgroundRefreshes). */
   foreground?: Pick<ForegroundActivity, 'busy'>;
 }
@@ -366,7 +367,7 @@ export class DownstreamPuller {
         }
         const namesChanged = plan.changes.some((change) => change.kind === 'add' || change.kind === 'remove');
         if (applied.applied > 0 && plan.changes.some((change) => change.kind !== 'acknowledge')) {
-          this.deps.onChanged(applied.changed, namesChanged);
+          this.deps.events.publish('remoteApplied', { inos: applied.changed, namesChanged });
         }
         const removed = new Set(plan.changes.flatMap((change) => (change.kind === 'remove' ? [change.child] : [])));
         const subdirectories = new Set<number>(
@@ -591,7 +592,6 @@ export class DownstreamPuller {
         // Made here and there under the same name, never published: one directory, the remote dirnode. Its entries
         // merge at its next pull and publish.
         await this.deps.journal.recordCap(mine.inode.ino, entry.node.writeCap, entry.node.readCap);
-        this.deps.onChanged([mine.inode.ino], false);
         changes.push(takeRemoteAsSynced(mine, entry));
         publishAfter = true;
         continue;

@@ -23,8 +23,6 @@ export interface RootCapDeps {
   tahoe: TahoeClient;
   state: StateStore;
   logger: LoggerService;
-  /** Told when the root inode's row changed (the mount's metadata cache drops it). */
-  onInodeChanged: (ino: number) => void;
 }
 
 /** Writes the cap to `<dataDir>/root-cap`, mode 0600, atomically (never a half-written key). */
@@ -90,7 +88,6 @@ export class RootCapService {
           await journal.markDirty(ROOT_INO, { entries: true });
         }
         await meta.setRootCap(configured);
-        this.deps.onInodeChanged(ROOT_INO);
       }
       this.cap = configured;
       return configured;
@@ -133,7 +130,6 @@ export class RootCapService {
       const cap = await tahoe.mkdir({ signal });
       lock.assertHeld();
       await meta.setRootCap(cap);
-      this.deps.onInodeChanged(ROOT_INO);
       const file = writeRootCapFile(this.options.dataDir, cap);
       logger.warn(
         'Created the root directory. Its write cap is the key to all data in this filesystem: ' +

@@ -74,10 +74,8 @@ export class SyncModule implements OnApplicationShutdown {
               uploadConcurrency: config.uploadConcurrency,
               ...overrides,
             };
-            let worker: TahoeSyncWorker | undefined = undefined;
-            const onInodeChanged = (ino: number): void => worker?.notifyInodeChanged(ino);
             const rootCap = new RootCapService(
-              { meta, journal, tahoe, state, logger: new Logger('RootCap'), onInodeChanged },
+              { meta, journal, tahoe, state, logger: new Logger('RootCap') },
               { configuredCap: config.rootCap, dataDir: config.dataDir, createTimeoutMs: ROOT_CREATE_TIMEOUT_MS },
             );
             const publisher = new DirnodePublisher({
@@ -86,8 +84,7 @@ export class SyncModule implements OnApplicationShutdown {
               state,
               rootCap,
               logger,
-              onInodeChanged,
-              onNamesChanged: (dir) => worker?.notifyRemoteChange([dir], true),
+              events: meta.events,
               defaultOwner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
               lockTtlMs: options.lockTtlMs,
               lockWaitMs: options.lockWaitMs,
@@ -108,16 +105,15 @@ export class SyncModule implements OnApplicationShutdown {
                 rootCap,
                 logger: new Logger(DownstreamPuller.name),
                 defaultOwner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
-                onChanged: (inos, names) => worker?.notifyRemoteChange(inos, names),
+                events: meta.events,
                 foreground,
               },
               { ...DEFAULT_PULL_OPTIONS, ttlMs: config.dirTtl * 1000, lockTtlMs: options.lockTtlMs },
             );
-            worker = new TahoeSyncWorker(
+            return new TahoeSyncWorker(
               { meta, journal, cache, tahoe, rootCap, publisher, uploader, logger, puller, remote, foreground },
               options,
             );
-            return worker;
           },
         },
         {

@@ -161,9 +161,8 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly mutex = new KeyedMutex();
   private readonly running = { upload: 0, publish: 0 };
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly changeListeners = new Set<(ino: number) => void>();
   private readonly failureListeners = new Set<(kind: string) => void>();
-  private readonly remoteChangeListeners = new Set<(inos: number[], names: boolean) => void>();
+  private readonly stopHearingCommits: () => void;
   private readonly abort = new AbortController();
   private scanTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -201,6 +200,7 @@ export class TahoeSyncWorker extends SyncControl {
       journal: deps.journal,
       push: (kind, ino, explicit) => this.push(kind, ino, explicit),
     });
+    this.stopHearingCommits = deps.meta.events.on('contentCommitted', ({ ino }) => this.contentPersisted(ino));
   }
 
   get mode(): SyncMode {
@@ -216,12 +216,6 @@ export class TahoeSyncWorker extends SyncControl {
     return this.deps.rootCap;
   }
 
-  /** Calls `listener` with every inode whose row the worker changed (the mount's metadata cache must drop it). */
-  onInodeChanged(listener: (ino: number) => void): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
-  }
-
   override onFailure(listener: (kind: string) => void): () => void {
     this.failureListeners.add(listener);
     return () => this.failureListeners.delete(listener);
@@ -229,31 +223,6 @@ export class TahoeSyncWorker extends SyncControl {
 
   get puller(): DownstreamPuller | undefined {
     return this.deps.puller;
-  }
-
-  /**
-   * Calls `listener` after a pull applied remote changes: the inodes whose rows changed, and whether names appeared
-   * or went (the mount's metadata cache must then drop its directory entries).
-   */
-  onRemoteChange(listener: (inos: number[], names: boolean) => void): () => void {
-    this.remoteChangeListeners.add(listener);
-    return () => this.remoteChangeListeners.delete(listener);
-  }
-
-  notifyRemoteChange(inos: number[], names: boolean): void {
-    for (const listener of this.remoteChangeListeners) {
-      listener(inos, names);
-    }
-    for (const ino of inos) {
-      this.notifyInodeChanged(ino);
-    }
-  }
-
-  /** Tells the listeners that the worker changed an inode's row. */
-  notifyInodeChanged(ino: number): void {
-    for (const listener of this.changeListeners) {
-      listener(ino);
-    }
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------------------------------
@@ -292,7 +261,6 @@ export class TahoeSyncWorker extends SyncControl {
       }
       if (inode.type === 'file' && !inode.dataDirty) {
         await journal.markDirty(ino, { data: true });
-        this.notifyInodeChanged(ino);
       }
     }
     if (dirty.length > 0) {
@@ -414,6 +382,7 @@ export class TahoeSyncWorker extends SyncControl {
       return;
     }
     this.stopped = true;
+    this.stopHearingCommits();
     clearInterval(this.scanTimer);
     clearTimeout(this.pumpTimer);
     this.deps.puller?.stop();
@@ -424,7 +393,7 @@ export class TahoeSyncWorker extends SyncControl {
 
   // ---- scheduling --------------------------------------------------------------------------------------------------
 
-  /** The executor persisted new content of a file (close, flush): upload it after the coalescing delay. */
+  /** New content of a file was committed (close, flush; contentCommitted): upload it after the coalescing delay. */
   contentPersisted(ino: number): void {
     if (this.stopped) {
       return;
@@ -722,7 +691,6 @@ export class TahoeSyncWorker extends SyncControl {
     }
     if (inode.dataDirty || inode.writeCap === null) {
       await this.deps.journal.markSyncing(ino, inode.changeSeq);
-      this.notifyInodeChanged(ino);
     }
     return { kind, ino, inode, explicit };
   }
@@ -754,7 +722,6 @@ export class TahoeSyncWorker extends SyncControl {
     if (!(await journal.recordUpload(inode.ino, inode.contentVersion, upload.cap, upload.cap))) {
       return { status: 'postponed', reason: 'the file changed during the upload' };
     }
-    this.notifyInodeChanged(inode.ino);
     await cache.markClean(inode.ino, upload.dirtyBlocks, upload.generation);
     return { status: 'pushed', bytes: upload.bytes };
   }
@@ -766,7 +733,6 @@ export class TahoeSyncWorker extends SyncControl {
         await this.deps.journal
           .markFailed(push.ino, message(ended.error), (push.inode?.syncTries ?? 0) + 1)
           .catch(() => undefined);
-        this.notifyInodeChanged(push.ino);
       }
       return;
     }

@@ -72,7 +72,7 @@ async function freshGateway(directory: string, name: string, tahoe: TahoeClient,
       rootCap: { current: rootCap },
       logger: quiet,
       defaultOwner: OWNER,
-      onChanged: () => undefined,
+      events: store.events,
     },
     { ...DEFAULT_PULL_OPTIONS, ttlMs: 0 },
   );

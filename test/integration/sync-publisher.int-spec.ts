@@ -94,7 +94,7 @@ describe('DirnodePublisher on SQLite and the test grid', () => {
     journal = store.syncJournal();
     rootCap = await freshRootDircap();
     const rootCaps = new RootCapService(
-      { meta: store, journal, tahoe: recording, state, logger: quiet, onInodeChanged: () => undefined },
+      { meta: store, journal, tahoe: recording, state, logger: quiet },
       { configuredCap: rootCap, dataDir: directory, createTimeoutMs: 10_000 },
     );
     await rootCaps.resolveAtStart();
@@ -104,7 +104,7 @@ describe('DirnodePublisher on SQLite and the test grid', () => {
       state,
       rootCap: rootCaps,
       logger: quiet,
-      onInodeChanged: () => undefined,
+      events: store.events,
       lockTtlMs: 30_000,
       lockWaitMs: 30_000,
     });
