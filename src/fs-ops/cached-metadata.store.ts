@@ -70,8 +70,9 @@ export class CachedMetadataStore extends MetadataStorePort {
     events.on('syncStateChanged', ({ inos }) => inos.forEach((ino) => this.invalidateInode(ino)), 'cache');
     events.on(
       'remoteApplied',
-      ({ inos, namesChanged }) => {
-        if (namesChanged) {
+      ({ inos, names }) => {
+        // A removed directory takes its whole subtree: every cached name may lead somewhere gone.
+        if (names.length > 0) {
           this.invalidateAll();
         }
         inos.forEach((ino) => this.invalidateInode(ino));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Fuse from 'fuse-native';
 import { FsError } from '../common/errors/fs-error';
 import { boundedStep } from '../common/lifecycle/bounded-step';
+import type { NameChange, RemoteApplied } from '../metadata/metadata-events';
 import { FuseError, LowLevelMount } from '../fuse-lowlevel';
 import { FS_OPS, type FsOp, type FuseContext, type FuseReply } from './fs-ops';
 import { toErrno } from './errno.mapper';
@@ -49,6 +50,8 @@ interface ActiveMount {
    * caches nothing to drop.
    */
   invalidateInodes?(inos: readonly number[]): Promise<void>[];
+  /** Drops the kernel's cached lookups of these names (a deleted one also tells inotify watchers). */
+  invalidateNames?(names: readonly NameChange[]): Promise<void>[];
 }
 
 /**
@@ -163,7 +166,7 @@ export class FuseService {
   async mount(): Promise<void> {
     this.fuse = this.options.fuseApi === 'lowlevel' ? await this.mountLowLevel() : await this.mountHighLevel();
     this.accepting = true;
-    this.stopHearingPulls = this.riverFs.events.on('remoteApplied', ({ inos }) => this.remoteApplied(inos));
+    this.stopHearingPulls = this.riverFs.events.on('remoteApplied', (event) => this.remoteApplied(event));
     // Resolved through the parent only: resolving the mount point itself would ask this very mount, synchronously.
     const target = this.options.mountpoint;
     this.kernelPath = path.join(fs.realpathSync(path.dirname(target)), path.basename(target));
@@ -219,6 +222,13 @@ export class FuseService {
         void this.refreshSecurityXattrs(() => securityXattrs.refresh(inos));
         return inos.map((ino) => mount.notifyInvalInode(ino, 0, 0));
       },
+      // Names travel as byte strings (byteNames): latin1 maps each byte to one character and back.
+      invalidateNames: (names) =>
+        names.map(({ parent, name, gone }) =>
+          gone === undefined
+            ? mount.notifyInvalEntry(parent, name.toString('latin1'))
+            : mount.notifyDelete(parent, gone, name.toString('latin1')),
+        ),
       unmount: () =>
         withTimeout(
           mount.unmount(),
@@ -241,13 +251,20 @@ export class FuseService {
   }
 
   /**
-   * A pull from Tahoe changed these inodes behind the kernel's back: open files take their new sizes first, then the
-   * kernel drops what it cached of them (it asks again at once).
+   * A pull from Tahoe changed inodes and names behind the kernel's back: open files take their new sizes first, then
+   * the kernel drops what it cached of them (it asks again at once), and the names that went or appeared, so that the
+   * next lookup of such a name comes here rather than waiting out the entry timeout.
    */
-  private remoteApplied(inos: readonly number[]): void {
+  private remoteApplied({ inos, names }: RemoteApplied): void {
     this.riverFs
       .remoteChanged(inos)
-      .finally(() => this.invalidateInodes(inos))
+      .finally(() => {
+        this.invalidateInodes(inos);
+        this.settleNotifications(this.fuse?.invalidateNames?.(names) ?? [], (index) => {
+          const change = names[index];
+          return `kernel invalidation of name ${JSON.stringify(change.name.toString('latin1'))} in inode ${change.parent}`;
+        });
+      })
       .catch(() => undefined);
   }
 
@@ -257,12 +274,17 @@ export class FuseService {
    * binding sends notifications off the event loop, and one that fails only leaves the kernel's cache to its timeout.
    */
   invalidateInodes(inos: readonly number[]): void {
-    const notifications = this.fuse?.invalidateInodes?.(inos) ?? [];
+    this.settleNotifications(
+      this.fuse?.invalidateInodes?.(inos) ?? [],
+      (index) => `kernel invalidation of inode ${inos[index]}`,
+    );
+  }
+
+  /** A notification the kernel refused (nothing cached under it, or the mount going) only matters at debug level. */
+  private settleNotifications(notifications: Promise<void>[], what: (index: number) => string): void {
     notifications.forEach((notification, index) => {
       notification.catch((error: unknown) =>
-        this.options.log.debug?.(
-          `kernel invalidation of inode ${inos[index]} failed: ${error instanceof Error ? error.message : String(error)}`,
-        ),
+        this.options.log.debug?.(`${what(index)} failed: ${error instanceof Error ? error.message : String(error)}`),
       );
     });
   }

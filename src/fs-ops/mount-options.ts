@@ -43,8 +43,8 @@ export const DEFAULT_ATTR_TIMEOUT_SECONDS = 0;
 /**
  * How long the low-level mount lets the kernel keep names and attributes (as JuiceFS, 1 s). Every change made through
  * the mount reaches the kernel in its reply (one kernel inode per inode, so hard links stay coherent), and a pull from
- * Tahoe invalidates the inodes it changed (FuseService.invalidateInodes). Names a pull adds or removes, and changes
- * made by another gateway, are seen within this time, as the high-level mount's 1 s entry timeout already allowed.
+ * Tahoe invalidates the inodes and names it changed (FuseService.remoteApplied). Changes made by another gateway are
+ * seen within this time, as the high-level mount's 1 s entry timeout already allowed.
  */
 export const DEFAULT_LOWLEVEL_TIMEOUT_SECONDS = 1;
 /** The high-level mount's entry timeout: its names are per-path kernel inodes, revalidated by GETATTR anyway. */

@@ -7,7 +7,7 @@ describe('MetadataEvents', () => {
     bus.on('remoteApplied', () => heard.push('reaction 1'));
     bus.on('remoteApplied', () => heard.push('cache'), 'cache');
     bus.on('remoteApplied', () => heard.push('reaction 2'));
-    bus.publish('remoteApplied', { inos: [5], namesChanged: false });
+    bus.publish('remoteApplied', { inos: [5], names: [] });
     expect(heard).toEqual(['cache', 'reaction 1', 'reaction 2']);
   });
 

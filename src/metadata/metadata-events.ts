@@ -16,8 +16,16 @@ export interface SyncStateChanged {
 export interface RemoteApplied {
   /** Every inode whose row changed (the directories whose entries changed among them). */
   readonly inos: readonly number[];
-  /** Whether names appeared or went: cached directory entries may be stale anywhere. */
-  readonly namesChanged: boolean;
+  /** The names that appeared or went; none when only attributes or content changed. */
+  readonly names: readonly NameChange[];
+}
+
+/** A name a remote change added, removed or pointed elsewhere. */
+export interface NameChange {
+  readonly parent: number;
+  readonly name: Buffer;
+  /** The inode the name stopped naming, when it went (the kernel is told it was deleted). */
+  readonly gone?: number;
 }
 
 /** A written file's content was committed locally (close, flush, fsync): it is due for an upload. */

@@ -17,6 +17,7 @@ import {
   tahoeName,
 } from './edge-metadata.util';
 import { checkBeforePublish } from './publish-conflicts';
+import { namesChangedBy } from './pulled-name';
 import type { RootCapService } from './root-cap.service';
 
 export interface DirnodePublisherDeps {
@@ -369,7 +370,10 @@ export class DirnodePublisher {
       }
       checked.conflicts.push(...check.conflicts);
       const applied = await this.deps.journal.applyRemote(dir, check.changes, { publishAfter: true });
-      this.deps.events.publish('remoteApplied', { inos: [...new Set([dir, ...applied.changed])], namesChanged: true });
+      this.deps.events.publish('remoteApplied', {
+        inos: [...new Set([dir, ...applied.changed])],
+        names: namesChangedBy(dir, check.changes),
+      });
       this.deps.logger.warn(
         `Directory ${dir} was changed in Tahoe by another writer since this gateway's last sync: their versions ` +
           `kept as ${check.conflicts.map((name) => JSON.stringify(name)).join(', ')}, ours published`,

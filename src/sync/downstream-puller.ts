@@ -18,7 +18,7 @@ import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
 import type { TahoeNode } from '../tahoe/tahoe.types';
 import { SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-metadata.util';
-import { type RemoteEntry, addedName, joinsByIdentity, replacesHardLink } from './pulled-name';
+import { type RemoteEntry, addedName, joinsByIdentity, namesChangedBy, replacesHardLink } from './pulled-name';
 import { freeConflictName } from './conflict-name';
 import type { RootCapService } from './root-cap.service';
 import { BackgroundRefreshes } from './background-refreshes';
@@ -365,9 +365,11 @@ export class DownstreamPuller {
             release();
           }
         }
-        const namesChanged = plan.changes.some((change) => change.kind === 'add' || change.kind === 'remove');
         if (applied.applied > 0 && plan.changes.some((change) => change.kind !== 'acknowledge')) {
-          this.deps.events.publish('remoteApplied', { inos: applied.changed, namesChanged });
+          this.deps.events.publish('remoteApplied', {
+            inos: applied.changed,
+            names: namesChangedBy(pull.dir, plan.changes),
+          });
         }
         const removed = new Set(plan.changes.flatMap((change) => (change.kind === 'remove' ? [change.child] : [])));
         const subdirectories = new Set<number>(

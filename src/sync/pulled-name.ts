@@ -1,3 +1,4 @@
+import type { NameChange } from '../metadata/metadata-events';
 import { ROOT_INO } from '../metadata/metadata.types';
 import type { RemoteChange, RemoteNode, SyncInode } from '../metadata/sync-journal';
 import { type RiverFsEdgeMetadata, publishedInoOf } from './edge-metadata.util';
@@ -41,4 +42,18 @@ export function joinsByIdentity(change: RemoteChange): boolean {
 export function replacesHardLink(mine: SyncInode, entry: RemoteEntry): boolean {
   const identity = publishedInoOf(entry.metadata);
   return mine.nlink > 1 && identity !== undefined && identity !== (mine.publishedIno ?? mine.ino);
+}
+
+/** The names remote changes to `dir` add or remove, as the kernel must be told of them (RemoteApplied.names). */
+export function namesChangedBy(dir: number, changes: readonly RemoteChange[]): NameChange[] {
+  return changes.flatMap((change): NameChange[] => {
+    switch (change.kind) {
+      case 'add':
+        return [{ parent: dir, name: change.name }];
+      case 'remove':
+        return [{ parent: dir, name: change.name, gone: change.child }];
+      default:
+        return [];
+    }
+  });
 }

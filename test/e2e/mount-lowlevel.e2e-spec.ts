@@ -232,6 +232,37 @@ describe('riverfs mount on the low-level FUSE API', () => {
     });
   }, 120_000);
 
+  it("drops the kernel's cached name when a pull finds it renamed in Tahoe, without waiting out the entry timeout", async () => {
+    const rootCap = await freshRootDircap();
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, {
+        args: ['--root-cap', rootCap, '--fuse-api', 'lowlevel', '--attr-timeout', '60', '--entry-timeout', '60'],
+      });
+      const sync = async (direction: 'push' | 'pull'): Promise<void> => {
+        const response = await fetch(`${riverfs.adminUrl}/admin/sync`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${riverfs.adminToken()}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ path: '/', direction, wait: true }),
+        });
+        expect(response.status).toBe(200);
+      };
+      try {
+        const before = path.join(mountpoint, 'before');
+        fs.writeFileSync(before, 'moved by another Tahoe client');
+        await sync('push');
+        const ino = fs.statSync(before).ino; // the kernel now holds the name, trusted for 60 s
+        await client.rename(rootCap, 'before', 'after');
+        await sync('pull');
+        // The inode lives on under its new name: only the pull's notification can tell the kernel the old one went.
+        expect(fs.existsSync(before)).toBe(false);
+        expect(fs.statSync(path.join(mountpoint, 'after')).ino).toBe(ino);
+        expect(fs.readdirSync(mountpoint)).toEqual(['after']);
+      } finally {
+        await riverfs.dispose();
+      }
+    });
+  }, 120_000);
+
   it('answers security.* getxattr in the binding while no file has one, and from the store once one is set', async () => {
     await withTempMountpoint(async (mountpoint) => {
       const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });

@@ -76,7 +76,10 @@ describe('the metadata layer announces changes made behind the mount (SQLite)', 
     // Removed as a pull removes a name: through the store, not the cache.
     await store.unlink(ROOT_INO, 'gone-remotely');
     expect((await cached.lookup(ROOT_INO, 'gone-remotely')).ino).toBe(file.ino); // still the cached answer
-    store.events.publish('remoteApplied', { inos: [ROOT_INO], namesChanged: true });
+    store.events.publish('remoteApplied', {
+      inos: [ROOT_INO],
+      names: [{ parent: ROOT_INO, name: Buffer.from('gone-remotely'), gone: file.ino }],
+    });
     await expect(cached.lookup(ROOT_INO, 'gone-remotely')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
