@@ -1,25 +1,15 @@
 import { SerialQueue } from '../common/async/serial-queue';
-import { yieldIfBusy } from '../common/event-loop/yield-if-busy';
 import type { LoggerService } from '@nestjs/common';
 import type { BlockCache } from '../cache/block-cache';
 import type { LocalContentGate } from '../cache/local-content-gate';
 import type { MetadataEvents } from '../metadata/metadata-events';
-import { type InodeRecord, NAME_MAX, ROOT_INO, type Timespec } from '../metadata/metadata.types';
-import type {
-  RemoteApplyResult,
-  RemoteChange,
-  SyncChild,
-  SyncInode,
-  SyncJournal,
-  SyncedEntry,
-} from '../metadata/sync-journal';
+import { type InodeRecord, ROOT_INO } from '../metadata/metadata.types';
+import type { RemoteApplyResult, SyncInode, SyncJournal } from '../metadata/sync-journal';
 import type { StateStore } from '../state/state-store';
 import { redactCapsInText } from '../tahoe/cap.util';
 import type { TahoeClient } from '../tahoe/tahoe.client';
-import type { TahoeNode } from '../tahoe/tahoe.types';
-import { SPECIAL_FILE_CAP, edgeHash, exactUtf8, remoteNodeOf } from './edge-metadata.util';
-import { type RemoteEntry, addedName, joinsByIdentity, namesChangedBy, replacesHardLink } from './pulled-name';
-import { freeConflictName } from './conflict-name';
+import { joinsByIdentity, namesChangedBy } from './pulled-name';
+import { type PullPlan, planPull, readRemoteEntries } from './pull-plan';
 import type { RootCapService } from './root-cap.service';
 import { BackgroundRefreshes } from './background-refreshes';
 import type { ForegroundActivity } from './foreground-activity';
@@ -108,46 +98,6 @@ const WARN_INTERVAL_MS = 60_000;
 
 function message(error: unknown): string {
   return redactCapsInText(error instanceof Error ? error.message : String(error));
-}
-
-/**
- * How names are matched between SQL and Tahoe: Tahoe keeps names in Unicode NFC, so a local name in another
- * normalisation is the same entry there. Names that are not UTF-8 cannot be in Tahoe at all.
- */
-function matchKey(name: Buffer): string {
-  const text = exactUtf8(name);
-  return text === undefined ? `\0${name.toString('hex')}` : text.normalize('NFC');
-}
-
-function timeNow(): Timespec {
-  const ms = Date.now();
-  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 };
-}
-
-/** The cap an entry is linked with in Tahoe, as far as this gateway knows (null: not uploaded yet). */
-function localCapOf(inode: SyncInode): string | null {
-  switch (inode.type) {
-    case 'file':
-    case 'dir':
-    case 'symlink':
-      return inode.writeCap;
-    default:
-      return SPECIAL_FILE_CAP;
-  }
-}
-
-/**
- * Records Tahoe's edge as the synced one while the local entry stays: the next publish sees its own edge differ and
- * writes the local version over the remote one (local wins; the remote one is kept beside it where it mattered).
- */
-function takeRemoteAsSynced(mine: SyncChild, entry: RemoteEntry): RemoteChange {
-  return {
-    kind: 'acknowledge',
-    name: mine.name,
-    child: mine.inode.ino,
-    cap: entry.node.writeCap,
-    metaHash: entry.hash,
-  };
 }
 
 /**
@@ -344,15 +294,25 @@ export class DownstreamPuller {
       async () => {
         const listing = await tahoe.listDirectory(pull.cap, { signal });
         const listedAt = Date.now();
-        const remote = await this.remoteEntries(listing.children, signal);
+        const remote = await readRemoteEntries(listing.children, this.deps, signal);
         const local = await journal.children(pull.dir);
         const synced = await journal.syncedEntries(pull.dir);
         // Files whose content this pull replaces or removes: no local write starts on them until the old blocks are gone.
         const held = new Map<number, () => void>();
         let applied: RemoteApplyResult;
-        let plan: Awaited<ReturnType<DownstreamPuller['plan']>>;
+        let plan: PullPlan;
         try {
-          plan = await this.plan(pull, remote, local, synced, listedAt, held);
+          plan = await planPull(
+            {
+              remote,
+              localChildren: local,
+              syncedEntries: synced,
+              listedAt,
+              held,
+              keepInodeNumbers: pull.options.keepInodeNumbers === true,
+            },
+            this.deps,
+          );
           signal?.throwIfAborted();
           const apply = (): Promise<RemoteApplyResult> =>
             journal.applyRemote(pull.dir, plan.changes, { listedAt, publishAfter: plan.publishAfter });
@@ -441,199 +401,5 @@ export class DownstreamPuller {
       }
     }
     return Promise.resolve();
-  }
-
-  // ---- comparing ---------------------------------------------------------------------------------------------
-
-  private async remoteEntries(
-    children: Map<string, TahoeNode>,
-    signal?: AbortSignal,
-  ): Promise<Map<string, RemoteEntry>> {
-    const defaults = { ...this.deps.defaultOwner, now: timeNow() };
-    const result = new Map<string, RemoteEntry>();
-    for (const [name, child] of children) {
-      // Hashing a huge listing's entries is all synchronous: let FUSE calls in between.
-      await yieldIfBusy();
-      const bytes = Buffer.from(name, 'utf8');
-      if (
-        bytes.length === 0 ||
-        bytes.length > NAME_MAX ||
-        name === '.' ||
-        name === '..' ||
-        name.includes('/') ||
-        name.includes('\0')
-      ) {
-        continue;
-      }
-      const read = remoteNodeOf(child, defaults);
-      if (read === undefined) {
-        continue;
-      }
-      const { node, metadata } = read;
-      if (child.type === 'file' && child.mutable && child.size === undefined) {
-        // Listings often lack the size of a mutable file: the node itself knows it.
-        const info = await this.deps.tahoe.getNode(node.writeCap, { signal });
-        node.size = info.type === 'file' ? (info.size ?? 0) : 0;
-      }
-      if (node.type === 'symlink' && node.target === undefined) {
-        // The target is also the file's content (see DirnodePublisher.capOf).
-        node.target = await this.deps.tahoe.readAll(node.readCap, { signal });
-      }
-      result.set(name.normalize('NFC'), { name, bytes, node, metadata, hash: edgeHash(node.writeCap, metadata) });
-    }
-    return result;
-  }
-
-  private async plan(
-    pull: DownstreamPull,
-    remote: Map<string, RemoteEntry>,
-    localChildren: SyncChild[],
-    syncedEntries: SyncedEntry[],
-    listedAt: number,
-    held: Map<number, () => void>,
-  ): Promise<{ changes: RemoteChange[]; conflicts: string[]; publishAfter: boolean }> {
-    const local = new Map(localChildren.map((child) => [matchKey(child.name), child]));
-    const synced = new Map(syncedEntries.map((entry) => [matchKey(entry.name), entry]));
-    const taken = new Set([...local.keys(), ...remote.keys()]);
-    const changes: RemoteChange[] = [];
-    const conflicts: string[] = [];
-    let publishAfter = false;
-    /** Holds a file against local writes while this pull replaces or removes it; false when it has local content. */
-    const holdUnwritten = (ino: number): boolean => {
-      if (held.has(ino)) {
-        return true;
-      }
-      const release = this.deps.localContent.holdForRemoteChange(ino);
-      if (release !== undefined) {
-        held.set(ino, release);
-      }
-      return release !== undefined;
-    };
-
-    const keepAsConflict = (entry: RemoteEntry): void => {
-      const name = freeConflictName(entry.name, listedAt, taken);
-      conflicts.push(name);
-      changes.push({ kind: 'add', name: Buffer.from(name, 'utf8'), node: entry.node, metaHash: null, publish: true });
-    };
-
-    for (const [key, entry] of remote) {
-      const last = synced.get(key);
-      const mine = local.get(key);
-      const localName = mine?.name ?? last?.name ?? entry.bytes;
-      const mineIsLast = mine !== undefined && last !== undefined && mine.inode.ino === last.child;
-      const clean = mine !== undefined && mine.inode.syncState === 'synced';
-      if (last !== undefined && entry.node.writeCap === last.cap) {
-        if (entry.hash === last.metaHash) {
-          continue;
-        }
-        // Same object, other attributes: taken when nothing local is waiting, else local wins at the next publish.
-        if (mineIsLast && clean && entry.metadata !== null && mine.inode.type === entry.node.type) {
-          changes.push(this.update(mine, entry, false));
-        } else {
-          changes.push({
-            kind: 'acknowledge',
-            name: localName,
-            child: last.child,
-            cap: last.cap,
-            metaHash: entry.hash,
-          });
-        }
-        continue;
-      }
-      if (mine === undefined) {
-        if (last !== undefined) {
-          // Gone here (unlinked or renamed away) while it changed remotely: keep the remote version.
-          keepAsConflict(entry);
-          changes.push({
-            kind: 'acknowledge',
-            name: last.name,
-            child: last.child,
-            cap: entry.node.writeCap,
-            metaHash: entry.hash,
-          });
-          publishAfter = true;
-        } else {
-          changes.push(addedName(entry, pull.options.keepInodeNumbers === true));
-        }
-        continue;
-      }
-      const mineCap = localCapOf(mine.inode);
-      if (mineCap === entry.node.writeCap) {
-        // Tahoe already has what is here (a publish whose record was lost to a crash, or another gateway's).
-        changes.push({
-          kind: 'acknowledge',
-          name: mine.name,
-          child: mine.inode.ino,
-          cap: mineCap,
-          metaHash: entry.hash,
-        });
-        continue;
-      }
-      if (
-        mineIsLast &&
-        clean &&
-        mineCap === last.cap &&
-        (mine.inode.type === 'dir') === (entry.node.type === 'dir') &&
-        (mine.inode.type !== 'file' || holdUnwritten(mine.inode.ino))
-      ) {
-        // Changed remotely only: new content for the same inode, or (a hard link) another file put under its name.
-        if (mine.inode.type === entry.node.type && !replacesHardLink(mine.inode, entry)) {
-          changes.push(this.update(mine, entry, true));
-        } else {
-          changes.push({ kind: 'remove', name: mine.name, child: mine.inode.ino, changeSeq: mine.inode.changeSeq });
-          changes.push(addedName(entry, pull.options.keepInodeNumbers === true));
-        }
-        continue;
-      }
-      if (
-        mine.inode.type === 'dir' &&
-        entry.node.type === 'dir' &&
-        mine.inode.writeCap === null &&
-        last === undefined
-      ) {
-        // Made here and there under the same name, never published: one directory, the remote dirnode. Its entries
-        // merge at its next pull and publish.
-        await this.deps.journal.recordCap(mine.inode.ino, entry.node.writeCap, entry.node.readCap);
-        changes.push(takeRemoteAsSynced(mine, entry));
-        publishAfter = true;
-        continue;
-      }
-      // Changed on both sides: local wins, the remote version is kept beside it.
-      keepAsConflict(entry);
-      changes.push(takeRemoteAsSynced(mine, entry));
-      publishAfter = true;
-    }
-
-    for (const [key, last] of synced) {
-      if (remote.has(key)) {
-        continue;
-      }
-      const mine = local.get(key);
-      if (
-        mine !== undefined &&
-        mine.inode.ino === last.child &&
-        mine.inode.syncState === 'synced' &&
-        localCapOf(mine.inode) === last.cap &&
-        (mine.inode.type !== 'file' || holdUnwritten(mine.inode.ino))
-      ) {
-        changes.push({ kind: 'remove', name: mine.name, child: mine.inode.ino, changeSeq: mine.inode.changeSeq });
-      } else {
-        // Removed remotely, changed here (or already gone here): what is here is published again.
-        changes.push({ kind: 'forget', name: last.name });
-      }
-    }
-    return { changes, conflicts, publishAfter };
-  }
-
-  private update(mine: SyncChild, entry: RemoteEntry, contentChanged: boolean): RemoteChange {
-    return {
-      kind: 'update',
-      name: mine.name,
-      child: mine.inode.ino,
-      changeSeq: mine.inode.changeSeq,
-      node: entry.node,
-      contentChanged,
-      metaHash: entry.hash,
-    };
   }
 }
