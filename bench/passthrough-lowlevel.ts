@@ -4,7 +4,9 @@
  * are remembered by inode (the latest name looked up or made wins, as inode numbers are reused after unlink; enough for
  * a benchmark). Mounted as RiverFS mounts by default
  * (`--fuse-api lowlevel`): its entry and attribute timeouts (1 s), its mount options (default_permissions, and
- * allow_other when root), only fsname/subtype renamed.
+ * allow_other when root), only fsname/subtype renamed (passthrough-options.ts, shared with the C one,
+ * passthrough-c/passthrough_ll.c). Served serially: one libfuse loop thread, one JavaScript thread making synchronous
+ * calls.
  * Run: `node passthrough-lowlevel.js <backing dir> <mountpoint>`; prints "mounted", unmounts on SIGTERM.
  */
 import fs from 'node:fs';
@@ -19,9 +21,9 @@ import {
   type LowLevelFilesystem,
   type RequestContext,
 } from '../src/fuse-lowlevel';
-import { DEFAULT_LOWLEVEL_TIMEOUT_SECONDS, lowLevelMountOptions } from '../src/fs-ops/mount-options';
+import { PASSTHROUGH_TIMEOUT_SECONDS, passthroughMountOptions } from './passthrough-options';
 
-const TIMEOUT = DEFAULT_LOWLEVEL_TIMEOUT_SECONDS;
+const TIMEOUT = PASSTHROUGH_TIMEOUT_SECONDS;
 const ROOT = 1;
 
 function attributes(s: fs.BigIntStats, ino: number): Attributes {
@@ -168,10 +170,7 @@ async function main(): Promise<void> {
     throw new Error('usage: passthrough-lowlevel <backing dir> <mountpoint>');
   }
   const mount = await LowLevelMount.mount(path.resolve(mountpoint), new Passthrough(path.resolve(backing)), {
-    // RiverFS's own options (mount-runner: allow_other by default when root), so the two differ only in the code behind.
-    fuseOptions: lowLevelMountOptions({ allowOther: process.getuid?.() === 0 }).map((option) =>
-      option.startsWith('fsname=') || option.startsWith('subtype=') ? option.replace(/=.*/, '=passthrough') : option,
-    ),
+    fuseOptions: passthroughMountOptions(),
   });
   process.stdout.write('mounted\n');
   process.once('SIGTERM', () => void mount.unmount().then(() => process.exit(0)));

@@ -9,12 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { mountedPaths } from '../src/fs-ops/mountpoint';
-import { startChild, stopChild, unmount, type MountedTarget } from './targets';
+import { TargetUnavailable, startChild, stopChild, unmount, type MountedTarget } from './targets';
 
 const run = promisify(execFile);
-
-/** Thrown by a target that cannot run here (its tool is not installable): the bench reports and skips it. */
-export class TargetUnavailable extends Error {}
 
 export const PEER_TARGETS = ['juicefs', 'rclone'] as const;
 export type PeerName = (typeof PEER_TARGETS)[number];

@@ -12,6 +12,9 @@ export type Results = Record<string, Record<string, Summary>>;
 
 export const RIVERFS = 'riverfs';
 export const REFERENCES = ['local', 'passthrough', 'juicefs', 'rclone', 'tahoe-api', 'sshfs'] as const;
+/** Besides RiverFS's ratios: what Node and the binding cost, the Node pass-through against the same one in C. */
+const NODE_PASSTHROUGH = 'passthrough';
+const C_PASSTHROUGH = 'passthrough-c';
 
 export function summarize(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
@@ -20,20 +23,31 @@ export function summarize(values: number[]): Summary {
   return { median, min: sorted[0], max: sorted[sorted.length - 1], samples: values };
 }
 
-/** ratios["riverfs/passthrough"][metric]: RiverFS's speed relative to the reference (1 = as fast, above = faster). */
+function speeds(subject: Record<string, Summary>, base: Record<string, Summary>): Record<string, number> {
+  return Object.fromEntries(
+    Object.keys(subject)
+      .filter((metric) => base[metric] !== undefined)
+      .map((metric) => [metric, relativeSpeed(metric, subject[metric].median, base[metric].median)]),
+  );
+}
+
+/**
+ * ratios["riverfs/passthrough"][metric]: RiverFS's speed relative to the reference (1 = as fast, above = faster);
+ * and ratios["passthrough/passthrough-c"], when both ran.
+ */
 export function ratios(results: Results): Record<string, Record<string, number>> {
   const riverfs = results[RIVERFS] ?? {};
   const out: Record<string, Record<string, number>> = {};
   for (const reference of REFERENCES) {
     const base = results[reference];
-    if (!base) {
-      continue;
+    if (base) {
+      out[`${RIVERFS}/${reference}`] = speeds(riverfs, base);
     }
-    out[`${RIVERFS}/${reference}`] = Object.fromEntries(
-      Object.keys(riverfs)
-        .filter((metric) => base[metric] !== undefined)
-        .map((metric) => [metric, relativeSpeed(metric, riverfs[metric].median, base[metric].median)]),
-    );
+  }
+  const node = results[NODE_PASSTHROUGH];
+  const c = results[C_PASSTHROUGH];
+  if (node && c) {
+    out[`${NODE_PASSTHROUGH}/${C_PASSTHROUGH}`] = speeds(node, c);
   }
   return out;
 }

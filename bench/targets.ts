@@ -7,12 +7,16 @@ import { servingPid } from '../src/cli/heap-bound';
 import { mountedPaths } from '../src/fs-ops/mountpoint';
 import { pollUntil } from '../src/grid/process.util';
 import { TahoeClient } from '../src/tahoe/tahoe.client';
+import { PASSTHROUGH_TIMEOUT_SECONDS, passthroughMountOptions } from './passthrough-options';
 import { RiverFsAdmin } from './riverfs-admin';
 import type { SftpFrontend } from './tahoe-sftp';
 
 const run = promisify(execFile);
 export const REPO_ROOT = path.join(__dirname, '..', '..', '..');
 const DIST_BENCH = __dirname;
+
+/** Thrown by a target that cannot run here (a tool missing or not installable): the bench reports and skips it. */
+export class TargetUnavailable extends Error {}
 
 /** A target reached through a mount point with ordinary file calls and tools. */
 export interface MountedTarget {
@@ -145,6 +149,84 @@ export async function passthroughTarget(work: string, api: 'lowlevel' | 'highlev
   };
 }
 
+/** Lines of a target's output (RiverFS, passthrough-c) shown with a failed workload. */
+const RECENT_LOG_LINES = 30;
+
+/**
+ * Compiles bench/passthrough-c/passthrough_ll.c into the work directory with the system's libfuse 3 (the one the
+ * binding links). Without a C compiler or libfuse 3's development files the target is unavailable, not an error.
+ */
+async function buildPassthroughC(work: string): Promise<string> {
+  const failure = (error: unknown): { missing: boolean; detail: string } => {
+    const { code, stderr, message } = error as { code?: unknown; stderr?: string; message: string };
+    return { missing: code === 'ENOENT', detail: (stderr?.trim() || message).slice(0, 2000) };
+  };
+  let flags: string[];
+  try {
+    flags = (await run('pkg-config', ['--cflags', '--libs', 'fuse3'])).stdout.trim().split(/\s+/);
+  } catch (error) {
+    throw new TargetUnavailable(
+      `libfuse 3's development files were not found (pkg-config --cflags --libs fuse3: ${failure(error).detail.split('\n')[0]}); ` +
+        'on Debian: apt-get install pkg-config libfuse3-dev',
+    );
+  }
+  const binary = path.join(work, 'passthrough-c');
+  const source = path.join(REPO_ROOT, 'bench', 'passthrough-c', 'passthrough_ll.c');
+  try {
+    await run('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', source, '-o', binary, ...flags], { timeout: 120_000 });
+  } catch (error) {
+    const { missing, detail } = failure(error);
+    if (missing) {
+      throw new TargetUnavailable('no C compiler (cc) to build passthrough-c; on Debian: apt-get install gcc');
+    }
+    throw new Error(`passthrough-c did not compile:\n${detail}`, { cause: error });
+  }
+  return binary;
+}
+
+/**
+ * The same pass-through in C on libfuse 3's low-level API (passthrough-c/passthrough_ll.c), built at run time, with
+ * the Node one's mount options and timeouts (passthrough-options.ts): the limit of any FUSE filesystem on this
+ * machine, so that `passthrough` beside it shows what Node and the binding cost. Served by libfuse's multi-threaded
+ * loop (the Node one is serial).
+ */
+export async function passthroughCTarget(work: string): Promise<MountedTarget> {
+  const name = 'passthrough-c';
+  const binary = await buildPassthroughC(work);
+  const backing = path.join(work, `${name}-backing`);
+  const mountpoint = path.join(work, `${name}-mnt`);
+  fs.mkdirSync(backing, { recursive: true });
+  fs.mkdirSync(mountpoint, { recursive: true });
+  let child: Child;
+  try {
+    child = await startChild(
+      binary,
+      [`--timeout=${PASSTHROUGH_TIMEOUT_SECONDS}`, '-o', passthroughMountOptions().join(','), backing, mountpoint],
+      name,
+      (output) => /^mounted$/m.test(output),
+    );
+  } catch (error) {
+    await unmount(mountpoint);
+    throw error;
+  }
+  return {
+    kind: 'mounted',
+    name,
+    dir: mountpoint,
+    pid: child.process.pid,
+    recentLog: () => child.output().split('\n').slice(-RECENT_LOG_LINES).join('\n'),
+    inTahoeAtClose: false,
+    slow: false,
+    stop: async () => {
+      try {
+        await stopChild(child.process);
+      } finally {
+        await unmount(mountpoint);
+      }
+    },
+  };
+}
+
 export interface RiverFsTargetOptions {
   name: string;
   tahoeUrl: string;
@@ -155,9 +237,6 @@ export interface RiverFsTargetOptions {
   /** --fuse-api; the default's when absent. */
   fuseApi?: 'lowlevel' | 'highlevel';
 }
-
-/** Lines of a RiverFS target's output shown with a failed workload. */
-const RECENT_LOG_LINES = 30;
 
 export async function riverfsTarget(work: string, options: RiverFsTargetOptions): Promise<MountedTarget> {
   const mountpoint = path.join(work, `${options.name}-mnt`);

@@ -34,6 +34,8 @@ const NOT_SLOW = ['tree.gitCommitFilesPerS', 'scale.create.20.usPerEntry', 'scal
 const EXPECTED: Record<string, string[]> = {
   local: [...EVERYWHERE, ...ON_A_MOUNT, ...NOT_SLOW],
   passthrough: [...EVERYWHERE, ...ON_A_MOUNT, ...NOT_SLOW, 'memory.peakRssMiB'],
+  // Built by the bench from bench/passthrough-c/passthrough_ll.c (a second or two): CI compiles and runs it.
+  'passthrough-c': [...EVERYWHERE, ...ON_A_MOUNT, ...NOT_SLOW, 'memory.peakRssMiB'],
   riverfs: [...EVERYWHERE, ...IN_TAHOE, ...ON_A_MOUNT, ...NOT_SLOW, 'scale.drain.80.usPerEntry', 'memory.peakRssMiB'],
   'riverfs-writethrough': ['seqWrite.closeMBps', 'seqWrite.inTahoeMBps', 'small.createPerS', 'small.inTahoePerS'],
   'tahoe-api': [...EVERYWHERE, ...IN_TAHOE],
@@ -101,6 +103,7 @@ describe('npm run bench (smoke, tiny sizes)', () => {
       for (const reference of ['local', 'passthrough', 'tahoe-api', 'sshfs']) {
         expect(json.ratios[`riverfs/${reference}`]?.['small.createPerS']).toBeGreaterThan(0);
       }
+      expect(json.ratios['passthrough/passthrough-c']?.['small.createPerS']).toBeGreaterThan(0);
     } finally {
       fs.rmSync(outDir, { recursive: true, force: true });
       if (workDir !== undefined) {
