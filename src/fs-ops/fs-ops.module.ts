@@ -13,7 +13,7 @@ import { LocalContentGate } from '../cache/local-content-gate';
 import { boundedStep, SHUTDOWN_STEP_MS } from '../common/lifecycle/bounded-step';
 import { LOG_LEVELS, type RiverFsConfig } from '../config/config.schema';
 import { MetadataStore } from '../metadata/metadata.store';
-import { CachedMetadataStore } from './cached-metadata.store';
+import { CachedMetadataStore } from '../metadata/cached-metadata.store';
 import { FileLockService, LocksModule } from '../locks';
 import { FuseService } from './fuse.service';
 import { FuseMountStatus } from './fuse-mount-status';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CachedMetadataStore } from '../../src/fs-ops/cached-metadata.store';
+import { CachedMetadataStore } from '../../src/metadata/cached-metadata.store';
 import { openDataSource, runMigrations } from '../../src/metadata/data-source';
 import type { SyncStateChanged } from '../../src/metadata/metadata-events';
 import { ROOT_INO } from '../../src/metadata/metadata.types';

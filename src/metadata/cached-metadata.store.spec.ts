@@ -1,6 +1,6 @@
-import { MetadataEvents } from '../metadata/metadata-events';
-import type { MetadataStore } from '../metadata/metadata.store';
-import type { InodeRecord, SetAttrChanges } from '../metadata/metadata.types';
+import { MetadataEvents } from './metadata-events';
+import type { MetadataStore } from './metadata.store';
+import type { InodeRecord, SetAttrChanges } from './metadata.types';
 import { CachedMetadataStore } from './cached-metadata.store';
 
 function fileRecord(size: number): InodeRecord {

@@ -1,4 +1,4 @@
-import type { MetadataStore } from '../metadata/metadata.store';
+import type { MetadataStore } from './metadata.store';
 import type {
   ContentChange,
   Credentials,
@@ -18,9 +18,9 @@ import type {
   SessionInfo,
   SessionOptions,
   SetAttrChanges,
-} from '../metadata/metadata.types';
-import { MetadataStore as MetadataStorePort } from '../metadata/metadata.store';
-import type { MetadataEvents } from '../metadata/metadata-events';
+} from './metadata.types';
+import { MetadataStore as MetadataStorePort } from './metadata.store';
+import type { MetadataEvents } from './metadata-events';
 
 interface Cached<T> {
   value: T;
