@@ -1,6 +1,6 @@
 import { MetadataEvents } from './metadata-events';
 import type { MetadataStore } from './metadata.store';
-import type { InodeRecord, SetAttrChanges } from './metadata.types';
+import type { DirPage, InodeRecord, SetAttrChanges } from './metadata.types';
 import { CachedMetadataStore } from './cached-metadata.store';
 
 function fileRecord(size: number): InodeRecord {
@@ -68,5 +68,35 @@ describe('CachedMetadataStore', () => {
     expect((await read).size).toBe(8 << 20);
     expect((await cached.getInode(7)).size).toBe(8 << 20);
     expect(cached.cacheStats()).toMatchObject({ hits: 1, misses: 1 });
+  });
+
+  it('should answer lookups and getattr of the names a readdirplus page carried without asking the store', async () => {
+    const child = { ino: 12, type: 'file', size: 5 } as InodeRecord;
+    let storeLookups = 0;
+    const store = {
+      events: new MetadataEvents(),
+      readdir: (): Promise<DirPage> =>
+        Promise.resolve({
+          entries: [{ name: Buffer.from('seen'), ino: 12, type: 'file', cookie: 1, inode: child }],
+          next: null,
+        }),
+      lookup: () => {
+        storeLookups++;
+        return Promise.resolve(child);
+      },
+      getInode: () => {
+        storeLookups++;
+        return Promise.resolve(child);
+      },
+    } as unknown as MetadataStore;
+    const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    await cached.readdir(1, { plus: false });
+    await cached.lookup(1, 'seen');
+    expect(storeLookups).toBe(1); // a page without attributes feeds nothing
+    const fresh = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    await fresh.readdir(1, { plus: true });
+    expect((await fresh.lookup(1, 'seen')).ino).toBe(12);
+    expect((await fresh.getInode(12)).size).toBe(5);
+    expect(storeLookups).toBe(1);
   });
 });

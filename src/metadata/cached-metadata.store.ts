@@ -189,8 +189,22 @@ export class CachedMetadataStore extends MetadataStorePort {
     return this.remember(record, epoch);
   }
 
-  readdir(dir: number, options?: ReaddirOptions): Promise<DirPage> {
-    return this.inner.readdir(dir, options);
+  /**
+   * A page with attributes (readdirplus) feeds the cache: the kernel looks such names up again once its entry timeout
+   * passes (`ls -l` then `stat`, a build tool's walk), and finds them here instead of in SQL.
+   */
+  async readdir(dir: number, options?: ReaddirOptions): Promise<DirPage> {
+    const epoch = this.changeEpoch;
+    const page = await this.inner.readdir(dir, options);
+    if (options?.plus === true) {
+      for (const entry of page.entries) {
+        if (entry.inode !== undefined) {
+          this.rememberName(dir, entry.name, entry.ino, epoch);
+          this.remember(entry.inode, epoch);
+        }
+      }
+    }
+    return page;
   }
 
   readlink(ino: number): Promise<Buffer> {
