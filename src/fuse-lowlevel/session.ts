@@ -34,6 +34,8 @@ import {
 
 const run = promisify(execFile);
 const { errno: E } = constants;
+/** Early interrupts kept at most: each is a number, the cap only stops a slow leak (see interruptedEarly). */
+const MAX_EARLY_INTERRUPTS = 1024;
 
 export interface LowLevelMountOptions {
   /** libfuse `-o` options, e.g. fsname=…, subtype=…, default_permissions, allow_other. */
@@ -122,7 +124,11 @@ export class LowLevelMount {
   private readonly handlers: Handler[] = [];
   /** Requests that may wait (setlk, flock) by their serial, until answered: what an interrupt aborts. */
   private readonly interruptible = new Map<number, AbortController>();
-  /** Serials interrupted before their request reached us (the addon may report them in that order). */
+  /**
+   * Serials interrupted before their request reached us (the kernel sends an INTERRUPT ahead of queued requests).
+   * Most belong to requests that cannot wait (a read interrupted by a signal): those are dropped once a later
+   * interruptible request arrives, as requests arrive in serial order, and the set is capped meanwhile.
+   */
   private readonly interruptedEarly = new Set<number>();
   private lastSerialSeen = 0;
   /** A name on its way to the addon: bytes when names are byte strings (byteNames). */
@@ -272,6 +278,11 @@ export class LowLevelMount {
     this.lastSerialSeen = Math.max(this.lastSerialSeen, serial);
     if (this.interruptedEarly.delete(serial)) {
       controller.abort();
+    }
+    for (const early of this.interruptedEarly) {
+      if (early < serial) {
+        this.interruptedEarly.delete(early);
+      }
     }
     this.interruptible.set(serial, controller);
     const settled = (): void => void this.interruptible.delete(serial);
@@ -611,6 +622,10 @@ export class LowLevelMount {
         request.abort();
       } else if (serial > this.lastSerialSeen) {
         this.interruptedEarly.add(serial);
+        if (this.interruptedEarly.size > MAX_EARLY_INTERRUPTS) {
+          // Insertion order is serial order: the oldest is the least likely still to come.
+          this.interruptedEarly.delete(this.interruptedEarly.values().next().value!);
+        }
       }
       // Otherwise it was answered already: nothing to interrupt.
     });
