@@ -23,8 +23,9 @@ import { SyncControl, UnavailableSyncControl } from './sync-control';
 import { SyncController } from './sync.controller';
 
 /**
- * The REST API under /admin. `ports` must export MetadataStore, StateStore, BlockCache and TahoeClient; when it
- * also exports a SyncControl (the sync worker's), flush, sync, warmup and the queue use it, else they answer 503.
+ * The REST API under /admin. `ports` must export MetadataStore, SyncJournal, StateStore, BlockCache and TahoeClient;
+ * when it also exports a SyncControl (the sync worker's), flush, sync, warmup and the queue use it, else they answer
+ * 503.
  */
 @Module({})
 export class AdminModule {

@@ -1,14 +1,25 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { BlockCache } from '../cache/block-cache';
 import { MetadataStore } from '../metadata/metadata.store';
 import type { DirEntryRecord, InodeRecord, Timespec } from '../metadata/metadata.types';
 import { type InodeCheck, TahoeCheckService } from '../lifecycle/tahoe-check.service';
 import type { InodeCheckDto } from './dto/check.dto';
-import { StateStore } from '../state/state-store';
-import { capAccessOf, readOnlyCapOf, redactCap, redactCapsInText } from '../tahoe/cap.util';
+import { SyncJournal } from '../metadata/sync-journal';
+import { capAccessOf, readOnlyCapOf, redactCap } from '../tahoe/cap.util';
 import { CacheInspector } from './cache-inspector.service';
-import type { ChildEntryDto, ChildrenPageDto, InodeDto, InodeSyncDto, TimespecDto } from './dto/inode.dto';
+import type {
+  ChildEntryDto,
+  ChildrenPageDto,
+  InodeDto,
+  InodeSyncDto,
+  InodeSyncWorkerDto,
+  InodeWorkerState,
+  TimespecDto,
+} from './dto/inode.dto';
 import { FsLookupService } from './fs-lookup.service';
+import { redactCapsAgain } from './redacted-text.util';
+import { ACTIVE_SYNC_CONTROL, syncQueueItemDto } from './sync-admin.service';
+import { SyncControl, type SyncQueueItem } from './sync-control';
 
 function timespec(time: Timespec): TimespecDto {
   return { sec: time.sec, nsec: time.nsec, iso: new Date(time.sec * 1000 + Math.floor(time.nsec / 1e6)).toISOString() };
@@ -53,6 +64,16 @@ function childEntry(entry: DirEntryRecord): ChildEntryDto {
   };
 }
 
+/** What an operator looks for first: a failure, else work under way, else work waiting. */
+function workerState(tasks: readonly SyncQueueItem[]): InodeWorkerState {
+  for (const state of ['failed', 'running', 'pending'] as const) {
+    if (tasks.some((task) => task.state === state)) {
+      return state;
+    }
+  }
+  return 'idle';
+}
+
 function checkView(check: InodeCheck | undefined): InodeCheckDto | null {
   return check === undefined ? null : { ...check, checkedAt: new Date(check.checkedAt).toISOString() };
 }
@@ -62,7 +83,8 @@ function checkView(check: InodeCheck | undefined): InodeCheckDto | null {
 export class InodesService {
   constructor(
     private readonly store: MetadataStore,
-    private readonly state: StateStore,
+    private readonly journal: SyncJournal,
+    @Inject(ACTIVE_SYNC_CONTROL) private readonly control: SyncControl,
     private readonly cache: BlockCache,
     private readonly lookup: FsLookupService,
     private readonly inspector: CacheInspector,
@@ -120,7 +142,9 @@ export class InodesService {
   }
 
   private async syncOf(inode: InodeRecord): Promise<InodeSyncDto> {
-    const base = {
+    // The failure count and error live on the inode's row, so they outlast the worker's queue (a restart).
+    const row = await this.journal.getSyncInode(inode.ino);
+    return {
       state: inode.syncState,
       dataDirty: inode.dataDirty,
       attrDirty: inode.attrDirty,
@@ -128,25 +152,17 @@ export class InodesService {
       dirtySince: isoOrNull(inode.dirtySince),
       syncedContentVersion: inode.syncedContentVersion,
       listedAt: isoOrNull(inode.listedAt),
+      worker: this.workerOf(inode.ino),
+      tries: row?.syncTries ?? 0,
+      lastError: row === null || row.syncError === null ? null : redactCapsAgain(row.syncError),
     };
-    try {
-      const record = await this.state.getSyncState(inode.ino);
-      return {
-        ...base,
-        worker: {
-          state: record.state,
-          tries: record.tries,
-          updatedAt: record.updatedAt > 0 ? new Date(record.updatedAt).toISOString() : null,
-        },
-        lastError: record.error === undefined ? null : redactCapsInText(record.error),
-      };
-    } catch (error) {
-      // The inode's own record still answers when the state store does not; say so instead of failing.
-      return {
-        ...base,
-        worker: { state: 'UNKNOWN', tries: 0, updatedAt: null },
-        lastError: `state store: ${redactCapsInText(error instanceof Error ? error.message : String(error))}`,
-      };
+  }
+
+  private workerOf(ino: number): InodeSyncWorkerDto {
+    if (!this.control.available) {
+      return { state: 'unavailable', tasks: [] };
     }
+    const tasks = this.control.tasksOf(ino);
+    return { state: workerState(tasks), tasks: tasks.map(syncQueueItemDto) };
   }
 }

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ROOT_INO } from '../metadata/metadata.types';
-import type { SyncQueueDto } from './dto/sync.dto';
+import { redactCapsAgain } from './redacted-text.util';
+import type { SyncQueueDto, SyncQueueItemDto } from './dto/sync.dto';
 import type { SyncDto, TargetDto, WaitableTargetDto, WarmupDto } from './dto/target.dto';
 import { FsLookupService } from './fs-lookup.service';
 import { type JobSnapshot, JobsService } from './jobs.service';
-import { SyncControl, syncUnavailable } from './sync-control';
+import { SyncControl, type SyncQueueItem, syncUnavailable } from './sync-control';
 
 /** The SyncControl the admin API uses: the sync worker's when a module exports one, else the stand-in. */
 export const ACTIVE_SYNC_CONTROL = Symbol('ACTIVE_SYNC_CONTROL');
@@ -16,6 +17,16 @@ export interface StartedJob {
 }
 
 const DEFAULT_WAIT_SECONDS = 300;
+
+/** A queue item as the API shows it (the queue and the inode view); caps redacted whoever implements the port. */
+export function syncQueueItemDto(item: SyncQueueItem): SyncQueueItemDto {
+  return {
+    ...item,
+    since: new Date(item.since).toISOString(),
+    lastError: item.lastError === null ? null : redactCapsAgain(item.lastError),
+    nextAttemptAt: item.nextAttemptAt === null ? null : new Date(item.nextAttemptAt).toISOString(),
+  };
+}
 
 /** Flush, forced sync, warmup and the sync queue: targets resolved here, the work done by SyncControl in a job. */
 @Injectable()
@@ -57,7 +68,7 @@ export class SyncAdminService {
     this.assertAvailable();
     const page = await this.control.queue({ offset, limit });
     return {
-      items: page.items.map((item) => ({ ...item, since: new Date(item.since).toISOString() })),
+      items: page.items.map(syncQueueItemDto),
       total: page.total,
       depth: page.depth,
       oldestDirtyAgeSeconds: page.oldestDirtyAgeSeconds,

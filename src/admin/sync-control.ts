@@ -68,6 +68,8 @@ export interface SyncQueueItem {
   lastError: string | null;
   /** Bytes to upload, when known. */
   bytes: number | null;
+  /** When it runs next (ms since the epoch): a waiting item's due time, a failed one's retry; null while running. */
+  nextAttemptAt: number | null;
 }
 
 export interface SyncQueuePage {
@@ -104,6 +106,11 @@ export abstract class SyncControl {
   abstract warmup(request: WarmupRequest, job: JobContext): Promise<WarmupResult>;
   /** Work waiting, running, or failed and waiting for a retry. */
   abstract queue(query: SyncQueueQuery): Promise<SyncQueuePage>;
+  /**
+   * The work queued for one inode, at most one item per kind (what `riverfs inode` shows of the worker). Synchronous:
+   * the inode view asks on every call and the queue is in memory.
+   */
+  abstract tasksOf(ino: number): SyncQueueItem[];
 
   /** Calls `listener` with the kind of work of every failed attempt (riverfs_sync_failures_total); none here. */
   onFailure(listener: (kind: string) => void): () => void {
@@ -137,5 +144,9 @@ export class UnavailableSyncControl extends SyncControl {
 
   queue(): Promise<SyncQueuePage> {
     return Promise.reject(syncUnavailable());
+  }
+
+  tasksOf(): SyncQueueItem[] {
+    return [];
   }
 }

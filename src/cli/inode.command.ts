@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { InodeDto } from '../admin/dto/inode.dto';
+import type { SyncQueueItemDto } from '../admin/dto/sync.dto';
 import { capAccessOf } from '../tahoe/cap.util';
 import { addAdminApiOptions, adminContext, runAdminAction } from './admin-command.util';
 import { formatBytes, keyValueTable, printJson } from './admin-output';
@@ -15,8 +16,29 @@ function syncText(inode: InodeDto): string {
     dirty.length === 0
       ? 'nothing dirty'
       : `dirty: ${dirty.join(', ')}${sync.dirtySince ? ` since ${sync.dirtySince}` : ''}`,
-    `worker ${sync.worker.state}${sync.worker.tries > 0 ? ` (${sync.worker.tries} tries)` : ''}`,
+    ...(sync.tries > 0 ? [`${sync.tries} failed attempt${sync.tries === 1 ? '' : 's'}`] : []),
   ].join('; ');
+}
+
+/** One queued task: "upload failed 3 times, retry at …", "publish pending, due at …", "upload running since …". */
+function taskText(task: SyncQueueItemDto): string {
+  const tries = `${task.tries} time${task.tries === 1 ? '' : 's'}`;
+  if (task.state === 'failed') {
+    return `${task.kind} failed ${tries}${task.nextAttemptAt ? `, retry at ${task.nextAttemptAt}` : ''}`;
+  }
+  const after = task.tries > 0 ? ` (failed ${tries} before)` : '';
+  if (task.state === 'running') {
+    return `${task.kind} running since ${task.since}${after}`;
+  }
+  return `${task.kind} ${task.state}${task.nextAttemptAt ? `, due at ${task.nextAttemptAt}` : ''}${after}`;
+}
+
+function workerText(inode: InodeDto): string {
+  const { worker } = inode.sync;
+  if (worker.state === 'unavailable') {
+    return 'unavailable (this gateway has no sync worker)';
+  }
+  return worker.tasks.length === 0 ? 'idle (nothing queued)' : worker.tasks.map(taskText).join('; ');
 }
 
 function cacheText(inode: InodeDto): string {
@@ -90,12 +112,16 @@ export function formatInode(inode: InodeDto): string {
   rows.push(
     ['version', String(inode.contentVersion)],
     ['sync', syncText(inode)],
+    ['worker', workerText(inode)],
     ['cache', cacheText(inode)],
     ...capRows(inode),
     ['check', checkText(inode)],
   );
-  if (inode.sync.lastError !== null) {
-    rows.push(['last error', inode.sync.lastError]);
+  // The inode's own record first: it outlasts the queue; a task's error shows while the record has none yet.
+  const lastError =
+    inode.sync.lastError ?? inode.sync.worker.tasks.find((task) => task.lastError !== null)?.lastError ?? null;
+  if (lastError !== null) {
+    rows.push(['last error', lastError]);
   }
   return keyValueTable(rows);
 }

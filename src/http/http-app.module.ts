@@ -12,9 +12,9 @@ import { createValidationPipe } from './validation.util';
 export interface HttpAppModuleOptions {
   /**
    * The modules that provide what the HTTP surface inspects and drives: they must export MetadataStore,
-   * StateStore, TahoeClient and BlockCache, and may export SyncControl (sync) and MountStatus (FsOps). Pass the
-   * very module objects the application imports (the same `MetadataModule.forRoot(…)` value), so each is one
-   * instance.
+   * SyncJournal, StateStore, TahoeClient and BlockCache, and may export SyncControl (sync) and MountStatus (FsOps).
+   * Pass the very module objects the application imports (the same `MetadataModule.forRoot(…)` value), so each is
+   * one instance.
    */
   imports: (Type<unknown> | DynamicModule)[];
   /** The application's metrics, when it made them before Nest starts (see MetricsModule). */

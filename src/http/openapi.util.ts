@@ -5,6 +5,7 @@ import { BlockCache } from '../cache/block-cache';
 import { loadConfig } from '../config/config.loader';
 import { ConfigModule } from '../config/config.module';
 import { MetadataStore } from '../metadata/metadata.store';
+import { SyncJournal } from '../metadata/sync-journal';
 import { TahoeCheckLedger } from '../metadata/tahoe-check-ledger';
 import { TahoeLeaseLedger } from '../metadata/tahoe-lease-ledger';
 import { RiverFsMetrics } from '../metrics/riverfs-metrics.service';
@@ -50,15 +51,11 @@ class OpenApiStubsModule {}
  * modules over stand-ins for the database, state store, Tahoe client and cache, which the document never touches.
  */
 export async function offlineOpenApiDocument(): Promise<OpenAPIObject> {
+  const tokens = [MetadataStore, SyncJournal, StateStore, TahoeClient, BlockCache, TahoeLeaseLedger, TahoeCheckLedger];
   const stubs: DynamicModule = {
     module: OpenApiStubsModule,
-    providers: [MetadataStore, StateStore, TahoeClient, BlockCache, TahoeLeaseLedger, TahoeCheckLedger].map(
-      (token) => ({
-        provide: token,
-        useValue: {},
-      }),
-    ),
-    exports: [MetadataStore, StateStore, TahoeClient, BlockCache, TahoeLeaseLedger, TahoeCheckLedger],
+    providers: tokens.map((token) => ({ provide: token, useValue: {} })),
+    exports: tokens,
   };
   const config = loadConfig({ env: { HOME: '/nonexistent' }, cwd: '/' });
   const root: DynamicModule = {

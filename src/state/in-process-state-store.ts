@@ -4,19 +4,12 @@ import {
   type AcquireAttempt,
   type AcquireOptions,
   DEFAULT_MAX_LOCK_TTL_MS,
-  type InodeId,
-  LISTED_SYNC_STATES,
-  type ListedSyncState,
-  type ListSyncOptions,
   type LockLease,
   type MessageHandler,
   type ReapedSession,
   type SessionInfo,
   type SessionRecord,
   StateStore,
-  type SyncRecord,
-  type SyncState,
-  type SyncTransitionExtra,
   type Unsubscribe,
 } from './state-store';
 
@@ -49,11 +42,6 @@ interface Subscriber {
 export class InProcessStateData {
   readonly locks = new Map<string, LockEntry>();
   lastFencingToken = 0;
-  readonly syncRecords = new Map<string, SyncRecord>();
-  /** Insertion order is change order, so each map lists its inodes least recently changed first. */
-  readonly syncByState = new Map<ListedSyncState, Map<string, true>>(
-    LISTED_SYNC_STATES.map((state) => [state, new Map<string, true>()]),
-  );
   readonly counters = new Map<string, number>();
   readonly sessions = new Map<string, SessionEntry>();
   readonly subscribers = new Set<Subscriber>();
@@ -135,82 +123,6 @@ export class InProcessStateStore extends StateStore {
       }
       this.deleteLock(lease.name, held);
       return true;
-    });
-  }
-
-  // ---- sync states ----
-
-  getSyncState(ino: InodeId): Promise<SyncRecord> {
-    return this.run(() => {
-      const key = this.inodeKey(ino);
-      const record = this.data.syncRecords.get(key);
-      return record ? { ...record } : { ino: key, state: 'IDLE', tries: 0, updatedAt: 0 };
-    });
-  }
-
-  compareAndSetSyncState(
-    ino: InodeId,
-    expected: SyncState | readonly SyncState[],
-    next: SyncState,
-    extra: SyncTransitionExtra = {},
-  ): Promise<boolean> {
-    return this.run(() => {
-      const key = this.inodeKey(ino);
-      const expectedStates = this.expectedStates(expected, next);
-      const current = this.data.syncRecords.get(key);
-      const currentState = current?.state ?? 'IDLE';
-      if (!expectedStates.includes(currentState)) {
-        return false;
-      }
-      if (currentState !== 'IDLE') {
-        this.data.syncByState.get(currentState)!.delete(key);
-      }
-      if (next === 'IDLE') {
-        this.data.syncRecords.delete(key);
-        return true;
-      }
-      const record: SyncRecord = {
-        ino: key,
-        state: next,
-        tries: extra.tries ?? current?.tries ?? 0,
-        updatedAt: this.clock.now(),
-      };
-      if (extra.error !== undefined) {
-        record.error = extra.error;
-      }
-      this.data.syncRecords.set(key, record);
-      this.data.syncByState.get(next)!.set(key, true);
-      return true;
-    });
-  }
-
-  listSyncStates(state: ListedSyncState, options?: ListSyncOptions): Promise<SyncRecord[]> {
-    return this.run(() => {
-      this.checkListedState(state);
-      const { limit, offset } = this.listLimits(options);
-      const records: SyncRecord[] = [];
-      let skipped = 0;
-      for (const key of this.data.syncByState.get(state)!.keys()) {
-        if (records.length >= limit) {
-          break;
-        }
-        if (skipped < offset) {
-          skipped += 1;
-          continue;
-        }
-        records.push({ ...this.data.syncRecords.get(key)! });
-      }
-      return records;
-    });
-  }
-
-  countSyncStates(): Promise<Record<ListedSyncState, number>> {
-    return this.run(() => {
-      const counts = {} as Record<ListedSyncState, number>;
-      for (const state of LISTED_SYNC_STATES) {
-        counts[state] = this.data.syncByState.get(state)!.size;
-      }
-      return counts;
     });
   }
 

@@ -10,27 +10,18 @@ import {
   SESSION_LIST_LUA,
   SESSION_REAP_LUA,
   SESSION_REGISTER_LUA,
-  SYNC_CAS_LUA,
-  SYNC_LIST_LUA,
 } from './redis-state.scripts';
 import { StateError } from './state.errors';
 import {
   type AcquireAttempt,
   type AcquireOptions,
   DEFAULT_MAX_LOCK_TTL_MS,
-  type InodeId,
-  LISTED_SYNC_STATES,
-  type ListedSyncState,
-  type ListSyncOptions,
   type LockLease,
   type MessageHandler,
   type ReapedSession,
   type SessionInfo,
   type SessionRecord,
   StateStore,
-  type SyncRecord,
-  type SyncState,
-  type SyncTransitionExtra,
   type Unsubscribe,
 } from './state-store';
 
@@ -65,8 +56,6 @@ const SCRIPTS = {
   acquire: new RedisScript(ACQUIRE_LUA),
   renew: new RedisScript(RENEW_LUA),
   release: new RedisScript(RELEASE_LUA),
-  syncCas: new RedisScript(SYNC_CAS_LUA),
-  syncList: new RedisScript(SYNC_LIST_LUA),
   sessionRegister: new RedisScript(SESSION_REGISTER_LUA),
   sessionHeartbeat: new RedisScript(SESSION_HEARTBEAT_LUA),
   sessionReap: new RedisScript(SESSION_REAP_LUA),
@@ -190,70 +179,6 @@ export class RedisStateStore extends StateStore {
       ),
     );
     return reply === 1;
-  }
-
-  // ---- sync states ----
-
-  async getSyncState(ino: InodeId): Promise<SyncRecord> {
-    const key = this.inodeKey(ino);
-    const [state, updatedAt, tries, error] = await this.run(() =>
-      this.client.hmget(this.key('sync', key), 'state', 'updatedAt', 'tries', 'error'),
-    );
-    if (state === null || state === undefined) {
-      return { ino: key, state: 'IDLE', tries: 0, updatedAt: 0 };
-    }
-    return this.syncRecord(key, state, updatedAt ?? '0', tries ?? '0', error ?? undefined);
-  }
-
-  async compareAndSetSyncState(
-    ino: InodeId,
-    expected: SyncState | readonly SyncState[],
-    next: SyncState,
-    extra: SyncTransitionExtra = {},
-  ): Promise<boolean> {
-    const key = this.inodeKey(ino);
-    const expectedStates = this.expectedStates(expected, next);
-    if (extra.tries !== undefined && (!Number.isSafeInteger(extra.tries) || extra.tries < 0)) {
-      throw new StateError('INVALID_ARGUMENT', `tries must be a non-negative whole number, got ${extra.tries}`);
-    }
-    const reply = await this.run(() =>
-      SCRIPTS.syncCas.run(
-        this.client,
-        [this.key('sync', key)],
-        [
-          key,
-          this.key('sync-index', ''),
-          next,
-          extra.tries === undefined ? '' : extra.tries,
-          extra.error === undefined ? '-' : `+${extra.error}`,
-          ...expectedStates,
-        ],
-      ),
-    );
-    return reply === 1;
-  }
-
-  async listSyncStates(state: ListedSyncState, options?: ListSyncOptions): Promise<SyncRecord[]> {
-    this.checkListedState(state);
-    const { limit, offset } = this.listLimits(options);
-    if (limit === 0) {
-      return [];
-    }
-    const reply = await this.run(() =>
-      SCRIPTS.syncList.run(this.client, [this.key('sync-index', state)], [this.key('sync', ''), offset, limit]),
-    );
-    return this.rows(reply).map(([ino, recordState, updatedAt, tries, error]) =>
-      this.syncRecord(ino, recordState, updatedAt, tries, error.startsWith('+') ? error.slice(1) : undefined),
-    );
-  }
-
-  async countSyncStates(): Promise<Record<ListedSyncState, number>> {
-    const counts = await this.run(() =>
-      Promise.all(LISTED_SYNC_STATES.map((state) => this.client.zcard(this.key('sync-index', state)))),
-    );
-    const result = {} as Record<ListedSyncState, number>;
-    LISTED_SYNC_STATES.forEach((state, index) => (result[state] = counts[index]!));
-    return result;
   }
 
   // ---- counters ----
@@ -493,14 +418,6 @@ export class RedisStateStore extends StateStore {
     } catch {
       return undefined;
     }
-  }
-
-  private syncRecord(ino: string, state: string, updatedAt: string, tries: string, error?: string): SyncRecord {
-    const record: SyncRecord = { ino, state: state as SyncState, tries: Number(tries), updatedAt: Number(updatedAt) };
-    if (error !== undefined) {
-      record.error = error;
-    }
-    return record;
   }
 
   private integers(reply: unknown): number[] {

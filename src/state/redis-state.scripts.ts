@@ -98,63 +98,6 @@ end
 return 1
 `;
 
-/**
- * KEYS: the inode's record. ARGV: ino, state index key prefix, next state, tries or '' (keep),
- * '+error' or '-' (none), then the expected states. Returns 1 when changed, 0 when the state did not match.
- */
-export const SYNC_CAS_LUA = `${PRELUDE}
-local current = redis.call('HGET', KEYS[1], 'state') or 'IDLE'
-local matches = false
-for i = 6, #ARGV do
-  if ARGV[i] == current then
-    matches = true
-  end
-end
-if not matches then
-  return 0
-end
-if current ~= 'IDLE' then
-  redis.call('ZREM', ARGV[2] .. current, ARGV[1])
-end
-if ARGV[3] == 'IDLE' then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-local now = fmt(now_ms())
-local tries = ARGV[4]
-if tries == '' then
-  tries = redis.call('HGET', KEYS[1], 'tries') or '0'
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[3], 'updatedAt', now, 'tries', tries)
-if string.sub(ARGV[5], 1, 1) == '+' then
-  redis.call('HSET', KEYS[1], 'error', string.sub(ARGV[5], 2))
-else
-  redis.call('HDEL', KEYS[1], 'error')
-end
-redis.call('ZADD', ARGV[2] .. ARGV[3], now, ARGV[1])
-return 1
-`;
-
-/**
- * KEYS: the state's index (zset, scored by change time). ARGV: record key prefix, offset, limit (> 0).
- * Returns {ino, state, updatedAt, tries, '+error' or '-'} per record.
- */
-export const SYNC_LIST_LUA = `
-local stop = tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1
-local out = {}
-for _, ino in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[2], stop)) do
-  local r = redis.call('HMGET', ARGV[1] .. ino, 'state', 'updatedAt', 'tries', 'error')
-  if r[1] then
-    local err = '-'
-    if r[4] then
-      err = '+' .. r[4]
-    end
-    table.insert(out, {ino, r[1], r[2], r[3] or '0', err})
-  end
-end
-return out
-`;
-
 /** KEYS: session, sessions (zset). ARGV: id, info JSON, ttl ms. */
 export const SESSION_REGISTER_LUA = `${PRELUDE}
 local now = now_ms()

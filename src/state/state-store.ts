@@ -4,9 +4,6 @@ import { type Clock } from './clock';
 import { LockKeeper } from './lock-keeper';
 import { StateError } from './state.errors';
 
-/** Inode numbers as the metadata layer has them; 42, 42n and '42' name the same inode. */
-export type InodeId = number | bigint | string;
-
 export interface AcquireOptions {
   /** How long the lock lives unless renewed. At most the store's `maxLockTtlMs`. */
   ttlMs: number;
@@ -57,47 +54,6 @@ export interface HeldLock {
   assertHeld(): void;
 }
 
-/** Per-inode upload/sync state. An inode without a record is IDLE. */
-export const SyncState = {
-  IDLE: 'IDLE',
-  PENDING: 'PENDING',
-  RUNNING: 'RUNNING',
-  COMPLETE: 'COMPLETE',
-  ERROR: 'ERROR',
-} as const;
-export type SyncState = (typeof SyncState)[keyof typeof SyncState];
-export const SYNC_STATES: readonly SyncState[] = Object.values(SyncState);
-
-/** IDLE is the absence of a record, so it is not listed or counted. */
-export type ListedSyncState = Exclude<SyncState, 'IDLE'>;
-export const LISTED_SYNC_STATES: readonly ListedSyncState[] = ['PENDING', 'RUNNING', 'COMPLETE', 'ERROR'];
-
-export interface SyncRecord {
-  /** The inode number in decimal. */
-  ino: string;
-  state: SyncState;
-  /** Attempts so far, as last set by a transition (0 when never set). */
-  tries: number;
-  /** The error of the last transition that gave one. */
-  error?: string;
-  /** When the state last changed (store clock, ms since the epoch; the Redis server's clock for Redis). */
-  updatedAt: number;
-}
-
-export interface SyncTransitionExtra {
-  /** Stored with the new state; a transition without one clears the previous error. */
-  error?: string;
-  /** Replaces the attempt count; a transition without one keeps it. */
-  tries?: number;
-}
-
-export interface ListSyncOptions {
-  /** At most this many records (default 1000). */
-  limit?: number;
-  /** Skip this many records first (default 0). */
-  offset?: number;
-}
-
 export type MessageHandler<T = unknown> = (message: T, channel: string) => void;
 export type Unsubscribe = () => Promise<void>;
 
@@ -143,14 +99,13 @@ export type AcquireAttempt = { lease: LockLease } | { retryAfterMs: number };
 
 export const DEFAULT_MAX_LOCK_TTL_MS = 60_000;
 const DEFAULT_RETRY_INTERVAL_MS = 50;
-const DEFAULT_LIST_LIMIT = 1000;
 
 /**
- * The port to shared gateway state: locks, per-inode sync states, counters, cache-invalidation pub/sub and
+ * The port to shared gateway state: locks, counters, cache-invalidation pub/sub and
  * gateway sessions. `RedisStateStore` shares it between gateways; `InProcessStateStore` serves a single one.
  *
  * The state here is soft: the SQL journal is the durable record of what is dirty. Locks and sessions are
- * safe across a Redis restart that lost its data; sync states and counters start over.
+ * safe across a Redis restart that lost its data; counters start over.
  */
 export abstract class StateStore {
   abstract readonly backend: StateBackend;
@@ -260,27 +215,6 @@ export abstract class StateStore {
       }
     }
   }
-
-  // ---- sync states ----
-
-  /** The inode's sync record; IDLE with no tries when it has none. */
-  abstract getSyncState(ino: InodeId): Promise<SyncRecord>;
-
-  /**
-   * Moves the inode to `next` if its state is `expected` (or one of them), atomically; false otherwise.
-   * Moving to IDLE deletes the record.
-   */
-  abstract compareAndSetSyncState(
-    ino: InodeId,
-    expected: SyncState | readonly SyncState[],
-    next: SyncState,
-    extra?: SyncTransitionExtra,
-  ): Promise<boolean>;
-
-  /** Inodes in a state, least recently changed first. */
-  abstract listSyncStates(state: ListedSyncState, options?: ListSyncOptions): Promise<SyncRecord[]>;
-
-  abstract countSyncStates(): Promise<Record<ListedSyncState, number>>;
 
   // ---- counters ----
 
@@ -398,43 +332,6 @@ export abstract class StateStore {
   protected checkName(kind: string, name: string): void {
     if (typeof name !== 'string' || name === '') {
       throw new StateError('INVALID_ARGUMENT', `a ${kind} must be a non-empty string`);
-    }
-  }
-
-  protected inodeKey(ino: InodeId): string {
-    const valid =
-      (typeof ino === 'number' && Number.isSafeInteger(ino) && ino >= 0) ||
-      (typeof ino === 'bigint' && ino >= 0n) ||
-      (typeof ino === 'string' && /^\d+$/.test(ino));
-    if (!valid) {
-      throw new StateError('INVALID_ARGUMENT', `an inode id must be a non-negative whole number, got ${String(ino)}`);
-    }
-    // Through BigInt so that '007' and 7 name the same inode.
-    return BigInt(ino).toString();
-  }
-
-  protected expectedStates(expected: SyncState | readonly SyncState[], next: SyncState): SyncState[] {
-    const list = typeof expected === 'string' ? [expected] : [...expected];
-    for (const state of [...list, next]) {
-      if (!SYNC_STATES.includes(state)) {
-        throw new StateError('INVALID_ARGUMENT', `unknown sync state ${String(state)}`);
-      }
-    }
-    return list;
-  }
-
-  protected listLimits(options: ListSyncOptions | undefined): { limit: number; offset: number } {
-    const limit = options?.limit ?? DEFAULT_LIST_LIMIT;
-    const offset = options?.offset ?? 0;
-    if (!Number.isSafeInteger(limit) || limit < 0 || !Number.isSafeInteger(offset) || offset < 0) {
-      throw new StateError('INVALID_ARGUMENT', 'limit and offset must be non-negative whole numbers');
-    }
-    return { limit, offset };
-  }
-
-  protected checkListedState(state: ListedSyncState): void {
-    if (!LISTED_SYNC_STATES.includes(state)) {
-      throw new StateError('INVALID_ARGUMENT', `cannot list sync state ${String(state)}`);
     }
   }
 

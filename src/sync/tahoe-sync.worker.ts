@@ -134,6 +134,20 @@ function message(error: unknown): string {
   return redactCapsInText(error instanceof Error ? error.message : String(error));
 }
 
+/** A task as the admin API shows it (the queue view and the inode view). */
+function queueItem(task: SyncTask): SyncQueueItem {
+  return {
+    ino: task.ino,
+    kind: task.kind,
+    state: task.state,
+    tries: task.tries,
+    since: task.since,
+    lastError: task.lastError,
+    bytes: task.bytes ?? null,
+    nextAttemptAt: task.state === 'running' ? null : task.dueAt,
+  };
+}
+
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((done) => {
@@ -908,19 +922,18 @@ export class TahoeSyncWorker extends SyncControl {
     // drain it was watching.
     const page = firstBy(all, query.offset + query.limit, (a, b) => a.since - b.since || a.ino - b.ino);
     return Promise.resolve({
-      items: page.slice(query.offset).map((task): SyncQueueItem => ({
-        ino: task.ino,
-        kind: task.kind,
-        state: task.state,
-        tries: task.tries,
-        since: task.since,
-        lastError: task.lastError,
-        bytes: task.bytes ?? null,
-      })),
+      items: page.slice(query.offset).map(queueItem),
       total: all.length,
       depth,
       oldestDirtyAgeSeconds: oldest === Infinity ? null : Math.max(0, Math.round((Date.now() - oldest) / 1000)),
       scannedAt: this.scannedAt,
+    });
+  }
+
+  tasksOf(ino: number): SyncQueueItem[] {
+    return (['upload', 'publish'] as const).flatMap((kind) => {
+      const task = this.tasks.get(kind, ino);
+      return task === undefined ? [] : [queueItem(task)];
     });
   }
 }

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { ROOT_INO } from '../../src/metadata/metadata.types';
 import { TahoeError } from '../../src/tahoe/tahoe.errors';
 import { GatedSyncControl } from '../support/gated-sync-control';
+import type { InodeDto } from '../../src/admin/dto/inode.dto';
 import type { JobDto } from '../../src/admin/dto/job.dto';
 import type { RecentErrorsDto, StatsDto } from '../../src/admin/dto/stats.dto';
 import type { SyncQueueDto } from '../../src/admin/dto/sync.dto';
@@ -160,7 +161,7 @@ describe('admin jobs: flush, sync and warmup through a SyncControl', () => {
 
   it('should show the sync queue from the sync worker, in the API, the stats and the metrics', async () => {
     const file = await t.store.lookup(dataIno, 'b.bin');
-    expect(await t.state.compareAndSetSyncState(file.ino, 'IDLE', 'PENDING')).toBe(true);
+    control.enqueue({ ino: file.ino, state: 'pending', bytes: 2000 });
     const queue = await api().get('/admin/sync/queue?limit=10').set(admin());
     expect(queue.status).toBe(200);
     expect(body<SyncQueueDto>(queue)).toMatchObject({ total: 1, depth: { upload: 1 } });
@@ -174,5 +175,48 @@ describe('admin jobs: flush, sync and warmup through a SyncControl', () => {
     expect(body<StatsDto>(stats).sync).toMatchObject({ available: true, queued: 1 });
     const metrics = await api().get('/metrics');
     expect(metrics.text).toMatch(/^riverfs_sync_queue_depth\{kind="upload"\} 1$/m);
+    control.clearQueue();
+  });
+
+  it("should show an inode's work in the queue in its view: failing first, then running, pending or idle", async () => {
+    const file = await t.store.lookup(dataIno, 'a.bin');
+    const worker = async (): Promise<InodeDto['sync']['worker']> =>
+      body<InodeDto>(await api().get(`/admin/inodes/${file.ino}`).set(admin())).sync.worker;
+    try {
+      expect(await worker()).toEqual({ state: 'idle', tasks: [] });
+
+      const retryAt = Date.now() + 60_000;
+      control.enqueue({ ino: file.ino, kind: 'publish', state: 'pending' });
+      control.enqueue({
+        ino: file.ino,
+        state: 'failed',
+        tries: 2,
+        lastError: `upload to ${DIRCAP} failed: connect ECONNREFUSED`,
+        nextAttemptAt: retryAt,
+      });
+      const failing = await worker();
+      expect(failing.state).toBe('failed');
+      expect(failing.tasks).toEqual([
+        expect.objectContaining({ kind: 'publish', state: 'pending', tries: 0, lastError: null }),
+        expect.objectContaining({
+          kind: 'upload',
+          state: 'failed',
+          tries: 2,
+          lastError: expect.stringMatching(/^upload to URI:DIR2:<redacted:[0-9a-f]{8}> failed: connect ECONNREFUSED$/),
+          nextAttemptAt: new Date(retryAt).toISOString(),
+        }),
+      ]);
+      expect(JSON.stringify(failing)).not.toContain(DIRCAP);
+
+      control.enqueue({ ino: file.ino, state: 'running', tries: 2 });
+      expect(await worker()).toMatchObject({
+        state: 'running',
+        tasks: [{}, { state: 'running', nextAttemptAt: null }],
+      });
+      control.enqueue({ ino: file.ino, state: 'pending' });
+      expect((await worker()).state).toBe('pending');
+    } finally {
+      control.clearQueue();
+    }
   });
 });

@@ -2,6 +2,7 @@ import {
   type FlushRequest,
   type FlushResult,
   SyncControl,
+  type SyncQueueItem,
   type SyncQueuePage,
   type SyncQueueQuery,
   type SyncResult,
@@ -12,7 +13,6 @@ import type { JobContext } from '../../src/admin/jobs.service';
 import type { BlockCache } from '../../src/cache/block-cache';
 import type { MetadataStore } from '../../src/metadata/metadata.store';
 import type { InodeRecord } from '../../src/metadata/metadata.types';
-import { LISTED_SYNC_STATES, type StateStore } from '../../src/state/state-store';
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
@@ -31,7 +31,8 @@ function untilAborted(signal: AbortSignal): Promise<never> {
 /**
  * A SyncControl for the admin API's tests until the sync worker exists: it walks the real metadata and cache,
  * reports progress per file, and lets a test hold a warmup after its first file (`waiting`, then `open()`), so
- * that the states of a job can be observed without timing. It uploads nothing.
+ * that the states of a job can be observed without timing. It uploads nothing; its queue holds what a test puts
+ * there (`enqueue`).
  */
 export class GatedSyncControl extends SyncControl {
   readonly available = true;
@@ -39,8 +40,9 @@ export class GatedSyncControl extends SyncControl {
   private reached = deferred();
   private ended = deferred();
   private failure: Error | undefined;
+  private readonly items: SyncQueueItem[] = [];
 
-  constructor(private readonly deps: { store: MetadataStore; state: StateStore; cache: BlockCache }) {
+  constructor(private readonly deps: { store: MetadataStore; cache: BlockCache }) {
     super();
   }
 
@@ -63,6 +65,27 @@ export class GatedSyncControl extends SyncControl {
     this.gate = deferred();
     this.reached = deferred();
     this.ended = deferred();
+  }
+
+  /** Puts an item in the queue, or replaces the one of the same kind for the inode. */
+  enqueue(item: Pick<SyncQueueItem, 'ino' | 'state'> & Partial<SyncQueueItem>): SyncQueueItem {
+    const full: SyncQueueItem = {
+      kind: 'upload',
+      tries: 0,
+      since: Date.now(),
+      lastError: null,
+      bytes: null,
+      nextAttemptAt: item.state === 'running' ? null : Date.now(),
+      ...item,
+    };
+    const at = this.items.findIndex((other) => other.ino === full.ino && other.kind === full.kind);
+    this.items.splice(at === -1 ? this.items.length : at, at === -1 ? 0 : 1, full);
+    return full;
+  }
+
+  /** Empties the queue. */
+  clearQueue(): void {
+    this.items.length = 0;
   }
 
   failNextWarmup(error: Error): void {
@@ -125,35 +148,25 @@ export class GatedSyncControl extends SyncControl {
     return Promise.resolve({ directories: 0, files: 0, bytes: 0 });
   }
 
-  async queue(query: SyncQueueQuery): Promise<SyncQueuePage> {
-    const records = (
-      await Promise.all(
-        LISTED_SYNC_STATES.filter((state) => state !== 'COMPLETE').map((state) =>
-          this.deps.state.listSyncStates(state),
-        ),
-      )
-    ).flat();
-    const items = records.map((record) => ({
-      ino: Number(record.ino),
-      kind: 'upload',
-      state:
-        record.state === 'ERROR'
-          ? ('failed' as const)
-          : record.state === 'RUNNING'
-            ? ('running' as const)
-            : ('pending' as const),
-      tries: record.tries,
-      since: record.updatedAt,
-      lastError: record.error ?? null,
-      bytes: null,
-    }));
+  queue(query: SyncQueueQuery): Promise<SyncQueuePage> {
+    const { items } = this;
+    const depth: Record<string, number> = {};
+    for (const item of items) {
+      if (item.state !== 'failed') {
+        depth[item.kind] = (depth[item.kind] ?? 0) + 1;
+      }
+    }
     const oldest = items.reduce((min, item) => Math.min(min, item.since), Infinity);
-    return {
-      items: items.slice(query.offset, query.offset + query.limit),
+    return Promise.resolve({
+      items: items.slice(query.offset, query.offset + query.limit).map((item) => ({ ...item })),
       total: items.length,
-      depth: { upload: items.filter((item) => item.state !== 'failed').length },
+      depth,
       oldestDirtyAgeSeconds: items.length === 0 ? null : Math.round((Date.now() - oldest) / 1000),
       scannedAt: null,
-    };
+    });
+  }
+
+  tasksOf(ino: number): SyncQueueItem[] {
+    return this.items.filter((item) => item.ino === ino).map((item) => ({ ...item }));
   }
 }

@@ -1,8 +1,8 @@
 import { InodeCheckDto } from './check.dto';
+import { SyncQueueItemDto } from './sync.dto';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { INODE_TYPES, SYNC_STATES } from '../../metadata/metadata.types';
-import { LISTED_SYNC_STATES } from '../../state/state-store';
 import { IsFsPath, ToBoolean, ToInteger } from '../../http/validation.util';
 
 export class InodeParamsDto {
@@ -74,18 +74,25 @@ export class InodeTimesDto {
   ctime!: TimespecDto;
 }
 
-export class SyncWorkerStateDto {
+/** The inode's work in the sync worker, at a glance. */
+export const INODE_WORKER_STATES = ['idle', 'pending', 'running', 'failed', 'unavailable'] as const;
+export type InodeWorkerState = (typeof INODE_WORKER_STATES)[number];
+
+export class InodeSyncWorkerDto {
   @ApiProperty({
-    enum: ['IDLE', ...LISTED_SYNC_STATES, 'UNKNOWN'],
-    description: "The sync worker's state for the inode (UNKNOWN when the state store could not be asked)",
+    enum: INODE_WORKER_STATES,
+    description:
+      'failed: a task failed and waits for its retry; else running: a task runs now; else pending: queued; ' +
+      'idle: nothing queued; unavailable: this gateway has no sync worker',
   })
-  state!: string;
+  state!: InodeWorkerState;
 
-  @ApiProperty({ description: 'Attempts so far' })
-  tries!: number;
-
-  @ApiProperty({ type: String, nullable: true, description: 'When the state last changed (ISO 8601)' })
-  updatedAt!: string | null;
+  @ApiProperty({
+    type: [SyncQueueItemDto],
+    description:
+      "The inode's items in the sync worker's queue, at most one per kind (as GET /admin/sync/queue shows them)",
+  })
+  tasks!: SyncQueueItemDto[];
 }
 
 export class InodeSyncDto {
@@ -110,10 +117,20 @@ export class InodeSyncDto {
   @ApiProperty({ type: String, nullable: true, description: 'Directories: when Tahoe was last listed (ISO 8601)' })
   listedAt!: string | null;
 
-  @ApiProperty({ type: SyncWorkerStateDto })
-  worker!: SyncWorkerStateDto;
+  @ApiProperty({ type: InodeSyncWorkerDto })
+  worker!: InodeSyncWorkerDto;
 
-  @ApiProperty({ type: String, nullable: true, description: 'The last sync error (caps redacted)' })
+  @ApiProperty({
+    description: 'Failed attempts to push it since its last success (kept on the inode: survives restarts)',
+  })
+  tries!: number;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'Why the last attempt to push it failed, caps redacted; null since its last success (kept on the inode)',
+  })
   lastError!: string | null;
 }
 

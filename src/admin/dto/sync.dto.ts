@@ -39,8 +39,15 @@ export class SyncQueueItemDto {
   @ApiProperty({ type: String, nullable: true, description: 'Caps redacted' })
   lastError!: string | null;
 
-  @ApiProperty({ type: Number, nullable: true })
+  @ApiProperty({ type: Number, nullable: true, description: 'Bytes to upload, when known' })
   bytes!: number | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "When it runs next (ISO 8601): a waiting item's due time, a failed one's retry; null while running",
+  })
+  nextAttemptAt!: string | null;
 }
 
 export class SyncQueueDto {

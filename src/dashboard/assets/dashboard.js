@@ -139,7 +139,8 @@
     table.hidden = queue.items.length === 0;
     for (const item of queue.items) {
       const row = document.createElement('tr');
-      for (const value of [item.ino, item.kind, item.state, item.tries, item.lastError || '']) {
+      const next = item.nextAttemptAt ? new Date(item.nextAttemptAt).toLocaleTimeString() : '';
+      for (const value of [item.ino, item.kind, item.state, item.tries, next, item.lastError || '']) {
         const cell = document.createElement('td');
         cell.textContent = String(value);
         row.append(cell);
