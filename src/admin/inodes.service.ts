@@ -5,7 +5,7 @@ import type { DirEntryRecord, InodeRecord, Timespec } from '../metadata/metadata
 import { type InodeCheck, TahoeCheckService } from '../lifecycle/tahoe-check.service';
 import type { InodeCheckDto } from './dto/check.dto';
 import { SyncJournal } from '../metadata/sync-journal';
-import { capAccessOf, readOnlyCapOf, redactCap } from '../tahoe/cap.util';
+import { capAccessOf, readOnlyCapOf, redactCap, redactCapsInText } from '../tahoe/cap.util';
 import { CacheInspector } from './cache-inspector.service';
 import type {
   ChildEntryDto,
@@ -17,7 +17,6 @@ import type {
   TimespecDto,
 } from './dto/inode.dto';
 import { FsLookupService } from './fs-lookup.service';
-import { redactCapsAgain } from './redacted-text.util';
 import { ACTIVE_SYNC_CONTROL, syncQueueItemDto } from './sync-admin.service';
 import { SyncControl, type SyncQueueItem } from './sync-control';
 
@@ -154,7 +153,7 @@ export class InodesService {
       listedAt: isoOrNull(inode.listedAt),
       worker: this.workerOf(inode.ino),
       tries: row?.syncTries ?? 0,
-      lastError: row === null || row.syncError === null ? null : redactCapsAgain(row.syncError),
+      lastError: row === null || row.syncError === null ? null : redactCapsInText(row.syncError),
     };
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ROOT_INO } from '../metadata/metadata.types';
-import { redactCapsAgain } from './redacted-text.util';
+import { redactCapsInText } from '../tahoe/cap.util';
 import type { SyncQueueDto, SyncQueueItemDto } from './dto/sync.dto';
 import type { SyncDto, TargetDto, WaitableTargetDto, WarmupDto } from './dto/target.dto';
 import { FsLookupService } from './fs-lookup.service';
@@ -23,7 +23,7 @@ export function syncQueueItemDto(item: SyncQueueItem): SyncQueueItemDto {
   return {
     ...item,
     since: new Date(item.since).toISOString(),
-    lastError: item.lastError === null ? null : redactCapsAgain(item.lastError),
+    lastError: item.lastError === null ? null : redactCapsInText(item.lastError),
     nextAttemptAt: item.nextAttemptAt === null ? null : new Date(item.nextAttemptAt).toISOString(),
   };
 }

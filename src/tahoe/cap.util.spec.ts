@@ -316,6 +316,16 @@ describe('redactCap and redactCapsInText', () => {
     expect(redacted).toContain('ro.URI:NEW:<redacted:');
   });
 
+  it('should leave text redacted already unchanged, and keep the colon that follows a cap', () => {
+    const once = redactCapsInText(`publish of ${REAL.DIR2}: 503 Service Unavailable`);
+    expect(once).toBe(`publish of URI:DIR2:<redacted:${capFingerprint(REAL.DIR2)}>: 503 Service Unavailable`);
+    expect(redactCapsInText(once)).toBe(once);
+    const mixed = `${once}; then ${REAL['DIR2-RO']} answered`;
+    expect(redactCapsInText(mixed)).toBe(
+      `${once}; then URI:DIR2-RO:<redacted:${capFingerprint(REAL['DIR2-RO'])}> answered`,
+    );
+  });
+
   it('should leave text without caps unchanged', () => {
     const text = 'No such child: notes.txt (URI is the scheme name)';
     expect(redactCapsInText(text)).toBe(text);

@@ -465,11 +465,20 @@ export function redactCap(cap: string): string {
 const CAP_IN_TEXT =
   /(?:\b(?:ro|imm)\.)?URI(?::|%3[Aa])([A-Za-z0-9][A-Za-z0-9._-]*)(?::|%3[Aa])((?:[A-Za-z0-9._~-]|:|%3[Aa])*)/g;
 
-/** Redacts every cap found in free text (error bodies, tracebacks, URLs) so the text can be logged or shown. */
+/**
+ * Redacts every cap found in free text (error bodies, tracebacks, URLs) so the text can be logged or shown. Text
+ * redacted already comes back unchanged.
+ */
 export function redactCapsInText(text: string): string {
-  return text.replace(CAP_IN_TEXT, (match: string) => {
-    const decoded = match.replace(/%3[Aa]/g, ':');
-    return redactCap(decoded);
+  return text.replace(CAP_IN_TEXT, (match: string, _kind: string, body: string, offset: number) => {
+    // A cap redacted already reads as a cap with an empty body: redacting text twice must change nothing.
+    if (body === '' && text.startsWith('<redacted:', offset + match.length)) {
+      return match;
+    }
+    // Colons ending a cap's body are the text's punctuation ("… URI:…: 503"): no cap ends with one.
+    const punctuation = /[^:]:+$/.test(body) ? (/:+$/.exec(body)?.[0] ?? '') : '';
+    const decoded = match.slice(0, match.length - punctuation.length).replace(/%3[Aa]/g, ':');
+    return redactCap(decoded) + punctuation;
   });
 }
 
