@@ -97,9 +97,8 @@ class Passthrough implements LowLevelFilesystem {
   open(_ctx: RequestContext, ino: number, flags: number) {
     return { fh: fs.openSync(this.pathOf(ino), flags & ~fs.constants.O_CREAT) };
   }
-  read(_ctx: RequestContext, _ino: number, fh: number, size: number, offset: number): Buffer {
-    const buffer = Buffer.allocUnsafe(size);
-    return buffer.subarray(0, fs.readSync(fh, buffer, 0, size, offset));
+  read(_ctx: RequestContext, _ino: number, fh: number, size: number, offset: number, into: Buffer): Buffer {
+    return into.subarray(0, fs.readSync(fh, into, 0, size, offset));
   }
   write(_ctx: RequestContext, _ino: number, fh: number, data: Buffer, offset: number): number {
     return fs.writeSync(fh, data, 0, data.length, offset);

@@ -47,7 +47,7 @@ export class CacheInspector {
     }
     return {
       ...this.cache.stats(),
-      dirtyFiles: this.cache.dirtyInodes().length,
+      dirtyFiles: this.cache.dirtyFileCount(),
       minFreeRatio: this.config.cacheMinFreeRatio,
       disk,
     };

@@ -65,7 +65,7 @@ export interface OpenFilesOptions {
   syncPoint?: (ino: number) => Promise<void>;
   remoteBlocks?: {
     fetcher(ino: number): BlockFetcher;
-    read(fh: number, ino: number, position: number, length: number, fileSize: number): Promise<Buffer>;
+    read(fh: number, ino: number, position: number, length: number, fileSize: number, into?: Buffer): Promise<Buffer>;
   };
 }
 
@@ -128,13 +128,14 @@ export class OpenFiles {
     return handle;
   }
 
-  async read(fh: number, length: number, position: number): Promise<Buffer> {
+  /** `into`: where the bytes may go (at least `length` long); the answer may be a view of it. */
+  async read(fh: number, length: number, position: number, into?: Buffer): Promise<Buffer> {
     const { inode } = this.handle(fh);
     const fileSize = inode.pending?.size ?? inode.size;
     const remote = this.options.remoteBlocks;
     const data = remote
-      ? await remote.read(fh, inode.ino, position, length, fileSize)
-      : await this.cache.read(inode.ino, position, length, fileSize);
+      ? await remote.read(fh, inode.ino, position, length, fileSize, into)
+      : await this.cache.read(inode.ino, position, length, fileSize, undefined, into);
     if (!inode.atimeChecked) {
       // Before answering: the kernel drops its cached atime when the read completes and asks us again.
       inode.atimeChecked = true;

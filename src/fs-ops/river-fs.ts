@@ -53,7 +53,7 @@ export interface RiverFsOptions {
   remoteBlocks?: {
     fetcher(ino: number): BlockFetcher;
     /** A handle's read: cached blocks from the cache, the others streamed from the file's cap (with read-ahead). */
-    read(fh: number, ino: number, position: number, length: number, fileSize: number): Promise<Buffer>;
+    read(fh: number, ino: number, position: number, length: number, fileSize: number, into?: Buffer): Promise<Buffer>;
   };
 }
 
@@ -406,8 +406,9 @@ export class RiverFs {
     return fh;
   }
 
-  read(fh: number, length: number, position: number): Promise<Buffer> {
-    return this.files.read(fh, length, position);
+  /** `into`: where the bytes may go (the FUSE reply's storage); the answer may be a view of it. */
+  read(fh: number, length: number, position: number, into?: Buffer): Promise<Buffer> {
+    return this.files.read(fh, length, position, into);
   }
 
   write(fh: number, data: Buffer, position: number): Promise<number> {

@@ -331,8 +331,8 @@ export class RiverLowLevelFs implements LowLevelFilesystem {
     });
   }
 
-  read(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Promise<Buffer> {
-    return this.options.run('read', ino, () => this.fs.read(fh, size, offset));
+  read(_ctx: RequestContext, ino: number, fh: number, size: number, offset: number, into: Buffer): Promise<Buffer> {
+    return this.options.run('read', ino, () => this.fs.read(fh, size, offset, into));
   }
 
   /** The binding hands over a buffer of our own: no copy. */

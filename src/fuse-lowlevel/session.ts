@@ -11,6 +11,7 @@ import { type Dispatch, type NativeBinding, type NativeName, type SessionHandle,
 import {
   DirectoryBuffer,
   DirectoryPlusBuffer,
+  ReplyBuffers,
   type EntryLayout,
   entryLayout,
   packAttributes,
@@ -121,6 +122,7 @@ export class LowLevelMount {
   /** Reused for every packed reply: replies are sent synchronously, so one at a time. */
   private readonly scratch: Float64Array;
   private readonly context = new Float64Array(4);
+  private readonly replyBuffers = new ReplyBuffers();
   private readonly handlers: Handler[] = [];
   /** Requests that may wait (setlk, flock) by their serial, until answered: what an interrupt aborts. */
   private readonly interruptible = new Map<number, AbortController>();
@@ -249,21 +251,36 @@ export class LowLevelMount {
   }
 
   /** Runs a handler and sends its answer, or the errno it failed with. */
-  private answer<T>(id: number, operation: string, call: () => T | Promise<T>, reply: (value: T) => void): void {
+  /** `answered` runs once the request got its reply or its error (what the reply needed may be reused then). */
+  private answer<T>(
+    id: number,
+    operation: string,
+    call: () => T | Promise<T>,
+    reply: (value: T) => void,
+    answered?: () => void,
+  ): void {
     let result: T | Promise<T>;
     try {
       result = call();
     } catch (error) {
       this.fail(id, operation, error);
+      answered?.();
       return;
     }
     if (isThenable(result)) {
       result.then(
-        (value) => this.send(id, operation, value, reply),
-        (error: unknown) => this.fail(id, operation, error),
+        (value) => {
+          this.send(id, operation, value, reply);
+          answered?.();
+        },
+        (error: unknown) => {
+          this.fail(id, operation, error);
+          answered?.();
+        },
       );
     } else {
       this.send(id, operation, result, reply);
+      answered?.();
     }
   }
 
@@ -448,14 +465,16 @@ export class LowLevelMount {
         (reply) => native.replyOpen(id, reply.fh, openFlags(reply)),
       ),
     );
-    this.on('read', (id, ino: number, fh: number, size: number, offset: number) =>
+    this.on('read', (id, ino: number, fh: number, size: number, offset: number) => {
+      const storage = this.replyBuffers.take(size);
       this.answer(
         id,
         'read',
-        () => this.method('read')(this.ctx(), ino, fh, size, offset),
+        () => this.method('read')(this.ctx(), ino, fh, size, offset, storage.subarray(0, size)),
         (data) => native.replyBuffer(id, data, Math.min(data.length, size)),
-      ),
-    );
+        () => this.replyBuffers.give(storage),
+      );
+    });
     this.on('write', (id, ino: number, fh: number, data: Buffer, offset: number, fromPageCache: number) =>
       this.answer(
         id,
@@ -487,28 +506,26 @@ export class LowLevelMount {
       ),
     );
     this.on('readdir', (id, ino: number, fh: number, size: number, offset: number) => {
-      const out = new DirectoryBuffer(native, size, this.nameOut);
+      const storage = this.replyBuffers.take(size);
+      const out = new DirectoryBuffer(native, storage, size, this.nameOut);
       this.answer(
         id,
         'readdir',
         () => this.method('readdir')(this.ctx(), ino, fh, offset, out),
         () => native.replyBuffer(id, out.bytes, out.used),
+        () => this.replyBuffers.give(storage),
       );
     });
     this.on('readdirplus', (id, ino: number, fh: number, size: number, offset: number) => {
-      // Its own scratch: the handler may await between entries while other replies use this.scratch.
-      const out = new DirectoryPlusBuffer(
-        native,
-        this.layout,
-        new Float64Array(this.scratch.length),
-        size,
-        this.nameOut,
-      );
+      // The shared scratch is safe: each entry is packed and added in one synchronous step.
+      const storage = this.replyBuffers.take(size);
+      const out = new DirectoryPlusBuffer(native, this.layout, this.scratch, storage, size, this.nameOut);
       this.answer(
         id,
         'readdirplus',
         () => this.method('readdirplus')(this.ctx(), ino, fh, offset, out),
         () => native.replyBuffer(id, out.bytes, out.used),
+        () => this.replyBuffers.give(storage),
       );
     });
     this.on('releasedir', (id, ino: number, fh: number) =>

@@ -172,9 +172,11 @@ export interface LowLevelFilesystem {
   open?(ctx: RequestContext, ino: number, flags: number): Answer<OpenReply>;
   /**
    * Answer with the bytes read: a Buffer (or a view into one) that becomes the reply as it is, without a copy.
-   * Shorter than `size` means end of file (unless the open was direct_io).
+   * Shorter than `size` means end of file (unless the open was direct_io). `into` (`size` bytes) is the binding's
+   * reply storage, reused for later replies: read into it and answer with a view of it to spare an allocation, and
+   * keep no reference to it once answered.
    */
-  read?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number): Answer<Buffer>;
+  read?(ctx: RequestContext, ino: number, fh: number, size: number, offset: number, into: Buffer): Answer<Buffer>;
   /** `data` is ours to keep. `fromPageCache`: a delayed write of the kernel's writeback cache. */
   write?(
     ctx: RequestContext,

@@ -120,7 +120,15 @@ export class RemoteBlocks {
    * Reads `length` bytes at `position` of a file of `fileSize` bytes for handle `fh`: cached blocks from the cache,
    * missing ones from a stream as soon as their bytes arrive (see the class comment).
    */
-  async read(fh: number, ino: number, position: number, length: number, fileSize: number): Promise<Buffer> {
+  /** `into`: where the bytes may go (at least `length` long); the answer may be a view of it. */
+  async read(
+    fh: number,
+    ino: number,
+    position: number,
+    length: number,
+    fileSize: number,
+    into?: Buffer,
+  ): Promise<Buffer> {
     const end = Math.min(position + length, fileSize);
     if (end <= position) {
       return Buffer.alloc(0);
@@ -132,7 +140,7 @@ export class RemoteBlocks {
       const index = Math.floor(at / blockSize);
       const take = Math.min((index + 1) * blockSize, end) - at;
       const openEnded = this.options.readAheadBlocks > 0 && (sequential || index === 0);
-      pieces.push(await this.readPiece(ino, index, at, take, fileSize, openEnded));
+      pieces.push(await this.readPiece(ino, index, at, take, fileSize, openEnded, into?.subarray(at - position)));
       at += take;
     }
     if (sequential) {
@@ -144,7 +152,7 @@ export class RemoteBlocks {
         }
       }
     }
-    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+    return pieces.length === 1 ? pieces[0] : joined(pieces, into);
   }
 
   /**
@@ -216,6 +224,7 @@ export class RemoteBlocks {
     length: number,
     fileSize: number,
     openEnded: boolean,
+    into: Buffer | undefined,
   ): Promise<Buffer> {
     const { cache } = this.deps;
     if (!cache.hasBlock(ino, index)) {
@@ -230,7 +239,7 @@ export class RemoteBlocks {
       }
     }
     // Cached, a hole, a LIT cap, or the file changed under the stream: the cache's own path has the answer.
-    const data = await cache.read(ino, position, length, fileSize, this.fetcher(ino));
+    const data = await cache.read(ino, position, length, fileSize, this.fetcher(ino), into);
     this.onEvent?.({ kind: 'served', ino, index, from: 'cache' });
     return data;
   }
@@ -403,4 +412,20 @@ export class RemoteBlocks {
       }
     };
   }
+}
+
+/** The pieces of one read, one after the other: in `into` when given (pieces read there already stay put). */
+function joined(pieces: Buffer[], into: Buffer | undefined): Buffer {
+  if (into === undefined) {
+    return Buffer.concat(pieces);
+  }
+  let at = 0;
+  for (const piece of pieces) {
+    const inPlace = piece.buffer === into.buffer && piece.byteOffset === into.byteOffset + at;
+    if (!inPlace) {
+      piece.copy(into, at);
+    }
+    at += piece.length;
+  }
+  return into.subarray(0, at);
 }

@@ -54,6 +54,24 @@ describe('BlockCache on a real disk', () => {
     expect(cache.dirtyBlocks(8)).toEqual([5]);
   });
 
+  it("should read into a caller's buffer (the FUSE reply storage), zeroing holes and cut tails it held bytes in", async () => {
+    const cache = await open();
+    const data = pattern(BS + 100, 4);
+    await cache.write(9, BS / 2, data);
+    await cache.write(9, 4 * BS, Buffer.from('abcdef'));
+    await cache.truncate(9, 4 * BS + 2);
+    const size = 4 * BS + 6; // Extended again: the 4 bytes past the cut read as zeros.
+    const expected = await cache.read(9, 0, size, size);
+    const storage = Buffer.alloc(size + 50, 0xaa);
+    const answer = await cache.read(9, 0, size + 50, size, undefined, storage);
+    expect(answer.buffer).toBe(storage.buffer);
+    expect(answer.length).toBe(size);
+    expect(answer.equals(expected)).toBe(true);
+    expect(answer.subarray(0, BS / 2).equals(Buffer.alloc(BS / 2))).toBe(true); // The hole before the write.
+    expect(answer.subarray(2 * BS, 4 * BS).equals(Buffer.alloc(2 * BS))).toBe(true); // Blocks never written.
+    expect(answer.subarray(4 * BS).toString('latin1')).toBe('ab\0\0\0\0');
+  });
+
   it('should keep dirty blocks and their contents across a restart', async () => {
     const first = await open();
     const data = pattern(2 * BS + 17, 2);
@@ -234,7 +252,7 @@ describe('BlockCache on a real disk', () => {
     expect(isFsError(error, 'ENOSPC')).toBe(true);
   });
 
-  it('should match an in-memory model over a random sequence of writes, truncates and reads', async () => {
+  it('should match an in-memory model over a random sequence of writes, truncates, uploads and reads', async () => {
     const cache = await open();
     const random = seededRandom(42);
     let model = Buffer.alloc(0);
@@ -248,6 +266,8 @@ describe('BlockCache on a real disk', () => {
           model = Buffer.concat([model, Buffer.alloc(offset + data.length - model.length)]);
         }
         data.copy(model, offset);
+      } else if (choice < 0.65) {
+        await cache.markClean(11, cache.dirtyBlocks(11)); // What an upload does once the blocks reached Tahoe.
       } else if (choice < 0.75) {
         const size = Math.floor(random() * 7 * BS);
         await cache.truncate(11, size);
@@ -258,9 +278,13 @@ describe('BlockCache on a real disk', () => {
       } else {
         const offset = Math.floor(random() * (model.length + 1));
         const length = Math.floor(random() * 3 * BS);
-        const got = await cache.read(11, offset, length, model.length);
+        // Every other read goes into a buffer holding other bytes, as the FUSE reply storage does.
+        const into = step % 2 === 0 ? Buffer.alloc(length, 0xee) : undefined;
+        const got = await cache.read(11, offset, length, model.length, undefined, into);
         expect(got.equals(model.subarray(offset, offset + length))).toBe(true);
       }
+      const dirty = cache.cachedBlocks(11).some((block) => block.dirty);
+      expect([cache.dirtyInodes(), cache.dirtyFileCount()]).toEqual(dirty ? [[11], 1] : [[], 0]);
     }
     expect((await cache.read(11, 0, model.length, model.length)).equals(model)).toBe(true);
   });

@@ -134,6 +134,31 @@ describe('FUSE low-level binding on a real mount', () => {
     });
   });
 
+  it('hands read the same reply storage from one request to the next, and lists large directories through it', async () => {
+    await withMount({ readInto: true }, async (mnt, memory) => {
+      const file = path.join(mnt, 'data');
+      const data = Buffer.alloc(4 * 1024 * 1024 + 5, 'river');
+      await fs.promises.writeFile(file, data);
+      // Without keep_cache each open drops the file's pages, so every pass reaches the filesystem.
+      for (let pass = 0; pass < 3; pass++) {
+        expect((await fs.promises.readFile(file)).equals(data)).toBe(true);
+      }
+      const reads = memory.calls.get('read') ?? 0;
+      expect(reads).toBeGreaterThanOrEqual(12);
+      // A fresh buffer per request would make one storage per read: reused, they are as many as were answered at once.
+      expect(memory.readStorages.size).toBeLessThanOrEqual(8);
+
+      await fs.promises.mkdir(path.join(mnt, 'many'));
+      const names = Array.from({ length: 3000 }, (_, i) => `entry-with-a-long-name-${String(i).padStart(5, '0')}`);
+      for (const name of names) {
+        await fs.promises.writeFile(path.join(mnt, 'many', name), '');
+      }
+      for (let pass = 0; pass < 2; pass++) {
+        expect((await fs.promises.readdir(path.join(mnt, 'many'))).sort()).toEqual(names);
+      }
+    });
+  });
+
   it('gives the kernel attributes with their timeout: a second stat within it asks nothing', async () => {
     await withMount({ attrTimeout: 60, entryTimeout: 60 }, async (mnt, memory) => {
       await fs.promises.writeFile(path.join(mnt, 'f'), 'hello');

@@ -60,12 +60,16 @@ export interface MemoryFsOptions {
   attrTimeout?: number;
   /** Answer open with keep_cache (the page cache survives between opens). */
   keepCache?: boolean;
+  /** Read into the binding's reply storage (`into`) instead of answering with a view of the file's own bytes. */
+  readInto?: boolean;
 }
 
 export class MemoryLowLevelFs implements LowLevelFilesystem {
   readonly inodes = new Map<number, Inode>();
   /** How many times each operation was called, for tests that count kernel traffic. */
   readonly calls = new Map<string, number>();
+  /** With readInto: each distinct reply storage (its ArrayBuffer) the binding handed to read. */
+  readonly readStorages = new Set<ArrayBufferLike>();
   destroyed = false;
   private nextIno = ROOT + 1;
   private nextFh = 1;
@@ -251,10 +255,15 @@ export class MemoryLowLevelFs implements LowLevelFilesystem {
     return { fh: this.nextFh++, keepCache: this.options.keepCache ?? false };
   }
 
-  read(_ctx: RequestContext, ino: number, _fh: number, size: number, offset: number): Buffer {
+  read(_ctx: RequestContext, ino: number, _fh: number, size: number, offset: number, into: Buffer): Buffer {
     this.tick('read');
     const data = this.get(ino).data;
-    return data.subarray(Math.min(offset, data.length), Math.min(offset + size, data.length));
+    const bytes = data.subarray(Math.min(offset, data.length), Math.min(offset + size, data.length));
+    if (!this.options.readInto) {
+      return bytes;
+    }
+    this.readStorages.add(into.buffer);
+    return into.subarray(0, bytes.copy(into));
   }
 
   write(_ctx: RequestContext, ino: number, _fh: number, data: Buffer, offset: number): number {
