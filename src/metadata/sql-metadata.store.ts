@@ -418,6 +418,8 @@ export class SqlMetadataStore extends MetadataStore {
             await sql.all<Record<string, unknown>>(`SELECT ${INODE_COLUMNS} FROM inode i WHERE ${condition}`, params)
           ).map((row) => this.kit.inodeRow(row)),
         ),
+      readSql: (body) => this.kit.readSql(body),
+      inodeRow: (row) => this.kit.inodeRow(row),
       write: (op, body) => this.kit.write(op, (tx) => body(tx.manager)),
       applyRemote: (dir, changes, options) => this.remote.applyRemote(dir, changes, options),
       events: this.events,

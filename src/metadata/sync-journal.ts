@@ -70,6 +70,10 @@ export abstract class SyncJournal {
   abstract getSyncInode(ino: number): Promise<SyncInode | null>;
   /** The entries of a directory with their inodes, symlink targets and xattrs (the whole directory). */
   abstract children(dir: number): Promise<SyncChild[]>;
+  /** Subdirectories of `dir` with a name and no dirnode yet (no write cap), in entry order: less than `children`. */
+  abstract unpublishedSubdirectories(dir: number): Promise<number[]>;
+  /** The names in a directory, without their inodes: less than `children`. */
+  abstract childNames(dir: number): Promise<Buffer[]>;
   /** Every entry naming the inode (its hard links; a directory's one entry). */
   abstract linksOf(ino: number): Promise<InodeLink[]>;
   /** The directories that name each of `inos` (a scan's batch in one query instead of one per inode). */

@@ -311,10 +311,9 @@ export class DirnodePublisher {
 
   /** Subdirectories that have no dirnode yet (and are not waiting on this directory's publish). */
   private async newSubdirectories(dir: SyncInode, chain: ReadonlySet<number>): Promise<number[]> {
-    return (await this.deps.journal.children(dir.ino))
-      .filter(({ inode }) => inode.type === 'dir' && inode.writeCap === null && inode.nlink > 0)
-      .map(({ inode }) => inode.ino)
-      .filter((ino) => ino !== dir.ino && !chain.has(ino));
+    return (await this.deps.journal.unpublishedSubdirectories(dir.ino)).filter(
+      (ino) => ino !== dir.ino && !chain.has(ino),
+    );
   }
 
   /**
@@ -476,7 +475,7 @@ export class DirnodePublisher {
     if (synced.length === 0) {
       return [];
     }
-    const present = new Set((await journal.children(dir.ino)).map((child) => nameKey(child.name)));
+    const present = new Set((await journal.childNames(dir.ino)).map(nameKey));
     const destinations = new Set<number>();
     for (const entry of synced) {
       if (present.has(nameKey(entry.name))) {

@@ -136,6 +136,51 @@ export function describeRemoteApplyContract(name: string, createDatabase: () => 
       expect(synced.get('sub')).toMatchObject({ child: sub.ino, cap: 'URI:DIR2:x:y', metaHash: null });
     });
 
+    it("should list a directory's children for a publish: every name with its inode, target and xattrs, across pages", async () => {
+      const dir = await freshDir();
+      const mode = { ...owner, mode: 0o644 };
+      // More than one page (1,000 entries): the last ones, on the second page, carry the cases.
+      for (let index = 0; index < 1000; index += 1) {
+        await store.create(dir.ino, `plain-${String(index).padStart(4, '0')}`, mode);
+      }
+      const tagged = await store.create(dir.ino, 'tagged', mode);
+      await store.setXattr(tagged.ino, 'user.b', b('2'));
+      await store.setXattr(tagged.ino, 'user.a', b('1'));
+      await store.link(tagged.ino, dir.ino, 'tagged-too');
+      const link = await store.symlink(dir.ino, 'link', 'plain-0007', owner);
+      await store.setXattr(link.ino, 'user.on-link', b('x'));
+      const elsewhere = await freshDir();
+      await store.setXattr((await store.create(elsewhere.ino, 'other', mode)).ino, 'user.other', b('no'));
+
+      const children = await journal.children(dir.ino);
+      expect(children).toHaveLength(1003);
+      expect(children.slice(0, 2).map((child) => [child.name.toString(), child.xattrs, child.target])).toEqual([
+        ['plain-0000', [], undefined],
+        ['plain-0001', [], undefined],
+      ]);
+      const byName = new Map(children.map((child) => [child.name.toString(), child]));
+      for (const name of ['tagged', 'tagged-too']) {
+        expect(byName.get(name)).toMatchObject({ inode: { ino: tagged.ino, nlink: 2, type: 'file' } });
+        expect(byName.get(name)?.xattrs).toEqual([
+          { name: b('user.a'), value: b('1') },
+          { name: b('user.b'), value: b('2') },
+        ]);
+        expect(byName.get(name)?.target).toBeUndefined();
+      }
+      expect(byName.get('link')).toMatchObject({ target: b('plain-0007'), inode: { ino: link.ino, type: 'symlink' } });
+      expect(byName.get('link')?.xattrs).toEqual([{ name: b('user.on-link'), value: b('x') }]);
+      expect(await journal.children(elsewhere.ino)).toHaveLength(1);
+      const empty = await store.mkdir(dir.ino, 'empty', { ...owner, mode: 0o755 });
+      expect(await journal.children(empty.ino)).toEqual([]);
+
+      // The lighter listings a publish asks first: names only, and subdirectories without a dirnode.
+      const names = (await journal.childNames(dir.ino)).map((name) => name.toString());
+      expect(names).toEqual(children.map((child) => child.name.toString()).concat('empty'));
+      expect(await journal.unpublishedSubdirectories(dir.ino)).toEqual([empty.ino]);
+      await journal.recordCap(empty.ino, 'URI:DIR2:e:f', 'URI:DIR2-RO:e:f');
+      expect(await journal.unpublishedSubdirectories(dir.ino)).toEqual([]);
+    });
+
     it('should keep published inode numbers when asked, and link a second name of the same inode', async () => {
       const dir = await freshDir();
       const other = await freshDir();
