@@ -10,8 +10,16 @@ describe('ReplyBuffers', () => {
     expect(buffers.idle).toBe(0);
   });
 
+  it('allocates at least its minimum, so that a small request first does not leave a buffer too small to reuse', () => {
+    const buffers = new ReplyBuffers(8, 1 << 20);
+    const first = buffers.take(32 * 1024);
+    expect(first.length).toBe(1 << 20);
+    buffers.give(first);
+    expect(buffers.take(1 << 20)).toBe(first);
+  });
+
   it('allocates when the buffers kept are too small or all taken', () => {
-    const buffers = new ReplyBuffers();
+    const buffers = new ReplyBuffers(8, 4096);
     const small = buffers.take(4096);
     buffers.give(small);
     const large = buffers.take(8192);

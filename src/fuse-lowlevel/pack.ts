@@ -116,8 +116,16 @@ export function packEntry(layout: EntryLayout, out: Float64Array, entry: Entry):
 export class ReplyBuffers {
   private readonly free: Buffer[] = [];
 
-  /** `keep`: the most buffers kept idle (requests answered at once beyond that allocate and drop theirs). */
-  constructor(private readonly keep = 8) {}
+  /**
+   * `keep`: the most buffers kept idle (requests answered at once beyond that allocate and drop theirs). Each is at
+   * least `minimumBytes` long, whatever the request asked: the kernel asks readdir for what the caller's getdents
+   * buffer holds (glibc: 32 KiB) and its own listings for 1 MiB, and buffers sized to the first small requests
+   * filled the pool and could never serve a large one, which then allocated every time.
+   */
+  constructor(
+    private readonly keep = 8,
+    private readonly minimumBytes = 1 << 20,
+  ) {}
 
   /** A buffer of at least `size` bytes, to hand back with `give` once the reply went out. */
   take(size: number): Buffer {
@@ -127,7 +135,7 @@ export class ReplyBuffers {
         return buffer;
       }
     }
-    return Buffer.allocUnsafe(size);
+    return Buffer.allocUnsafe(Math.max(size, this.minimumBytes));
   }
 
   give(buffer: Buffer): void {
