@@ -250,8 +250,10 @@ export class LowLevelMount {
     return { uid: c[0], gid: c[1], pid: c[2], umask: c[3] };
   }
 
-  /** Runs a handler and sends its answer, or the errno it failed with. */
-  /** `answered` runs once the request got its reply or its error (what the reply needed may be reused then). */
+  /**
+   * Runs a handler and sends its answer, or the errno it failed with. `answered` runs once the request got its reply
+   * or its error: what the reply was written from may be reused then.
+   */
   private answer<T>(
     id: number,
     operation: string,

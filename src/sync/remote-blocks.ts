@@ -118,9 +118,9 @@ export class RemoteBlocks {
 
   /**
    * Reads `length` bytes at `position` of a file of `fileSize` bytes for handle `fh`: cached blocks from the cache,
-   * missing ones from a stream as soon as their bytes arrive (see the class comment).
+   * missing ones from a stream as soon as their bytes arrive (see the class comment). `into`: where the bytes may go
+   * (at least `length` long); the answer may be a view of it.
    */
-  /** `into`: where the bytes may go (at least `length` long); the answer may be a view of it. */
   async read(
     fh: number,
     ino: number,
