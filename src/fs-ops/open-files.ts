@@ -59,14 +59,21 @@ export class CachedFileHandle {
   }
 }
 
+/** Blocks the cache lacks, from Tahoe (RemoteBlocks); without it they read as holes. */
+export interface RemoteBlockReader {
+  fetcher(ino: number): BlockFetcher;
+  /**
+   * A handle's read: cached blocks from the cache, the others streamed from the file's cap (with read-ahead). `into`:
+   * where the bytes may go; the answer may be a view of it.
+   */
+  read(fh: number, ino: number, position: number, length: number, fileSize: number, into?: Buffer): Promise<Buffer>;
+}
+
 export interface OpenFilesOptions {
   now: () => Timespec;
   localContent: LocalContentGate;
   syncPoint?: (ino: number) => Promise<void>;
-  remoteBlocks?: {
-    fetcher(ino: number): BlockFetcher;
-    read(fh: number, ino: number, position: number, length: number, fileSize: number, into?: Buffer): Promise<Buffer>;
-  };
+  remoteBlocks?: RemoteBlockReader;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { FsError } from '../common/errors/fs-error';
-import type { BlockCache, BlockFetcher } from '../cache/block-cache';
+import type { BlockCache } from '../cache/block-cache';
 import { LocalContentGate } from '../cache/local-content-gate';
 import type { MetadataStore } from '../metadata/metadata.store';
 import type { MetadataEvents } from '../metadata/metadata-events';
@@ -16,7 +16,7 @@ import type {
 import { systemClock } from '../metadata/metadata-txn.util';
 import { type FsStat, type FsStatfs, SECURITY_XATTR_PREFIX, TYPE_BITS, compareTime, typeFromMode } from './fs-stat';
 import { inodeFigures } from './inode-usage';
-import { OpenFiles, writableFlags } from './open-files';
+import { OpenFiles, type RemoteBlockReader, writableFlags } from './open-files';
 
 export { type FsStat, type FsStatfs, typeFromMode } from './fs-stat';
 export { CachedFileHandle, CachedFileInode } from './open-files';
@@ -49,12 +49,7 @@ export interface RiverFsOptions {
   ensureListed?: (dir: InodeRecord) => Promise<void> | undefined;
   /** Shared with the downstream pull (a pull never replaces a file being written); one of its own by default. */
   localContent?: LocalContentGate;
-  /** Blocks the cache lacks, from Tahoe (RemoteBlocks); without it they read as holes. */
-  remoteBlocks?: {
-    fetcher(ino: number): BlockFetcher;
-    /** A handle's read: cached blocks from the cache, the others streamed from the file's cap (with read-ahead). */
-    read(fh: number, ino: number, position: number, length: number, fileSize: number, into?: Buffer): Promise<Buffer>;
-  };
+  remoteBlocks?: RemoteBlockReader;
 }
 
 /** One page of a directory listing, in the store's stable order. */
