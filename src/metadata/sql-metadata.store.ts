@@ -412,12 +412,6 @@ export class SqlMetadataStore extends MetadataStore {
     return new SqlSyncJournal({
       dialect: this.kit.dialect,
       read: (body) => this.kit.read(body),
-      inodeRows: (condition, params) =>
-        this.kit.readSql(async (sql) =>
-          (
-            await sql.all<Record<string, unknown>>(`SELECT ${INODE_COLUMNS} FROM inode i WHERE ${condition}`, params)
-          ).map((row) => this.kit.inodeRow(row)),
-        ),
       readSql: (body) => this.kit.readSql(body),
       inodeRow: (row) => this.kit.inodeRow(row),
       write: (op, body) => this.kit.write(op, (tx) => body(tx.manager)),

@@ -21,12 +21,6 @@ import {
 export interface SqlSyncJournalAccess {
   dialect: SqlDialect;
   read<T>(body: (manager: EntityManager) => Promise<T>): Promise<T>;
-  /**
-   * `SELECT <every inode column> FROM inode i WHERE <condition>` as a prepared statement on the driver: a block fetch
-   * on the FUSE path and the worker's periodic scan ask for inodes often, and TypeORM's hydration of them was a tenth
-   * of the process's CPU during a burst of creates (profiled).
-   */
-  inodeRows(condition: string, params: readonly (string | number)[]): Promise<InodeModel[]>;
   /** Driver statements under the store's connection discipline, and its mapping of an inode row. */
   readSql<T>(body: (sql: SqlConnection) => Promise<T>): Promise<T>;
   inodeRow(row: Record<string, unknown>): InodeModel;
@@ -42,8 +36,40 @@ export interface SqlSyncJournalAccess {
 
 const PAGE = 1000;
 
+/** Keeps IN (…) lists well below every driver's parameter limit. */
+const CHUNK = 500;
+const PENDING_STATES = ['dirty', 'syncing', 'failed'];
+/** Longest error text kept on an inode. */
+const MAX_ERROR = 1000;
+
+function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) {
+    result.push(items.slice(start, start + size));
+  }
+  return result;
+}
+
+/**
+ * toRecord's fresh object extended in place: a publish maps every child of its directory, and copying each record
+ * (a spread) made this the largest self time of the publisher (profiled).
+ */
+function toSyncInode(row: InodeModel): SyncInode {
+  return Object.assign(toRecord(row), {
+    changeSeq: row.changeSeq,
+    syncError: row.syncError,
+    syncTries: row.syncTries,
+    publishedIno: row.publishedIno,
+    dirtyOwner: row.dirtyOwner,
+  });
+}
+
 /** A directory entry as a publish needs it. */
-export interface ChildRow {
+interface ChildRow {
   id: number;
   name: Buffer;
   inode: InodeModel;
@@ -58,7 +84,7 @@ export interface ChildRow {
  * of RiverFS's CPU while small files were created or removed in a large directory (profiled: a third of the busy
  * time of 3,000 unlinks), and the whole listing held the SQLite connection, which the FUSE path waited for.
  */
-export async function readChildPage(
+async function readChildPage(
   sql: SqlConnection,
   inodeRow: (row: Record<string, unknown>) => InodeModel,
   dir: number,
@@ -108,38 +134,6 @@ export async function readChildPage(
     };
   });
 }
-/** Keeps IN (…) lists well below every driver's parameter limit. */
-const CHUNK = 500;
-const PENDING_STATES = ['dirty', 'syncing', 'failed'];
-/** Longest error text kept on an inode. */
-const MAX_ERROR = 1000;
-
-function num(value: unknown): number {
-  return typeof value === 'number' ? value : Number(value);
-}
-
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const result: T[][] = [];
-  for (let start = 0; start < items.length; start += size) {
-    result.push(items.slice(start, start + size));
-  }
-  return result;
-}
-
-/**
- * toRecord's fresh object extended in place: a publish maps every child of its directory, and copying each record
- * (a spread) made this the largest self time of the publisher (profiled).
- */
-function toSyncInode(row: InodeModel): SyncInode {
-  return Object.assign(toRecord(row), {
-    changeSeq: row.changeSeq,
-    syncError: row.syncError,
-    syncTries: row.syncTries,
-    publishedIno: row.publishedIno,
-    dirtyOwner: row.dirtyOwner,
-  });
-}
-
 function toSyncedEntry(row: SyncedEntryModel): SyncedEntry {
   return {
     parent: row.parent,
@@ -210,9 +204,22 @@ export class SqlSyncJournal extends SyncJournal {
     }
   }
 
+  /**
+   * `SELECT <every inode column> FROM inode i WHERE <condition>` as a prepared statement on the driver: a block fetch
+   * on the FUSE path and the worker's periodic scan ask for inodes often, and TypeORM's hydration of them was a tenth
+   * of the process's CPU during a burst of creates (profiled).
+   */
+  private inodeRows(condition: string, params: readonly (string | number)[]): Promise<InodeModel[]> {
+    return this.db.readSql(async (sql) =>
+      (await sql.all<Record<string, unknown>>(`SELECT ${INODE_COLUMNS} FROM inode i WHERE ${condition}`, params)).map(
+        (row) => this.db.inodeRow(row),
+      ),
+    );
+  }
+
   async listDirty(options: { afterIno?: number; limit: number }): Promise<SyncInode[]> {
     // The limit is written into the text (an integer): MySQL refuses some LIMIT parameters of a prepared statement.
-    const rows = await this.db.inodeRows(
+    const rows = await this.inodeRows(
       `i.sync_state IN (${PENDING_STATES.map(() => '?').join(', ')}) AND i.nlink > 0 AND i.ino > ? ` +
         `ORDER BY i.ino LIMIT ${Math.max(1, Math.floor(options.limit))}`,
       [...PENDING_STATES, options.afterIno ?? 0],
@@ -221,7 +228,7 @@ export class SqlSyncJournal extends SyncJournal {
   }
 
   async getSyncInode(ino: number): Promise<SyncInode | null> {
-    const [row] = await this.db.inodeRows('i.ino = ?', [ino]);
+    const [row] = await this.inodeRows('i.ino = ?', [ino]);
     return row === undefined ? null : toSyncInode(row);
   }
 
