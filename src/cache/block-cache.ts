@@ -7,6 +7,7 @@ import { HandlePool } from './handle-pool';
 import { MachineCrashGuard } from './machine-crash-guard';
 import { HOLE_FLOOR_FILE, HoleFloors } from './hole-floors';
 import { KeyedMutex } from './keyed-mutex';
+import { SpareFiles, type SpareFilesOptions } from './spare-files';
 
 /** How long a statfs reading of the cache disk is trusted (adjusted for our own writes meanwhile). */
 const DISK_READING_TTL_MS = 500;
@@ -27,6 +28,8 @@ export interface BlockCacheOptions {
   diskSpace?: () => Promise<{ free: number; total: number }>;
   /** Where the kernel's boot id is read (machine-crash-guard.ts); tests point it at a file of their own. */
   bootIdFile?: string;
+  /** How many empty files the cache keeps ready for new blocks (spare-files.ts). */
+  spareFiles?: SpareFilesOptions;
 }
 
 export interface BlockCacheStats {
@@ -90,6 +93,7 @@ export class BlockCache {
   /** Which bytes of each file must not come from its last uploaded cap (see HoleFloors). */
   private readonly holeFloors: HoleFloors;
   private readonly crashGuard: MachineCrashGuard;
+  private readonly spares: SpareFiles;
   /** Clean blocks dropped at start because the machine crashed since they were written (MachineCrashGuard). */
   droppedAfterMachineCrash = 0;
   /** Shard directories known to exist (created or found since start): a new file in one needs no mkdir. */
@@ -114,12 +118,14 @@ export class BlockCache {
     this.layout = new CacheLayout(options.dir);
     this.holeFloors = new HoleFloors(this.layout);
     this.crashGuard = new MachineCrashGuard(options.dir, options.bootIdFile);
+    this.spares = new SpareFiles(path.join(options.dir, 'spare'), options.spareFiles);
   }
 
   /** Rebuilds the in-memory index from disk: the cache, dirty blocks included, survives a restart. */
   async init(): Promise<void> {
     await fsp.mkdir(this.layout.root, { recursive: true, mode: 0o700 });
     await this.layout.migrateFromInodeDirectories(this.options.dir, HOLE_FLOOR_FILE);
+    await this.spares.init();
     const { cleanBlocksSuspect } = await this.crashGuard.opened();
     const found: { key: string; ino: number; index: number; mtimeMs: number }[] = [];
     for (const shard of await this.layout.shards()) {
@@ -352,6 +358,7 @@ export class BlockCache {
     try {
       this.makeFileDir(ino);
       const file = this.blockPath(ino, index, false);
+      this.spares.takeInto(file);
       await this.pool.use(file, (handle) => handle.write(data, 0, data.length, 0));
       // A truncate that began meanwhile (it sets the floor before anything else) may have cut this block away.
       if (this.fetchedLength(ino, index, data.length) < data.length) {
@@ -423,6 +430,7 @@ export class BlockCache {
       return state;
     }
     this.makeFileDir(ino);
+    this.spares.takeInto(this.blockPath(ino, index, true));
     const created: BlockState = { dirty: true, length: 0 };
     this.blocksOf(ino).set(index, created);
     this.countDirty(ino, 1);
@@ -491,11 +499,7 @@ export class BlockCache {
     }
     const file = this.blockPath(ino, index, state.dirty);
     await this.pool.forget(file);
-    if (inLine) {
-      fs.rmSync(file, { force: true });
-    } else {
-      await fsp.rm(file, { force: true });
-    }
+    await this.spares.recycle(file, inLine);
     blocks.delete(index);
     this.usedBytes -= state.length;
     if (state.dirty) {
@@ -856,7 +860,13 @@ export class BlockCache {
     };
   }
 
+  /** Empty files ready for new blocks, and how many new blocks took one (the admin cache overview). */
+  spareFileStats(): { ready: number; taken: number } {
+    return { ready: this.spares.readyCount, taken: this.spares.taken };
+  }
+
   async close(): Promise<void> {
+    await this.spares.close();
     await this.pool.closeAll();
     await this.crashGuard.closed();
   }

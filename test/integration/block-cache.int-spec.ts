@@ -85,6 +85,28 @@ describe('BlockCache on a real disk', () => {
     expect(second.stats()).toMatchObject({ dirtyBytes: 2 * BS + 27, usedBytes: 2 * BS + 27 });
   });
 
+  it("should give a freed file's block files to new blocks, emptied, and read none of their old bytes", async () => {
+    // No refill (low-water mark 0): the only spares are the files this test frees.
+    const cache = await open({ spareFiles: { lowWater: 0, highWater: 4 } });
+    await cache.write(5, 0, pattern(2 * BS, 5));
+    expect(cache.spareFileStats()).toEqual({ ready: 0, taken: 0 });
+    await cache.drop(5);
+    expect(cache.spareFileStats()).toEqual({ ready: 2, taken: 0 });
+    expect(fs.readdirSync(path.join(dir, 'blocks', '0'))).toEqual([]);
+
+    const data = Buffer.from('ten bytes!');
+    await cache.write(6, 100, data);
+    await cache.write(6, BS + 3, data);
+    expect(cache.spareFileStats()).toEqual({ ready: 0, taken: 2 });
+    const size = BS + 3 + data.length;
+    const all = await cache.read(6, 0, size, size);
+    expect(all.subarray(0, 100).equals(Buffer.alloc(100))).toBe(true);
+    expect(all.subarray(100, 110).equals(data)).toBe(true);
+    expect(all.subarray(110, BS + 3).equals(Buffer.alloc(BS - 107))).toBe(true);
+    expect(fs.statSync(path.join(dir, 'blocks', '0', '6.0.d')).size).toBe(110);
+    expect(fs.statSync(path.join(dir, 'blocks', '0', '6.1.d')).size).toBe(3 + data.length);
+  });
+
   it("should list a file's cached blocks with their state and bytes, from its own map", async () => {
     const cache = await open();
     await cache.write(3, 10, pattern(2 * BS + 17, 3));
