@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as afterPendingReplies } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import { FsError } from '../common/errors/fs-error';
 import { CacheLayout } from './cache-layout';
 import { HandlePool } from './handle-pool';
@@ -94,6 +96,9 @@ export class BlockCache {
   private readonly holeFloors: HoleFloors;
   private readonly crashGuard: MachineCrashGuard;
   private readonly spares: SpareFiles;
+  /** Files of freed inodes still being removed (see drop). */
+  private readonly removals = new Set<Promise<void>>();
+  private readonly logger = new Logger('BlockCache');
   /** Clean blocks dropped at start because the machine crashed since they were written (MachineCrashGuard). */
   droppedAfterMachineCrash = 0;
   /** Shard directories known to exist (created or found since start): a new file in one needs no mkdir. */
@@ -490,16 +495,29 @@ export class BlockCache {
     state.cutAt = undefined;
   }
 
-  /** `inLine`: the file is removed with a synchronous call (see drop). */
-  private async dropBlock(ino: number, index: number, inLine = false): Promise<void> {
-    const blocks = this.files.get(ino);
-    const state = blocks?.get(index);
-    if (!blocks || !state) {
+  /** Removes a block's file and takes it off the books. The caller holds the block's lock. */
+  private async dropBlock(ino: number, index: number): Promise<void> {
+    const state = this.files.get(ino)?.get(index);
+    if (!state) {
       return;
     }
     const file = this.blockPath(ino, index, state.dirty);
     await this.pool.forget(file);
-    await this.spares.recycle(file, inLine);
+    await this.spares.recycle(file);
+    this.forgetBlock(ino, index);
+  }
+
+  /**
+   * Takes a block off the books (sizes, dirty counts, the LRU) and returns the path of its file, which the caller
+   * removes; undefined when the cache has no such block. The caller holds the block's lock.
+   */
+  private forgetBlock(ino: number, index: number): string | undefined {
+    const blocks = this.files.get(ino);
+    const state = blocks?.get(index);
+    if (!blocks || !state) {
+      return undefined;
+    }
+    const file = this.blockPath(ino, index, state.dirty);
     blocks.delete(index);
     this.usedBytes -= state.length;
     if (state.dirty) {
@@ -512,6 +530,7 @@ export class BlockCache {
     if (blocks.size === 0) {
       this.files.delete(ino);
     }
+    return file;
   }
 
   /**
@@ -579,22 +598,62 @@ export class BlockCache {
     this.knownShards.add(shard);
   }
 
-  /** Drops everything cached for a freed inode (its last name and last open handle are gone). */
+  /**
+   * Drops everything cached for a freed inode (its last name and last open handle are gone). Its blocks leave the
+   * cache's books before this returns; their files go after the replies pending now have been sent, each under its
+   * block's lock, so anything that comes for the same block later waits for it. Removing a small file's block
+   * files took a quarter of an unlink's handler (a truncate and a rename, or an unlink: 130 µs of 280), time the
+   * caller of unlink(2) need not wait for: a crash before the removal leaves files that the next start finds
+   * without an inode, as after any crash between the commit and the removal.
+   */
   async drop(ino: number): Promise<void> {
     this.bumpGeneration(ino);
+    const hadFloor = this.holeFloors.has(ino);
     await this.holeFloors.forget(ino);
     const indexes = [...(this.files.get(ino)?.keys() ?? [])];
-    // A small file's few names go in line: short syscalls, cheaper than thread-pool round trips, and this runs in
-    // unlink's reply path (profiled: 0.6 ms of a small file's 0.8 ms unlink went to an asynchronous rm).
+    // A small file's few names go with synchronous calls: short syscalls, cheaper than thread-pool round trips.
     const inLine = indexes.length <= SYNC_REMOVAL_MAX_BLOCKS;
     for (const index of indexes) {
-      await this.locks.run(this.lockKey(ino, index), () => this.dropBlock(ino, index, inLine));
+      await new Promise<void>((forgotten) => {
+        this.removeLater(
+          this.locks.run(this.lockKey(ino, index), async () => {
+            let file: string | undefined;
+            try {
+              file = this.forgetBlock(ino, index);
+            } finally {
+              forgotten();
+            }
+            if (file !== undefined) {
+              await afterPendingReplies();
+              await this.pool.forget(file);
+              await this.spares.recycle(file, inLine);
+            }
+          }),
+        );
+      });
     }
-    const floor = this.layout.floorPath(ino);
-    if (inLine) {
-      fs.rmSync(floor, { force: true });
-    } else {
-      await fsp.rm(floor, { force: true });
+    if (hadFloor) {
+      const floor = this.layout.floorPath(ino);
+      this.removeLater(afterPendingReplies().then(() => fsp.rm(floor, { force: true })));
+    }
+  }
+
+  private removeLater(removal: Promise<unknown>): void {
+    const tracked = removal.then(
+      () => undefined,
+      (error: unknown) => {
+        // What is left is a stray file of an inode that no longer exists: space, not data.
+        this.logger.warn(`could not remove a freed file's cache file: ${(error as Error).message}`);
+      },
+    );
+    this.removals.add(tracked);
+    void tracked.finally(() => this.removals.delete(tracked));
+  }
+
+  /** Resolves once the files of every inode dropped so far are gone (tests, close). */
+  async removalsSettled(): Promise<void> {
+    while (this.removals.size > 0) {
+      await Promise.all([...this.removals]);
     }
   }
 
@@ -866,6 +925,7 @@ export class BlockCache {
   }
 
   async close(): Promise<void> {
+    await this.removalsSettled();
     await this.spares.close();
     await this.pool.closeAll();
     await this.crashGuard.closed();

@@ -91,6 +91,10 @@ describe('BlockCache on a real disk', () => {
     await cache.write(5, 0, pattern(2 * BS, 5));
     expect(cache.spareFileStats()).toEqual({ ready: 0, taken: 0 });
     await cache.drop(5);
+    expect(cache.stats()).toMatchObject({ usedBytes: 0, dirtyBytes: 0, files: 0 });
+    expect(cache.dirtyInodes()).toEqual([]);
+    // The files go after drop returned (after the unlink's reply).
+    await cache.removalsSettled();
     expect(cache.spareFileStats()).toEqual({ ready: 2, taken: 0 });
     expect(fs.readdirSync(path.join(dir, 'blocks', '0'))).toEqual([]);
 
@@ -105,6 +109,19 @@ describe('BlockCache on a real disk', () => {
     expect(all.subarray(110, BS + 3).equals(Buffer.alloc(BS - 107))).toBe(true);
     expect(fs.statSync(path.join(dir, 'blocks', '0', '6.0.d')).size).toBe(110);
     expect(fs.statSync(path.join(dir, 'blocks', '0', '6.1.d')).size).toBe(3 + data.length);
+  });
+
+  it('should keep what is written to a dropped inode before its old files are removed (a pull drops and refills)', async () => {
+    const cache = await open();
+    await cache.write(7, 0, pattern(2 * BS, 7));
+    await cache.drop(7);
+    const fresh = Buffer.from('the new content');
+    await cache.write(7, 0, fresh);
+    await cache.removalsSettled();
+    expect((await cache.read(7, 0, BS, fresh.length)).equals(fresh)).toBe(true);
+    expect(cache.dirtyBlocks(7)).toEqual([0]);
+    expect(fs.readdirSync(path.join(dir, 'blocks', '0'))).toEqual(['7.0.d']);
+    expect(fs.statSync(path.join(dir, 'blocks', '0', '7.0.d')).size).toBe(fresh.length);
   });
 
   it("should list a file's cached blocks with their state and bytes, from its own map", async () => {
@@ -137,6 +154,7 @@ describe('BlockCache on a real disk', () => {
     // A freed file leaves no name behind in the shard its blocks shared with others.
     await cache.write(6, 0, Buffer.from('neighbour'));
     await cache.drop(5);
+    await cache.removalsSettled();
     expect(fs.readdirSync(path.join(dir, 'blocks', '0'))).toEqual(['6.0.d']);
   });
 
