@@ -601,10 +601,11 @@ export class BlockCache {
   /**
    * Drops everything cached for a freed inode (its last name and last open handle are gone). Its blocks leave the
    * cache's books before this returns; their files go after the replies pending now have been sent, each under its
-   * block's lock, so anything that comes for the same block later waits for it. Removing a small file's block
-   * files took a quarter of an unlink's handler (a truncate and a rename, or an unlink: 130 µs of 280), time the
-   * caller of unlink(2) need not wait for: a crash before the removal leaves files that the next start finds
-   * without an inode, as after any crash between the commit and the removal.
+   * block's lock, so anything that comes for the same block later waits for it. Removing a file costs a truncate
+   * and a rename, or an unlink (110–130 µs each here, python loops), in unlink's handler of about 300 µs: time the
+   * caller of unlink(2) need not wait for. A crash before the removal leaves files of an inode that no longer
+   * exists, as a crash between the unlink's commit and the removal always could: the next start drops the dirty
+   * ones (TahoeSyncWorker.recoverCache), and clean ones age out of the LRU.
    */
   async drop(ino: number): Promise<void> {
     this.bumpGeneration(ino);
@@ -632,9 +633,9 @@ export class BlockCache {
         );
       });
     }
+    // In line, not later: nothing orders it after a floor the same inode may get next (a pull refills it).
     if (hadFloor) {
-      const floor = this.layout.floorPath(ino);
-      this.removeLater(afterPendingReplies().then(() => fsp.rm(floor, { force: true })));
+      fs.rmSync(this.layout.floorPath(ino), { force: true });
     }
   }
 
@@ -919,7 +920,7 @@ export class BlockCache {
     };
   }
 
-  /** Empty files ready for new blocks, and how many new blocks took one (the admin cache overview). */
+  /** Empty files ready for new blocks, and how many new blocks took one. */
   spareFileStats(): { ready: number; taken: number } {
     return { ready: this.spares.readyCount, taken: this.spares.taken };
   }
