@@ -90,12 +90,14 @@ describe('SpareFiles (on a temporary directory)', () => {
     // A recycle the crash cut between its truncate and its rename is not possible to tell from a written spare.
     fs.writeFileSync(path.join(binDir, fs.readdirSync(binDir)[0]), 'not empty');
     fs.writeFileSync(path.join(binDir, 'stray'), 'x');
+    fs.mkdirSync(path.join(binDir, 's999'));
     fs.mkdirSync(path.join(dir, 'spare', 'other'));
 
     const second = await pool({ lowWater: 2, highWater: 3 });
     expect(second.readyCount).toBe(3);
     expect(fs.readdirSync(path.join(dir, 'spare')).sort()).toEqual(['a', 'b']);
     expect(sparesOnDisk()).not.toContain('stray');
+    expect(sparesOnDisk()).not.toContain('s999');
     for (let n = 0; n < 3; n++) {
       const target = path.join(dir, `t${n}`);
       expect(second.takeInto(target)).toBe(true);
