@@ -13,7 +13,7 @@ import { SpareFiles, type SpareFilesOptions } from './spare-files';
 
 /** How long a statfs reading of the cache disk is trusted (adjusted for our own writes meanwhile). */
 const DISK_READING_TTL_MS = 500;
-/** A freed file with at most this many cached blocks has its directory removed in line (see drop). */
+/** A freed file with at most this many cached blocks has its files removed with synchronous calls (see drop). */
 const SYNC_REMOVAL_MAX_BLOCKS = 16;
 
 export interface BlockCacheOptions {
