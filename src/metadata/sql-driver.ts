@@ -21,6 +21,12 @@ export interface SqlRunResult {
 export interface SqlConnection {
   all<R>(sql: string, params?: readonly SqlParam[]): Promise<R[]>;
   get<R>(sql: string, params?: readonly SqlParam[]): Promise<R | undefined>;
+  /**
+   * The rows as arrays of their values, in the order the statement selects them. For the reads that return many
+   * columns on the FUSE path (an inode row has 30): building a keyed object per row cost half of a readdirplus page
+   * on SQLite (bench: 110 µs against 58 µs for a directory of 17 entries).
+   */
+  values(sql: string, params?: readonly SqlParam[]): Promise<unknown[][]>;
   run(sql: string, params?: readonly SqlParam[]): Promise<SqlRunResult>;
   /** A statement with neither parameters nor rows (BEGIN, COMMIT): MySQL runs it over the text protocol. */
   command(sql: string): Promise<void>;
@@ -32,6 +38,7 @@ interface SqliteStatement {
   all(...params: unknown[]): unknown[];
   get(...params: unknown[]): unknown;
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  raw(toggle: boolean): SqliteStatement;
 }
 interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
@@ -39,7 +46,11 @@ interface SqliteDatabase {
 
 /** What this module needs of a mysql2 (callback API) connection or pool. */
 interface MysqlExecutor {
-  execute(sql: string, params: readonly SqlParam[], callback: (error: Error | null, result: unknown) => void): unknown;
+  execute(
+    sql: string | { sql: string; rowsAsArray: boolean },
+    params: readonly SqlParam[],
+    callback: (error: Error | null, result: unknown) => void,
+  ): unknown;
   query(sql: string, callback: (error: Error | null) => void): unknown;
 }
 
@@ -58,8 +69,19 @@ function sqliteError(error: unknown): Error {
 
 class SqliteConnection implements SqlConnection {
   private readonly statements = new Map<string, SqliteStatement>();
+  /** The statements read with `values`: raw mode belongs to a prepared statement, so they are prepared apart. */
+  private readonly rawStatements = new Map<string, SqliteStatement>();
 
   constructor(private readonly db: SqliteDatabase) {}
+
+  private rawStatement(sql: string): SqliteStatement {
+    let statement = this.rawStatements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql).raw(true);
+      this.rawStatements.set(sql, statement);
+    }
+    return statement;
+  }
 
   private statement(sql: string): SqliteStatement {
     let statement = this.statements.get(sql);
@@ -87,6 +109,10 @@ class SqliteConnection implements SqlConnection {
     return this.settle(() => this.statement(sql).get(...params) as R | undefined);
   }
 
+  values(sql: string, params: readonly SqlParam[] = []): Promise<unknown[][]> {
+    return this.settle(() => this.rawStatement(sql).all(...params) as unknown[][]);
+  }
+
   run(sql: string, params: readonly SqlParam[] = []): Promise<SqlRunResult> {
     return this.settle(() => {
       const result = this.statement(sql).run(...params);
@@ -104,7 +130,7 @@ class SqliteConnection implements SqlConnection {
 class MysqlConnection implements SqlConnection {
   constructor(private readonly executor: MysqlExecutor) {}
 
-  private execute(sql: string, params: readonly SqlParam[]): Promise<unknown> {
+  private execute(sql: string | { sql: string; rowsAsArray: boolean }, params: readonly SqlParam[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.executor.execute(sql, params, (error, result) => (error ? reject(error) : resolve(result)));
     });
@@ -116,6 +142,10 @@ class MysqlConnection implements SqlConnection {
 
   async get<R>(sql: string, params: readonly SqlParam[] = []): Promise<R | undefined> {
     return ((await this.execute(sql, params)) as R[])[0];
+  }
+
+  async values(sql: string, params: readonly SqlParam[] = []): Promise<unknown[][]> {
+    return (await this.execute({ sql, rowsAsArray: true }, params)) as unknown[][];
   }
 
   async run(sql: string, params: readonly SqlParam[] = []): Promise<SqlRunResult> {

@@ -97,6 +97,49 @@ export function inodeFromRow(row: Record<string, unknown>): InodeModel {
   };
 }
 
+/** The names of `INODE_COLUMNS`, in its order: `inodeFromValues` reads a row by these positions. */
+export const INODE_COLUMN_NAMES: readonly string[] = ['ino', ...COLUMNS.map(([, column]) => column)];
+
+/**
+ * An inode from the values of a row read with `SqlConnection.values`, its `INODE_COLUMNS` starting at `at` (a join
+ * selects other columns first). The positions follow COLUMNS; sql-inode-rows.spec.ts checks that they agree with
+ * `inodeFromRow`.
+ */
+export function inodeFromValues(values: readonly unknown[], at = 0): InodeModel {
+  return {
+    ino: num(values[at]),
+    type: values[at + 1] as InodeType,
+    mode: num(values[at + 2]),
+    uid: num(values[at + 3]),
+    gid: num(values[at + 4]),
+    size: num(values[at + 5]),
+    nlink: num(values[at + 6]),
+    rdev: num(values[at + 7]),
+    parent: numOrNull(values[at + 8]),
+    atimeSec: num(values[at + 9]),
+    atimeNsec: num(values[at + 10]),
+    mtimeSec: num(values[at + 11]),
+    mtimeNsec: num(values[at + 12]),
+    ctimeSec: num(values[at + 13]),
+    ctimeNsec: num(values[at + 14]),
+    contentVersion: num(values[at + 15]),
+    writeCap: (values[at + 16] as string | null) ?? null,
+    readCap: (values[at + 17] as string | null) ?? null,
+    syncedContentVersion: numOrNull(values[at + 18]),
+    syncState: values[at + 19] as SyncState,
+    dataDirty: bool(values[at + 20]),
+    attrDirty: bool(values[at + 21]),
+    entriesDirty: bool(values[at + 22]),
+    dirtySince: numOrNull(values[at + 23]),
+    listedAt: numOrNull(values[at + 24]),
+    changeSeq: num(values[at + 25]),
+    syncError: (values[at + 26] as string | null) ?? null,
+    syncTries: num(values[at + 27]),
+    publishedIno: numOrNull(values[at + 28]),
+    dirtyOwner: (values[at + 29] as string | null) ?? null,
+  };
+}
+
 /** The row's columns but `ino`, in the order of the statements above. */
 export function inodeParams(row: Omit<InodeModel, 'ino'>): SqlParam[] {
   return COLUMNS.map(([property]) => {

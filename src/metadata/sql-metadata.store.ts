@@ -198,12 +198,12 @@ export class SqlMetadataStore extends MetadataStore {
         }
         return toRecord(dots === 'dot' ? dir : await this.kit.inodeOrThrow(sql, dir.parent ?? ROOT_INO));
       }
-      const row = await sql.get<Record<string, unknown>>(
+      const [values] = await sql.values(
         `SELECT ${INODE_COLUMNS} FROM dir_entry e JOIN inode i ON i.ino = e.child WHERE e.parent = ? AND e.name = ?`,
         [parent, bytes],
       );
-      if (row !== undefined) {
-        return toRecord(this.kit.inodeRow(row));
+      if (values !== undefined) {
+        return toRecord(this.kit.inodeValues(values));
       }
       const dir = await this.kit.inodeOrThrow(sql, parent);
       if (dir.type !== 'dir') {
@@ -220,9 +220,10 @@ export class SqlMetadataStore extends MetadataStore {
     return await this.kit.readSql(async (sql) => {
       // One row more than asked tells whether another page follows, without a second query. The limit is written
       // into the text (an integer computed above): MySQL refuses some LIMIT parameters of a prepared statement.
-      // readdirplus takes the inodes in the same statement.
-      const raw = await sql.all<Record<string, unknown> & { entry_id: unknown; entry_name: Buffer; type: InodeType }>(
-        `SELECT e.id AS entry_id, e.name AS entry_name, ${plus ? INODE_COLUMNS : 'i.ino, i.type'} FROM dir_entry e ` +
+      // readdirplus takes the inodes in the same statement. Each row's values: entry id, name, then the inode's
+      // columns (plus) or its number and type.
+      const raw = await sql.values(
+        `SELECT e.id, e.name, ${plus ? INODE_COLUMNS : 'i.ino, i.type'} FROM dir_entry e ` +
           `JOIN inode i ON i.ino = e.child WHERE e.parent = ? AND e.id > ? ORDER BY e.id LIMIT ${limit + 1}`,
         [dir, after],
       );
@@ -233,18 +234,20 @@ export class SqlMetadataStore extends MetadataStore {
         }
       }
       const more = raw.length > limit;
-      const entries: DirEntryRecord[] = [];
-      for (const row of more ? raw.slice(0, limit) : raw) {
+      const count = more ? limit : raw.length;
+      const entries: DirEntryRecord[] = new Array<DirEntryRecord>(count);
+      for (let index = 0; index < count; index++) {
+        const values = raw[index];
         const entry: DirEntryRecord = {
-          name: Buffer.from(row.entry_name),
-          ino: num(row.ino),
-          type: row.type,
-          cookie: num(row.entry_id),
+          name: Buffer.from(values[1] as Buffer),
+          ino: num(values[2]),
+          type: values[3] as InodeType,
+          cookie: num(values[0]),
         };
         if (plus) {
-          entry.inode = toRecord(this.kit.inodeRow(row));
+          entry.inode = toRecord(this.kit.inodeValues(values, 2));
         }
-        entries.push(entry);
+        entries[index] = entry;
       }
       return { entries, next: more ? entries[entries.length - 1].cookie : null };
     });

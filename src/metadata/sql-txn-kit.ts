@@ -27,7 +27,7 @@ import {
 } from './sql-store.util';
 import { type SqlConnection, SqlDriver } from './sql-driver';
 import { LazyAtimes } from './sql-lazy-atime';
-import { INODE_COLUMNS, inodeFromRow, inodeParams, UPDATE_INODE_SQL } from './sql-inode-rows';
+import { INODE_COLUMNS, inodeFromRow, inodeFromValues, inodeParams, UPDATE_INODE_SQL } from './sql-inode-rows';
 
 /**
  * How SqlMetadataStore reaches its database, for MySQL/MariaDB and SQLite.
@@ -200,14 +200,14 @@ export class SqlTxnKit {
     if (wanted.length === 0) {
       return new Map();
     }
-    const rows = await tx.sql.all<Record<string, unknown>>(
+    const rows = await tx.sql.values(
       `SELECT ${INODE_COLUMNS} FROM inode i WHERE i.ino IN (${wanted.map(() => '?').join(', ')}) ORDER BY i.ino` +
         (this.dialect === 'mysql' ? ' FOR UPDATE' : ''),
       wanted,
     );
     const locked = new Map<number, InodeModel>();
-    for (const raw of rows) {
-      const row = inodeFromRow(raw);
+    for (const values of rows) {
+      const row = inodeFromValues(values);
       const atime = this.atimes.overlay(row);
       if (atime !== undefined) {
         tx.seenAtimes.set(row.ino, atime);
@@ -298,9 +298,16 @@ export class SqlTxnKit {
     return row;
   }
 
+  /** Like `inodeRow`, from a row read with `SqlConnection.values` whose inode columns start at `at`. */
+  inodeValues(values: readonly unknown[], at = 0): InodeModel {
+    const row = inodeFromValues(values, at);
+    this.atimes.overlay(row);
+    return row;
+  }
+
   async findInode(sql: SqlConnection, ino: number): Promise<InodeModel | null> {
-    const row = await sql.get<Record<string, unknown>>(`SELECT ${INODE_COLUMNS} FROM inode i WHERE i.ino = ?`, [ino]);
-    return row === undefined ? null : this.inodeRow(row);
+    const [values] = await sql.values(`SELECT ${INODE_COLUMNS} FROM inode i WHERE i.ino = ?`, [ino]);
+    return values === undefined ? null : this.inodeValues(values);
   }
 
   async inodeOrThrow(sql: SqlConnection, ino: number): Promise<InodeModel> {
