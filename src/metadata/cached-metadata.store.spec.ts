@@ -100,3 +100,88 @@ describe('CachedMetadataStore', () => {
     expect(storeLookups).toBe(1);
   });
 });
+
+describe('CachedMetadataStore listings', () => {
+  /** A directory 1 holding `a` (inode 12) in an inner store (a fake) that counts its readdir calls. */
+  function listedStore(): {
+    store: MetadataStore;
+    events: MetadataEvents;
+    readdirs: () => number;
+    entries: { name: Buffer; ino: number; type: 'file'; cookie: number; inode: InodeRecord }[];
+  } {
+    const events = new MetadataEvents();
+    let readdirs = 0;
+    let child = { ino: 12, type: 'file', size: 5 } as InodeRecord;
+    const entries = [{ name: Buffer.from('a'), ino: 12, type: 'file' as const, cookie: 1, inode: child }];
+    const store = {
+      events,
+      readdir: (): Promise<DirPage> => {
+        readdirs++;
+        return Promise.resolve({ entries: entries.map((entry) => ({ ...entry, inode: child })), next: null });
+      },
+      create: (_parent: number, name: Buffer): Promise<InodeRecord> => {
+        const made = { ino: 13, type: 'file', size: 0 } as InodeRecord;
+        entries.push({ name, ino: 13, type: 'file', cookie: 2, inode: made });
+        return Promise.resolve(made);
+      },
+      setattr: (_ino: number, changes: SetAttrChanges): Promise<InodeRecord> => {
+        child = { ...child, size: changes.size ?? child.size };
+        return Promise.resolve(child);
+      },
+    } as unknown as MetadataStore;
+    return { store, events, readdirs: () => readdirs, entries };
+  }
+
+  it('should serve a page listed again from the cache, with the inodes as they are now', async () => {
+    const { store, readdirs } = listedStore();
+    const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    await cached.readdir(1, { plus: true, after: 0, limit: 32 });
+    await cached.setattr(12, { size: 9 });
+    const again = await cached.readdir(1, { plus: true, after: 0, limit: 32 });
+    expect(readdirs()).toBe(1);
+    expect(again.entries.map((entry) => [entry.name.toString(), entry.inode?.size])).toEqual([['a', 9]]);
+    expect((await cached.readdir(1, { plus: false, after: 0, limit: 32 })).entries[0].inode).toBeUndefined();
+    expect(readdirs()).toBe(1);
+    expect(cached.cacheStats().listedDirectories).toBe(1);
+  });
+
+  it('should list a directory again from the store after a name was created in it', async () => {
+    const { store, readdirs } = listedStore();
+    const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    await cached.readdir(1, { plus: true, after: 0, limit: 32 });
+    await cached.create(1, Buffer.from('b'), { mode: 0o644, uid: 0, gid: 0 });
+    const names = (await cached.readdir(1, { plus: true, after: 0, limit: 32 })).entries.map((e) => e.name.toString());
+    expect(names).toEqual(['a', 'b']);
+    expect(readdirs()).toBe(2);
+  });
+
+  it('should list a directory again from the store once a remote change named it or its time to live passed', async () => {
+    const { store, events, readdirs } = listedStore();
+    let now = 0;
+    const cached = new CachedMetadataStore(store, { ttlMs: 1_000, now: () => now });
+    await cached.readdir(1, { after: 0, limit: 32 });
+    events.publish('remoteApplied', { inos: [1], names: [] });
+    await cached.readdir(1, { after: 0, limit: 32 });
+    expect(readdirs()).toBe(2);
+    now = 1_000;
+    await cached.readdir(1, { after: 0, limit: 32 });
+    expect(readdirs()).toBe(3);
+  });
+
+  it('should not keep a page whose read overlapped a change (fake overlapping store)', async () => {
+    const { store, readdirs } = listedStore();
+    const inner = store as unknown as { readdir: () => Promise<DirPage> };
+    const plainReaddir = inner.readdir;
+    let release: () => void = () => undefined;
+    inner.readdir = () => new Promise<DirPage>((resolve) => (release = () => resolve(plainReaddir())));
+    const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    const overlapping = cached.readdir(1, { after: 0, limit: 32 });
+    await cached.create(1, Buffer.from('b'), { mode: 0o644, uid: 0, gid: 0 });
+    release();
+    await overlapping;
+    inner.readdir = plainReaddir;
+    const names = (await cached.readdir(1, { after: 0, limit: 32 })).entries.map((e) => e.name.toString());
+    expect(names).toEqual(['a', 'b']);
+    expect(readdirs()).toBe(2);
+  });
+});

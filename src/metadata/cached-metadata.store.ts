@@ -1,7 +1,9 @@
 import type { MetadataStore } from './metadata.store';
+import { CachedListings } from './cached-listings';
 import type {
   ContentChange,
   Credentials,
+  DirEntryRecord,
   DirPage,
   FilesystemSettings,
   InodeRecord,
@@ -31,6 +33,8 @@ export interface CachedMetadataOptions {
   /** How long an entry is trusted without being read again (the kernel's attribute timeout is the same idea). */
   ttlMs: number;
   maxEntries?: number;
+  /** Directories whose listing pages are kept (10,000 unless given). */
+  maxListedDirectories?: number;
   now?: () => number;
 }
 
@@ -49,6 +53,7 @@ function nameKey(parent: number, name: Name): string {
 export class CachedMetadataStore extends MetadataStorePort {
   private readonly inodes = new Map<number, Cached<InodeRecord>>();
   private readonly names = new Map<string, Cached<number>>();
+  private readonly listings: CachedListings;
   private readonly now: () => number;
   private hits = 0;
   private misses = 0;
@@ -66,6 +71,7 @@ export class CachedMetadataStore extends MetadataStorePort {
   ) {
     super();
     this.now = options.now ?? Date.now;
+    this.listings = new CachedListings(options.ttlMs, options.maxListedDirectories ?? 10_000, this.now);
     const events = inner.events;
     events.on('syncStateChanged', ({ inos }) => inos.forEach((ino) => this.invalidateInode(ino)), 'cache');
     events.on(
@@ -85,8 +91,14 @@ export class CachedMetadataStore extends MetadataStorePort {
     return this.inner.events;
   }
 
-  cacheStats(): { hits: number; misses: number; inodes: number; names: number } {
-    return { hits: this.hits, misses: this.misses, inodes: this.inodes.size, names: this.names.size };
+  cacheStats(): { hits: number; misses: number; inodes: number; names: number; listedDirectories: number } {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      inodes: this.inodes.size,
+      names: this.names.size,
+      listedDirectories: this.listings.directories,
+    };
   }
 
   /**
@@ -139,6 +151,14 @@ export class CachedMetadataStore extends MetadataStorePort {
     }
   }
 
+  /** The entries of these directories change: their rows and listed pages go. */
+  private entriesChanging(...dirs: number[]): void {
+    this.forget(...dirs);
+    for (const dir of dirs) {
+      this.listings.forget(dir);
+    }
+  }
+
   private forgetName(parent: number, name: Name): void {
     this.changeEpoch++;
     this.names.delete(nameKey(parent, name));
@@ -149,11 +169,14 @@ export class CachedMetadataStore extends MetadataStorePort {
     this.changeEpoch++;
     this.inodes.clear();
     this.names.clear();
+    this.listings.clear();
   }
 
+  /** A row changed where this cache could not see it; if it is a directory, its entries may have too. */
   invalidateInode(ino: number): void {
     this.changeEpoch++;
     this.inodes.delete(ino);
+    this.listings.forget(ino);
   }
 
   // ---- reads ----------------------------------------------------------------------------------------------
@@ -194,9 +217,24 @@ export class CachedMetadataStore extends MetadataStorePort {
    * passes (`ls -l` then `stat`, a build tool's walk), and finds them here instead of in SQL.
    */
   async readdir(dir: number, options?: ReaddirOptions): Promise<DirPage> {
+    const after = options?.after ?? 0;
+    const limit = options?.limit ?? 0;
+    const plus = options?.plus === true;
+    const listed = this.listings.get(dir, after, limit);
+    if (listed !== undefined) {
+      const entries = plus ? this.withCachedInodes(listed.entries) : [...listed.entries];
+      if (entries !== undefined) {
+        this.hits++;
+        return { entries, next: listed.next };
+      }
+    }
+    this.misses++;
     const epoch = this.changeEpoch;
     const page = await this.inner.readdir(dir, options);
-    if (options?.plus === true) {
+    if (epoch !== this.changeEpoch) {
+      return page;
+    }
+    if (plus) {
       for (const entry of page.entries) {
         if (entry.inode !== undefined) {
           this.rememberName(dir, entry.name, entry.ino, epoch);
@@ -204,7 +242,29 @@ export class CachedMetadataStore extends MetadataStorePort {
         }
       }
     }
+    this.listings.set(dir, after, limit, page);
     return page;
+  }
+
+  /** A listed page with each entry's inode from this cache, or undefined if one is missing or expired. */
+  private withCachedInodes(entries: readonly DirEntryRecord[]): DirEntryRecord[] | undefined {
+    const now = this.now();
+    const withInodes = new Array<DirEntryRecord>(entries.length);
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index];
+      const cached = this.inodes.get(entry.ino);
+      if (cached === undefined || cached.expires <= now) {
+        return undefined;
+      }
+      withInodes[index] = {
+        name: entry.name,
+        ino: entry.ino,
+        type: entry.type,
+        cookie: entry.cookie,
+        inode: cached.value,
+      };
+    }
+    return withInodes;
   }
 
   readlink(ino: number): Promise<Buffer> {
@@ -226,7 +286,7 @@ export class CachedMetadataStore extends MetadataStorePort {
   // ---- namespace --------------------------------------------------------------------------------------------
 
   async create(parent: number, name: Name, options: NewInodeOptions): Promise<InodeRecord> {
-    this.forget(parent);
+    this.entriesChanging(parent);
     const record = await this.inner.create(parent, name, options);
     const written = this.rememberWritten(record);
     this.rememberName(parent, name, record.ino, this.changeEpoch);
@@ -234,59 +294,60 @@ export class CachedMetadataStore extends MetadataStorePort {
   }
 
   async mkdir(parent: number, name: Name, options: NewInodeOptions): Promise<InodeRecord> {
-    this.forget(parent);
+    this.entriesChanging(parent);
     const record = await this.inner.mkdir(parent, name, options);
-    this.forget(parent);
+    this.entriesChanging(parent);
     const written = this.rememberWritten(record);
     this.rememberName(parent, name, record.ino, this.changeEpoch);
     return written;
   }
 
   async mknod(parent: number, name: Name, options: MknodOptions): Promise<InodeRecord> {
-    this.forget(parent);
+    this.entriesChanging(parent);
     const record = await this.inner.mknod(parent, name, options);
-    this.forget(parent);
+    this.entriesChanging(parent);
     return this.rememberWritten(record);
   }
 
   async symlink(parent: number, name: Name, target: Name, owner: Credentials): Promise<InodeRecord> {
-    this.forget(parent);
+    this.entriesChanging(parent);
     const record = await this.inner.symlink(parent, name, target, owner);
-    this.forget(parent);
+    this.entriesChanging(parent);
     return this.rememberWritten(record);
   }
 
   async link(ino: number, newParent: number, newName: Name): Promise<InodeRecord> {
-    this.forget(ino, newParent);
+    this.forget(ino);
+    this.entriesChanging(newParent);
     try {
       return this.rememberWritten(await this.inner.link(ino, newParent, newName));
     } finally {
-      this.forget(newParent);
+      this.entriesChanging(newParent);
     }
   }
 
   async unlink(parent: number, name: Name): Promise<RemovedInode> {
     this.forgetName(parent, name);
-    this.forget(parent);
+    this.entriesChanging(parent);
     try {
       const removed = await this.inner.unlink(parent, name);
       this.forget(removed.ino);
       return removed;
     } finally {
-      this.forget(parent);
+      this.entriesChanging(parent);
       this.forgetName(parent, name);
     }
   }
 
   async rmdir(parent: number, name: Name): Promise<RemovedInode> {
     this.forgetName(parent, name);
-    this.forget(parent);
+    this.entriesChanging(parent);
     try {
       const removed = await this.inner.rmdir(parent, name);
       this.forget(removed.ino);
       return removed;
     } finally {
-      this.forget(parent);
+      this.entriesChanging(parent);
       this.forgetName(parent, name);
     }
   }
@@ -301,7 +362,7 @@ export class CachedMetadataStore extends MetadataStorePort {
     const drop = (): void => {
       this.forgetName(parent, name);
       this.forgetName(newParent, newName);
-      this.forget(parent, newParent);
+      this.entriesChanging(parent, newParent);
     };
     drop();
     try {
