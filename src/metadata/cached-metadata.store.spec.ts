@@ -1,6 +1,6 @@
 import { MetadataEvents } from './metadata-events';
 import type { MetadataStore } from './metadata.store';
-import type { DirPage, InodeRecord, SetAttrChanges } from './metadata.types';
+import type { DirEntryRecord, DirPage, InodeRecord, SetAttrChanges } from './metadata.types';
 import { CachedMetadataStore } from './cached-metadata.store';
 
 function fileRecord(size: number): InodeRecord {
@@ -107,17 +107,18 @@ describe('CachedMetadataStore listings', () => {
     store: MetadataStore;
     events: MetadataEvents;
     readdirs: () => number;
-    entries: { name: Buffer; ino: number; type: 'file'; cookie: number; inode: InodeRecord }[];
   } {
     const events = new MetadataEvents();
     let readdirs = 0;
     let child = { ino: 12, type: 'file', size: 5 } as InodeRecord;
-    const entries = [{ name: Buffer.from('a'), ino: 12, type: 'file' as const, cookie: 1, inode: child }];
+    const entries: DirEntryRecord[] = [{ name: Buffer.from('a'), ino: 12, type: 'file', cookie: 1, inode: child }];
     const store = {
       events,
       readdir: (): Promise<DirPage> => {
         readdirs++;
-        return Promise.resolve({ entries: entries.map((entry) => ({ ...entry, inode: child })), next: null });
+        // The inode as it is now: a setattr changes `child`.
+        const now = entries.map((entry) => ({ ...entry, inode: entry.ino === child.ino ? child : entry.inode }));
+        return Promise.resolve({ entries: now, next: null });
       },
       create: (_parent: number, name: Buffer): Promise<InodeRecord> => {
         const made = { ino: 13, type: 'file', size: 0 } as InodeRecord;
@@ -129,7 +130,7 @@ describe('CachedMetadataStore listings', () => {
         return Promise.resolve(child);
       },
     } as unknown as MetadataStore;
-    return { store, events, readdirs: () => readdirs, entries };
+    return { store, events, readdirs: () => readdirs };
   }
 
   it('should serve a page listed again from the cache, with the inodes as they are now', async () => {
