@@ -82,7 +82,7 @@ describe('riverfs status, inode and evict against a real mount', () => {
     expect(Array.isArray(report.runningJobs)).toBe(true);
   });
 
-  it("should report the gateway's memory, its heap bounded by the launcher at the maxHeap setting (512 MiB)", async () => {
+  it("should report the gateway's memory, its heap bounded by the launcher at the maxHeap setting (512 MiB) and malloc held to two arenas", async () => {
     const table = await runCli(['status', ...at()]);
     expect(table.stdout).toMatch(/^memory: +[\d.]+ \w+ resident; heap [\d.]+ \w+ used of [\d.]+ \w+$/m);
     const { memory } = json<StatusReport>(await runCli(['status', '--json', ...at()])).stats;
@@ -94,6 +94,7 @@ describe('riverfs status, inode and evict against a real mount', () => {
     expect(memory.rssBytes).toBeGreaterThan(memory.heapUsedBytes);
     // The serving process is the launcher's child, started with the bound.
     expect(fs.readFileSync(`/proc/${riverfs!.pid!}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=512');
+    expect(fs.readFileSync(`/proc/${riverfs!.pid!}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
   });
 
   it('should inspect a file by path from the root, by its path in the mount, and by inode number', async () => {
