@@ -69,7 +69,7 @@ const SetAttr = {
 } as const;
 
 /** Bits of the open-reply flags (LL_OPEN_* in the addon). */
-const OpenFlag = { directIo: 1, keepCache: 2, nonSeekable: 4, cacheReaddir: 8 } as const;
+const OpenFlag = { directIo: 1, keepCache: 2, nonSeekable: 4, cacheReaddir: 8, noFlush: 16 } as const;
 
 /** What libfuse answers to statfs when the filesystem does not say. */
 const DEFAULT_STATFS: StatFs = {
@@ -90,7 +90,8 @@ function openFlags(options: OpenOptions): number {
     (options.directIo ? OpenFlag.directIo : 0) |
     (options.keepCache ? OpenFlag.keepCache : 0) |
     (options.nonSeekable ? OpenFlag.nonSeekable : 0) |
-    (options.cacheReaddir ? OpenFlag.cacheReaddir : 0)
+    (options.cacheReaddir ? OpenFlag.cacheReaddir : 0) |
+    (options.noFlush ? OpenFlag.noFlush : 0)
   );
 }
 

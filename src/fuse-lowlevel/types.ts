@@ -56,6 +56,12 @@ export interface OpenOptions {
   nonSeekable?: boolean;
   /** opendir only: the kernel may cache this directory's listing. */
   cacheReaddir?: boolean;
+  /**
+   * No FLUSH when a descriptor of this open is closed (FOPEN_NOFLUSH, Linux 5.16; ignored with the writeback cache).
+   * FLUSH is also where the kernel asks to drop the closing process's POSIX locks: a filesystem that keeps locks
+   * and sets this must drop them itself, at release.
+   */
+  noFlush?: boolean;
 }
 
 export interface OpenReply extends OpenOptions {

@@ -316,6 +316,57 @@ describe('riverfs mount on the low-level FUSE API', () => {
     });
   }, 120_000);
 
+  it('closes read-only descriptors without a flush, and still ends the POSIX locks taken through them', async () => {
+    await withTempMountpoint(async (mountpoint) => {
+      const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });
+      const agents: LockAgent[] = [];
+      try {
+        const file = path.join(mountpoint, 'shared');
+        fs.writeFileSync(file, 'read me');
+        const flushes = async (): Promise<number> => {
+          const response = await fetch(`${riverfs.adminUrl}/metrics`, {
+            headers: { authorization: `Bearer ${riverfs.adminToken()}` },
+          });
+          const counted = (await response.text()).match(
+            /^riverfs_fuse_op_duration_seconds_count\{op="flush"\} (\d+)$/m,
+          );
+          return Number(counted?.[1] ?? 0);
+        };
+        const before = await flushes();
+        for (let round = 0; round < 5; round++) {
+          expect(fs.readFileSync(file, 'utf8')).toBe('read me');
+        }
+        fs.appendFileSync(file, '!');
+        // Five read-only closes cost no flush; the append's close does (it persists what was written).
+        expect((await flushes()) - before).toBe(1);
+
+        const writer = await LockAgent.open(file);
+        agents.push(writer);
+        for (const ending of ['close', 'kill'] as const) {
+          const reader = await LockAgent.open(file, { readOnly: true });
+          agents.push(reader);
+          expect(await reader.send('setlk r 0 10')).toEqual({ ok: true });
+          expect(await writer.send('setlk w 0 1')).toEqual({ ok: false, errno: 'EAGAIN' });
+          if (ending === 'close') {
+            expect(await reader.send('close')).toEqual({ ok: true });
+          } else {
+            await reader.killAndWait();
+          }
+          // Ended by the release the kernel sends once the last descriptor is closed (there was no flush to end it).
+          await pollUntil(async () => ((await writer.send('setlk w 0 1')).ok ? true : undefined), {
+            timeoutMs: 10_000,
+            intervalMs: 20,
+            describeTimeout: () => `the read lock outlived its read-only descriptor (${ending})`,
+          });
+          expect(await writer.send('setlk u 0 0')).toEqual({ ok: true });
+        }
+      } finally {
+        await Promise.all(agents.map((agent) => agent.killAndWait()));
+        await riverfs.dispose();
+      }
+    });
+  }, 120_000);
+
   it('keeps fcntl and flock locks in RiverFS: conflicts, F_GETLK naming the holder, release when the holder dies', async () => {
     await withTempMountpoint(async (mountpoint) => {
       const riverfs = await RiverFsProcess.start(mountpoint, { args: ['--fuse-api', 'lowlevel'] });

@@ -110,7 +110,8 @@ describe.each(BACKENDS)('RiverFS restarted on $title', (backend) => {
       fs.unlinkSync(j(mountpoint, 'dir', 'doomed'));
 
       await riverfs.kill9();
-      expect(() => fs.closeSync(fd)).toThrow(/ENOTCONN|EBADF/);
+      // A read-only descriptor closes without asking the gateway anything (no flush): it succeeds, as on a local disk.
+      expect(() => fs.closeSync(fd)).not.toThrow();
       await riverfs.start();
 
       expect(fs.readdirSync(j(mountpoint, 'dir'))).toEqual([]);

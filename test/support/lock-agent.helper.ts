@@ -32,10 +32,10 @@ export class LockAgent {
     });
   }
 
-  /** Starts an agent with `file` open; its pid is the process's. */
-  static async open(file: string): Promise<LockAgent> {
+  /** Starts an agent with `file` open (read-write, or read-only); its pid is the process's. */
+  static async open(file: string, options: { readOnly?: boolean } = {}): Promise<LockAgent> {
     const agent = new LockAgent(spawn('python3', [path.join(__dirname, 'lock-agent.py')]));
-    const opened = await agent.send(`open ${file}`);
+    const opened = await agent.send(`open ${file}${options.readOnly === true ? ' ro' : ''}`);
     if (!opened.ok) {
       agent.kill();
       throw new Error(`the lock agent could not open ${file}: ${opened.errno}`);

@@ -1,6 +1,6 @@
 """A process that takes file locks when told to: one command per line on stdin, one JSON reply per line.
 
-open PATH | setlk r|w|u START LEN | setlkw r|w|u START LEN | getlk r|w START LEN | flock sh|ex|un [nb] | close
+open PATH [ro] | setlk r|w|u START LEN | setlkw r|w|u START LEN | getlk r|w START LEN | flock sh|ex|un [nb] | close
 Replies {"ok": true, ...} or {"ok": false, "errno": "EAGAIN"}; getlk adds type/start/len/pid, open adds pid.
 SIGUSR1 during a blocking command makes it fail with "EINTR" (as Ctrl-C would end it); send it only then.
 """
@@ -41,7 +41,7 @@ for line in sys.stdin:
     try:
         op = words[0]
         if op == 'open':
-            f = open(words[1], 'r+')
+            f = open(words[1], 'r' if words[2:] == ['ro'] else 'r+')
             reply(ok=True, pid=os.getpid())
         elif op in ('setlk', 'setlkw', 'getlk'):
             query = struct.pack(FORMAT, TYPES[words[1]], os.SEEK_SET, int(words[2]), int(words[3]), 0)

@@ -47,6 +47,7 @@ enum ll_context_field { LL_CTX_uid, LL_CTX_gid, LL_CTX_pid, LL_CTX_umask, LL_CTX
 #define LL_OPEN_KEEP_CACHE 2
 #define LL_OPEN_NONSEEKABLE 4
 #define LL_OPEN_CACHE_READDIR 8
+#define LL_OPEN_NOFLUSH 16
 
 typedef struct ll_session ll_session;
 

@@ -149,6 +149,7 @@ static void fill_open(struct fuse_file_info *fi, double fh, double flags) {
   fi->keep_cache = (bits & LL_OPEN_KEEP_CACHE) != 0;
   fi->nonseekable = (bits & LL_OPEN_NONSEEKABLE) != 0;
   fi->cache_readdir = (bits & LL_OPEN_CACHE_READDIR) != 0;
+  fi->noflush = (bits & LL_OPEN_NOFLUSH) != 0;
 }
 
 /* replyError(id, errno): errno positive, as in <errno.h>. */
