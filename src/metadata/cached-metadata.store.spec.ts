@@ -186,3 +186,28 @@ describe('CachedMetadataStore listings', () => {
     expect(readdirs()).toBe(2);
   });
 });
+
+describe('CachedMetadataStore after sync bookkeeping', () => {
+  it('should read again the rows the sync layer changed that it held, and only those', async () => {
+    const events = new MetadataEvents();
+    const reads: number[] = [];
+    let syncState = 'dirty';
+    const store = {
+      events,
+      getInode: (ino: number): Promise<InodeRecord> => {
+        reads.push(ino);
+        return Promise.resolve({ ino, type: 'file', size: 1, syncState } as InodeRecord);
+      },
+    } as unknown as MetadataStore;
+    const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    await cached.getInode(7);
+    syncState = 'synced';
+    events.publish('syncStateChanged', { inos: [7, 8] });
+    // The refresh runs on the next turn of the event loop.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(reads).toEqual([7, 7]);
+    expect((await cached.getInode(7)).syncState).toBe('synced');
+    expect(reads).toEqual([7, 7]);
+    expect(cached.cacheStats().hits).toBe(1);
+  });
+});

@@ -64,6 +64,10 @@ export class CachedMetadataStore extends MetadataStorePort {
    * of a file, for as long as its time to live, to a truncate that then cuts the wrong bytes.
    */
   private changeEpoch = 0;
+  /** Rows the sync layer changed while they were cached: read again soon (refreshLater). */
+  private readonly toRefresh = new Set<number>();
+  private refreshing = false;
+  private closed = false;
 
   constructor(
     private readonly inner: MetadataStore,
@@ -73,7 +77,7 @@ export class CachedMetadataStore extends MetadataStorePort {
     this.now = options.now ?? Date.now;
     this.listings = new CachedListings(options.ttlMs, options.maxListedDirectories ?? 10_000, this.now);
     const events = inner.events;
-    events.on('syncStateChanged', ({ inos }) => inos.forEach((ino) => this.invalidateInode(ino)), 'cache');
+    events.on('syncStateChanged', ({ inos }) => this.refreshLater(inos), 'cache');
     events.on(
       'remoteApplied',
       ({ inos, names }) => {
@@ -170,6 +174,45 @@ export class CachedMetadataStore extends MetadataStorePort {
     this.inodes.clear();
     this.names.clear();
     this.listings.clear();
+  }
+
+  /**
+   * Rows the sync layer changed (caps, sync state): what the mount shows of them did not change, but the cached copies
+   * are stale. They are dropped at once, and those that were cached are read again right after, so that the walk
+   * that follows an upload (`ls -l`, `stat` of each file, a build's scan) finds them here: dropping them alone sent
+   * every such lookup to SQL (small-file stat after the drain: 36 µs a lookup instead of 6).
+   */
+  private refreshLater(inos: readonly number[]): void {
+    for (const ino of inos) {
+      if (this.inodes.has(ino)) {
+        this.toRefresh.add(ino);
+      }
+      this.invalidateInode(ino);
+    }
+    if (this.toRefresh.size > 0 && !this.refreshing) {
+      this.refreshing = true;
+      setImmediate(() => void this.refresh());
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      while (this.toRefresh.size > 0 && !this.closed) {
+        const [ino] = this.toRefresh;
+        this.toRefresh.delete(ino);
+        if (this.inodes.has(ino)) {
+          continue; // Someone read it meanwhile.
+        }
+        const epoch = this.changeEpoch;
+        try {
+          this.remember(await this.inner.getInode(ino), epoch);
+        } catch {
+          // Gone meanwhile (or the store is closing): nothing to keep.
+        }
+      }
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   /** A row changed where this cache could not see it; if it is a directory, its entries may have too. */
@@ -457,6 +500,8 @@ export class CachedMetadataStore extends MetadataStorePort {
   }
 
   close(): Promise<void> {
+    this.closed = true;
+    this.toRefresh.clear();
     return this.inner.close();
   }
 }
