@@ -210,4 +210,51 @@ describe('CachedMetadataStore after sync bookkeeping', () => {
     expect(reads).toEqual([7, 7]);
     expect(cached.cacheStats().hits).toBe(1);
   });
+
+  it('should keep a row read again while other rows changed, and read again one whose own change overlapped (fake store)', async () => {
+    const events = new MetadataEvents();
+    const reads: number[] = [];
+    const held: (() => void)[] = [];
+    let hold = false;
+    let version = 0;
+    const store = {
+      events,
+      getInode: (ino: number): Promise<InodeRecord> => {
+        reads.push(ino);
+        const seen = { ino, type: 'file', size: version } as InodeRecord;
+        return hold ? new Promise((resolve) => held.push(() => resolve(seen))) : Promise.resolve(seen);
+      },
+    } as unknown as MetadataStore;
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const release = async (): Promise<void> => {
+      hold = false;
+      held.splice(0).forEach((resume) => resume());
+      await nextTurn();
+    };
+    const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    await cached.getInode(7);
+    await cached.getInode(9);
+
+    hold = true;
+    version = 1;
+    events.publish('syncStateChanged', { inos: [7] });
+    await nextTurn();
+    events.publish('syncStateChanged', { inos: [9] }); // another row, while 7 is being read
+    await release();
+    expect(reads).toEqual([7, 9, 7, 9]);
+    expect((await cached.getInode(7)).size).toBe(1);
+    expect((await cached.getInode(9)).size).toBe(1);
+
+    hold = true;
+    version = 2;
+    events.publish('syncStateChanged', { inos: [7] });
+    await nextTurn();
+    version = 3;
+    events.publish('syncStateChanged', { inos: [7] }); // the same row again, while it is being read
+    await release();
+    await nextTurn();
+    expect(reads).toEqual([7, 9, 7, 9, 7, 7]);
+    expect((await cached.getInode(7)).size).toBe(3);
+    expect(reads).toHaveLength(6);
+  });
 });

@@ -67,6 +67,12 @@ export class CachedMetadataStore extends MetadataStorePort {
   /** Rows the sync layer changed while they were cached: read again soon (refreshLater). */
   private readonly toRefresh = new Set<number>();
   private refreshing = false;
+  /**
+   * The row refresh() is reading, and whether a change to it was announced meanwhile. Refreshes run while the sync
+   * worker announces changes to other rows all the time: the global epoch would discard nearly every one of them.
+   */
+  private refreshingIno: number | undefined;
+  private refreshingChanged = false;
   private closed = false;
 
   constructor(
@@ -111,6 +117,7 @@ export class CachedMetadataStore extends MetadataStorePort {
    */
   private rememberWritten(record: InodeRecord): InodeRecord {
     this.changeEpoch++;
+    this.touched(record.ino);
     return this.remember(record, this.changeEpoch);
   }
 
@@ -151,7 +158,14 @@ export class CachedMetadataStore extends MetadataStorePort {
     for (const ino of inos) {
       if (ino !== null && ino !== undefined) {
         this.inodes.delete(ino);
+        this.touched(ino);
       }
+    }
+  }
+
+  private touched(ino: number): void {
+    if (ino === this.refreshingIno) {
+      this.refreshingChanged = true;
     }
   }
 
@@ -171,6 +185,7 @@ export class CachedMetadataStore extends MetadataStorePort {
   /** Drops everything (another gateway announced changes we cannot pin down). */
   invalidateAll(): void {
     this.changeEpoch++;
+    this.refreshingChanged = true;
     this.inodes.clear();
     this.names.clear();
     this.listings.clear();
@@ -184,7 +199,7 @@ export class CachedMetadataStore extends MetadataStorePort {
    */
   private refreshLater(inos: readonly number[]): void {
     for (const ino of inos) {
-      if (this.inodes.has(ino)) {
+      if (this.inodes.has(ino) || ino === this.refreshingIno) {
         this.toRefresh.add(ino);
       }
       this.invalidateInode(ino);
@@ -203,11 +218,19 @@ export class CachedMetadataStore extends MetadataStorePort {
         if (this.inodes.has(ino)) {
           continue; // Someone read it meanwhile.
         }
-        const epoch = this.changeEpoch;
+        this.refreshingIno = ino;
+        this.refreshingChanged = false;
         try {
-          this.remember(await this.inner.getInode(ino), epoch);
+          const record = await this.inner.getInode(ino);
+          // A change announced meanwhile queued it again (refreshLater), or came with its newer row.
+          if (!this.refreshingChanged && !this.inodes.has(ino)) {
+            this.bound(this.inodes);
+            this.inodes.set(ino, { value: record, expires: this.now() + this.options.ttlMs });
+          }
         } catch {
           // Gone meanwhile (or the store is closing): nothing to keep.
+        } finally {
+          this.refreshingIno = undefined;
         }
       }
     } finally {
@@ -218,6 +241,7 @@ export class CachedMetadataStore extends MetadataStorePort {
   /** A row changed where this cache could not see it; if it is a directory, its entries may have too. */
   invalidateInode(ino: number): void {
     this.changeEpoch++;
+    this.touched(ino);
     this.inodes.delete(ino);
     this.listings.forget(ino);
   }
