@@ -62,39 +62,9 @@ function bool(value: unknown): boolean {
   return value === true || num(value) === 1;
 }
 
+/** An inode from a row keyed by column name (TypeORM's raw queries, `SqlConnection.all`). */
 export function inodeFromRow(row: Record<string, unknown>): InodeModel {
-  return {
-    ino: num(row.ino),
-    type: row.type as InodeType,
-    mode: num(row.mode),
-    uid: num(row.uid),
-    gid: num(row.gid),
-    size: num(row.size),
-    nlink: num(row.nlink),
-    rdev: num(row.rdev),
-    parent: numOrNull(row.parent),
-    atimeSec: num(row.atime_sec),
-    atimeNsec: num(row.atime_nsec),
-    mtimeSec: num(row.mtime_sec),
-    mtimeNsec: num(row.mtime_nsec),
-    ctimeSec: num(row.ctime_sec),
-    ctimeNsec: num(row.ctime_nsec),
-    contentVersion: num(row.content_version),
-    writeCap: (row.write_cap as string | null) ?? null,
-    readCap: (row.read_cap as string | null) ?? null,
-    syncedContentVersion: numOrNull(row.synced_content_version),
-    syncState: row.sync_state as SyncState,
-    dataDirty: bool(row.data_dirty),
-    attrDirty: bool(row.attr_dirty),
-    entriesDirty: bool(row.entries_dirty),
-    dirtySince: numOrNull(row.dirty_since),
-    listedAt: numOrNull(row.listed_at),
-    changeSeq: num(row.change_seq),
-    syncError: (row.sync_error as string | null) ?? null,
-    syncTries: num(row.sync_tries),
-    publishedIno: numOrNull(row.published_ino),
-    dirtyOwner: (row.dirty_owner as string | null) ?? null,
-  };
+  return inodeFromValues(INODE_COLUMN_NAMES.map((column) => row[column]));
 }
 
 /** The names of `INODE_COLUMNS`, in its order: `inodeFromValues` reads a row by these positions. */
@@ -102,8 +72,7 @@ export const INODE_COLUMN_NAMES: readonly string[] = ['ino', ...COLUMNS.map(([, 
 
 /**
  * An inode from the values of a row read with `SqlConnection.values`, its `INODE_COLUMNS` starting at `at` (a join
- * selects other columns first). The positions follow COLUMNS; sql-inode-rows.spec.ts checks that they agree with
- * `inodeFromRow`.
+ * selects other columns first). The positions follow COLUMNS (sql-inode-rows.spec.ts checks each).
  */
 export function inodeFromValues(values: readonly unknown[], at = 0): InodeModel {
   return {
