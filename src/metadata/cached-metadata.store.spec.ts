@@ -257,4 +257,27 @@ describe('CachedMetadataStore after sync bookkeeping', () => {
     expect((await cached.getInode(7)).size).toBe(3);
     expect(reads).toHaveLength(6);
   });
+
+  it('should read a directory again right after a name in it changed, for the next permission check of the kernel', async () => {
+    const reads: number[] = [];
+    let mtime = 1;
+    const store = {
+      events: new MetadataEvents(),
+      getInode: (ino: number): Promise<InodeRecord> => {
+        reads.push(ino);
+        return Promise.resolve({ ino, type: 'dir', mtime: { sec: mtime, nsec: 0 } } as InodeRecord);
+      },
+      unlink: (): Promise<{ ino: number; nlink: number; freed: boolean }> => {
+        mtime = 2;
+        return Promise.resolve({ ino: 12, nlink: 0, freed: true });
+      },
+    } as unknown as MetadataStore;
+    const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    await cached.getInode(1);
+    await cached.unlink(1, 'gone');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(reads).toEqual([1, 1]);
+    expect((await cached.getInode(1)).mtime.sec).toBe(2);
+    expect(reads).toEqual([1, 1]);
+  });
 });
