@@ -1,3 +1,4 @@
+import { makeRoom } from './bounded-map.util';
 import type { DirEntryRecord, DirPage } from './metadata.types';
 
 /** A page as remembered: its entries without their inodes (those live in the inode cache, which owns their freshness). */
@@ -31,17 +32,7 @@ export class CachedListings {
   set(dir: number, after: number, limit: number, page: DirPage): void {
     let pages = this.byDir.get(dir);
     if (pages === undefined) {
-      if (this.byDir.size >= this.maxDirectories) {
-        // Oldest directories first: a Map iterates in insertion order.
-        const drop = Math.ceil(this.byDir.size / 10);
-        let dropped = 0;
-        for (const key of this.byDir.keys()) {
-          this.byDir.delete(key);
-          if (++dropped >= drop) {
-            break;
-          }
-        }
-      }
+      makeRoom(this.byDir, this.maxDirectories);
       pages = new Map();
       this.byDir.set(dir, pages);
     }

@@ -1,4 +1,5 @@
 import type { MetadataStore } from './metadata.store';
+import { makeRoom } from './bounded-map.util';
 import { CachedListings } from './cached-listings';
 import type {
   ContentChange,
@@ -126,9 +127,13 @@ export class CachedMetadataStore extends MetadataStorePort {
     if (epoch !== this.changeEpoch) {
       return record; // Whatever the cache holds now came later, or it holds nothing.
     }
+    this.keep(record);
+    return record;
+  }
+
+  private keep(record: InodeRecord): void {
     this.bound(this.inodes);
     this.inodes.set(record.ino, { value: record, expires: this.now() + this.options.ttlMs });
-    return record;
   }
 
   private rememberName(parent: number, name: Name, ino: number, epoch: number): void {
@@ -140,17 +145,7 @@ export class CachedMetadataStore extends MetadataStorePort {
   }
 
   private bound(map: Map<unknown, unknown>): void {
-    if (map.size >= (this.options.maxEntries ?? 100_000)) {
-      // Oldest insertions first: a Map iterates in insertion order.
-      const drop = Math.ceil(map.size / 10);
-      let dropped = 0;
-      for (const key of map.keys()) {
-        map.delete(key);
-        if (++dropped >= drop) {
-          break;
-        }
-      }
-    }
+    makeRoom(map, this.options.maxEntries ?? 100_000);
   }
 
   private forget(...inos: (number | null | undefined)[]): void {
@@ -245,8 +240,7 @@ export class CachedMetadataStore extends MetadataStorePort {
           const record = await this.inner.getInode(ino);
           // A change announced meanwhile queued it again (refreshLater), or came with its newer row.
           if (!this.refreshingChanged && !this.inodes.has(ino)) {
-            this.bound(this.inodes);
-            this.inodes.set(ino, { value: record, expires: this.now() + this.options.ttlMs });
+            this.keep(record);
           }
         } catch {
           // Gone meanwhile (or the store is closing): nothing to keep.
