@@ -213,12 +213,28 @@ export class OpenFiles {
     if (!Number.isSafeInteger(offset + data.length)) {
       throw new FsError('EFBIG');
     }
-    await this.cache.write(inode.ino, offset, data, this.options.remoteBlocks?.fetcher(inode.ino));
+    await this.cache.write(inode.ino, offset, data, this.fetcherWithin(inode));
     const size = Math.max(inode.pending?.size ?? inode.size, offset + data.length);
     inode.size = size;
     inode.pending = { size, mtime: this.options.now() };
     inode.atimeChecked = false;
     return data.length;
+  }
+
+  /**
+   * What a partial-block write fetches of a block the cache lacks: the block from the file's cap, unless the block
+   * lies wholly past the end of the file, where every byte is a hole whatever the cap holds (a truncate's hole floor
+   * says the same). A new file's first write, and every appending write into a new block, would otherwise ask the
+   * journal for the file's cap on the write path (a SQL read per small file, 60–130 µs measured).
+   */
+  private fetcherWithin(inode: CachedFileInode): BlockFetcher | undefined {
+    const fetch = this.options.remoteBlocks?.fetcher(inode.ino);
+    if (fetch === undefined) {
+      return undefined;
+    }
+    const size = inode.pending?.size ?? inode.size;
+    const blockSize = this.cache.blockSize;
+    return (index) => (index * blockSize >= size ? Promise.resolve(undefined) : fetch(index));
   }
 
   /**
@@ -332,8 +348,7 @@ export class OpenFiles {
     if (mode === (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
       const end = Math.min(offset + length, size);
       if (end > offset) {
-        const fetch = this.options.remoteBlocks?.fetcher(inode.ino);
-        await this.cache.write(inode.ino, offset, Buffer.alloc(end - offset), fetch);
+        await this.cache.write(inode.ino, offset, Buffer.alloc(end - offset), this.fetcherWithin(inode));
         inode.pending = { size, mtime: this.options.now() };
         inode.atimeChecked = false;
       }

@@ -1,4 +1,11 @@
-import { INODE_COLUMN_NAMES, inodeFromRow, inodeFromValues } from './sql-inode-rows';
+import {
+  changedColumns,
+  INODE_COLUMN_NAMES,
+  inodeFromRow,
+  inodeFromValues,
+  inodeParams,
+  updateInodeSql,
+} from './sql-inode-rows';
 
 describe('inode rows', () => {
   it('should read each column from its position, as from the row keyed by column', () => {
@@ -17,5 +24,17 @@ describe('inode rows', () => {
       syncTries: 1027,
     });
     expect(INODE_COLUMN_NAMES).toHaveLength(30);
+  });
+
+  it('should name only the columns whose values moved, bytes compared by value, and update just those', () => {
+    const row = inodeFromValues(INODE_COLUMN_NAMES.map((_, index) => index));
+    const before = inodeParams(row);
+    const after = inodeParams({ ...row, size: 4096, mtimeSec: 99, dataDirty: true });
+    expect(changedColumns(before, after)).toEqual([4, 10, 19]);
+    expect(updateInodeSql(changedColumns(before, after))).toBe(
+      'UPDATE inode SET size = ?, mtime_sec = ?, data_dirty = ? WHERE ino = ?',
+    );
+    expect(changedColumns([Buffer.from('a'), 1], [Buffer.from('a'), 1])).toEqual([]);
+    expect(changedColumns([Buffer.from('a'), null], [Buffer.from('b'), 0])).toEqual([0, 1]);
   });
 });

@@ -48,6 +48,36 @@ export const INSERT_INODE_WITH_INO_SQL = `INSERT INTO inode (${COLUMNS.map(([, c
 /** Writes every column back (what TypeORM's update did); parameters: `inodeParams(row)` then the ino. */
 export const UPDATE_INODE_SQL = `UPDATE inode SET ${COLUMNS.map(([, column]) => `${column} = ?`).join(', ')} WHERE ino = ?`;
 
+/** The positions (in `inodeParams` order) whose values differ between two parameter lists of the same row. */
+export function changedColumns(before: readonly SqlParam[], after: readonly SqlParam[]): number[] {
+  const changed: number[] = [];
+  for (let column = 0; column < after.length; column++) {
+    const was = before[column];
+    const now = after[column];
+    if (was !== now && !(Buffer.isBuffer(was) && Buffer.isBuffer(now) && was.equals(now))) {
+      changed.push(column);
+    }
+  }
+  return changed;
+}
+
+const updateStatements = new Map<string, string>();
+
+/**
+ * `UPDATE inode SET` the given columns (positions in `inodeParams` order) `WHERE ino = ?`. A transaction changes a
+ * few known sets of columns (a close's size and times, a create's directory times, an unlink's link count), so the
+ * distinct texts, and the statements the drivers prepare for them, stay few.
+ */
+export function updateInodeSql(columns: readonly number[]): string {
+  const key = columns.join(',');
+  let sql = updateStatements.get(key);
+  if (sql === undefined) {
+    sql = `UPDATE inode SET ${columns.map((column) => `${COLUMNS[column][1]} = ?`).join(', ')} WHERE ino = ?`;
+    updateStatements.set(key, sql);
+  }
+  return sql;
+}
+
 /** MySQL (mysql2 with bigNumberStrings) returns BIGINT columns as strings; SQLite returns numbers. */
 function num(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
