@@ -105,13 +105,14 @@ export class OpenFiles {
     return this.handles.size;
   }
 
-  async open(inode: InodeRecord, flags: number): Promise<number> {
+  /** `created`: `inode` is what a create just returned (MetadataStore.openCreated). */
+  async open(inode: InodeRecord, flags: number, created = false): Promise<number> {
     const writable = inode.type === 'file' && writableFlags(flags);
     // Before the size is read: a pull replacing the file's content finishes first, and none starts until release.
     const leaveWriters = writable ? await this.options.localContent.enterWriter(inode.ino) : undefined;
     let opened: InodeRecord;
     try {
-      opened = await this.meta.open(inode.ino);
+      opened = created ? await this.meta.openCreated(inode) : await this.meta.open(inode.ino);
     } catch (error) {
       leaveWriters?.();
       throw error;
@@ -177,7 +178,7 @@ export class OpenFiles {
       return undefined;
     }
     // The store's clock, the one that set ctime, so the next read finds atime newer and leaves it alone.
-    return this.meta.setattr(inode.ino, { atime: 'now', accessOnly: true }).catch(() => null);
+    return this.meta.touchAccessTime(inode).catch(() => null);
   }
 
   /**

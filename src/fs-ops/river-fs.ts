@@ -380,7 +380,7 @@ export class RiverFs {
     owner: Credentials = this.options.defaultOwner,
   ): Promise<{ inode: InodeRecord; fh: number }> {
     const inode = await this.meta.create(parent, name, { mode: mode & 0o7777, ...owner });
-    return { inode, fh: await this.files.open(inode, flags) };
+    return { inode, fh: await this.files.open(inode, flags, true) };
   }
 
   /** O_TRUNC comes here only when the kernel leaves it to us (FUSE's atomic_o_trunc): the cut goes by the handle. */

@@ -497,6 +497,26 @@ export class CachedMetadataStore extends MetadataStorePort {
     return this.remember(await this.inner.open(ino), epoch);
   }
 
+  override async openCreated(created: InodeRecord): Promise<InodeRecord> {
+    const epoch = this.changeEpoch;
+    return this.remember(await this.inner.openCreated(created), epoch);
+  }
+
+  /**
+   * The cached row, if any, takes the new access time (a new object: callers may hold the old one); a read that
+   * overlapped the update is not remembered, since it may carry the older time.
+   */
+  override async touchAccessTime(inode: InodeRecord): Promise<InodeRecord> {
+    this.changeEpoch++;
+    this.touched(inode.ino);
+    const touched = await this.inner.touchAccessTime(inode);
+    const cached = this.inodes.get(inode.ino);
+    if (cached !== undefined) {
+      cached.value = { ...cached.value, atime: touched.atime };
+    }
+    return touched;
+  }
+
   async release(ino: number): Promise<ReleaseResult> {
     const result = await this.inner.release(ino);
     if (result.freed) {

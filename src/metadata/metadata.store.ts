@@ -127,10 +127,26 @@ export abstract class MetadataStore {
     return Promise.resolve();
   }
 
+  /**
+   * relatime's update of `inode` (a fresh record the caller holds): its atime becomes now. Stores that keep access
+   * times in memory (lazytime) need not read the row to do it; the default is an access-only setattr.
+   */
+  touchAccessTime(inode: InodeRecord): Promise<InodeRecord> {
+    return this.setattr(inode.ino, { atime: 'now', accessOnly: true });
+  }
+
   // ---- open handles ------------------------------------------------------------------------------
 
   /** Counts an open handle: an inode that loses its last name while open is kept until release. */
   abstract open(ino: number): Promise<InodeRecord>;
+  /**
+   * `open` of the inode a create just returned, which nothing can have unlinked since (the kernel holds the
+   * directory locked across a create and its open): stores that can count the handle without reading the row again
+   * do. The default reads it.
+   */
+  openCreated(created: InodeRecord): Promise<InodeRecord> {
+    return this.open(created.ino);
+  }
   abstract release(ino: number): Promise<ReleaseResult>;
 
   // ---- operations --------------------------------------------------------------------------------

@@ -348,6 +348,10 @@ export class SqlMetadataStore extends MetadataStore {
     return this.sessions.open(ino);
   }
 
+  override openCreated(created: InodeRecord): Promise<InodeRecord> {
+    return this.sessions.openCreated(created);
+  }
+
   release(ino: number): Promise<ReleaseResult> {
     return this.sessions.release(ino);
   }
@@ -426,6 +430,13 @@ export class SqlMetadataStore extends MetadataStore {
       applyRemote: (dir, changes, options) => this.remote.applyRemote(dir, changes, options),
       events: this.events,
     });
+  }
+
+  /** No read: the time waits in memory (LazyAtimes) and every read of the row shows it from now on. */
+  override touchAccessTime(inode: InodeRecord): Promise<InodeRecord> {
+    const atime = this.kit.clock.now();
+    this.kit.atimes.defer(inode.ino, atime);
+    return Promise.resolve({ ...inode, atime });
   }
 
   override async persistAccessTime(ino: number): Promise<void> {

@@ -158,6 +158,20 @@ export class SqlSessions {
       });
   }
 
+  /**
+   * SQLite: the handle is counted and the row the create returned is the row (one gateway per database, and the
+   * kernel keeps the directory locked from the create to its open, so no unlink came between). MySQL reads it with
+   * its lock as `open` does: another gateway may unlink the name the moment the create commits.
+   */
+  async openCreated(created: InodeRecord): Promise<InodeRecord> {
+    if (this.kit.dialect === 'mysql') {
+      return await this.open(created.ino);
+    }
+    this.kit.requireSession();
+    this.kit.openCounts.set(created.ino, (this.kit.openCounts.get(created.ino) ?? 0) + 1);
+    return created;
+  }
+
   private forgetHandle(ino: number): number {
     const left = (this.kit.openCounts.get(ino) ?? 0) - 1;
     if (left > 0) {

@@ -713,6 +713,21 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
         expect(inDatabaseBefore).toBe(file.atime.sec);
         expect(await storedAtime()).toBe(now.sec);
       });
+
+      it('should touch the access time of a record it is given without a transaction, as reads show it', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        const commitsBefore = store.stats().transactions;
+        const now = clock.tick();
+
+        const accessed = await store.touchAccessTime(file);
+
+        expect(accessed).toEqual({ ...file, atime: now });
+        expect(await store.getInode(file.ino)).toEqual({ ...file, atime: now });
+        expect(store.stats().transactions - commitsBefore).toBe(0);
+        await store.persistAccessTime(file.ino);
+        expect((await store.getInode(file.ino)).atime).toEqual(now);
+      });
     });
 
     describe('recordContentChange', () => {
@@ -960,6 +975,17 @@ export function describeMetadataStoreContract(name: string, createDatabase: () =
         expect(await store.release(file.ino)).toEqual({ freed: true });
         await expectErrno(store.getInode(file.ino), 'ENOENT');
         expect(await rowCount('xattr', file.ino)).toBe(0);
+      });
+
+      it('should count the handle of a file opened as it was created, keeping it once unlinked until released', async () => {
+        const dir = await freshDir();
+        const file = await store.create(dir.ino, 'f', FILE);
+        expect(await store.openCreated(file)).toEqual(file);
+
+        expect(await store.unlink(dir.ino, 'f')).toEqual({ ino: file.ino, type: 'file', nlink: 0, freed: false });
+        expect(await store.getInode(file.ino)).toMatchObject({ nlink: 0 });
+        expect(await store.release(file.ino)).toEqual({ freed: true });
+        await expectErrno(store.getInode(file.ino), 'ENOENT');
       });
 
       it('should keep a file replaced by rename while it is open', async () => {
