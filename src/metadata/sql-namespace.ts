@@ -166,7 +166,7 @@ export class SqlNamespace {
     const seen = await this.kit.entryAt(tx.sql, parent, name);
     const rows = await this.kit.lockInodes(tx, [parent, seen?.child]);
     const dir = this.kit.liveDir(rows, parent);
-    const entry = await this.kit.entryAt(tx.sql, parent, name);
+    const entry = await this.kit.entryOnceLocked(tx.sql, parent, name, seen);
     if (entry?.child !== seen?.child) {
       throw new RestartTransaction(`entry "${name.toString()}" of ${parent} changed before it was locked`);
     }
@@ -208,8 +208,8 @@ export class SqlNamespace {
       ]);
       const fromDir = this.kit.liveDir(rows, parent);
       const toDir = this.kit.liveDir(rows, newParent);
-      const from = await this.kit.entryAt(tx.sql, parent, source);
-      const to = await this.kit.entryAt(tx.sql, newParent, target);
+      const from = await this.kit.entryOnceLocked(tx.sql, parent, source, seenSource);
+      const to = await this.kit.entryOnceLocked(tx.sql, newParent, target, seenTarget);
       if (from?.child !== seenSource?.child || to?.child !== seenTarget?.child) {
         throw new RestartTransaction('rename: an entry changed before it was locked');
       }

@@ -263,6 +263,20 @@ export class SqlTxnKit {
     return row === undefined ? null : { id: num(row.id), child: num(row.child), type: row.type };
   }
 
+  /**
+   * The entry `seen` read before its rows were locked, as it is now that they are. MySQL reads it again: another
+   * transaction may have changed it in between. SQLite need not: its transactions run one at a time on this
+   * process's one connection (and one gateway holds the database), so nothing ran in between.
+   */
+  async entryOnceLocked(
+    sql: SqlConnection,
+    parent: number,
+    name: Buffer,
+    seen: RawEntry | null,
+  ): Promise<RawEntry | null> {
+    return this.dialect === 'mysql' ? await this.entryAt(sql, parent, name) : seen;
+  }
+
   async hasEntries(sql: SqlConnection, dir: number): Promise<boolean> {
     return (await sql.get('SELECT 1 AS present FROM dir_entry WHERE parent = ? LIMIT 1', [dir])) !== undefined;
   }
