@@ -14,9 +14,11 @@ function fileRecord(size: number): InodeRecord {
 function overlappingStore(): {
   store: MetadataStore;
   releaseReads: () => void;
+  holdReads: () => void;
 } {
   let row = fileRecord(8 << 20);
   let holding = true;
+  let accesses = 0;
   const held: (() => void)[] = [];
   const read = (): Promise<InodeRecord> => {
     const seen = { ...row };
@@ -30,12 +32,17 @@ function overlappingStore(): {
       row = { ...row, size: changes.size ?? row.size };
       return Promise.resolve({ ...row });
     },
+    // Each access sets a later time.
+    touchAccessTime: (inode: InodeRecord): Promise<InodeRecord> => {
+      row = { ...row, atime: { sec: ++accesses, nsec: 0 } };
+      return Promise.resolve({ ...inode, atime: row.atime });
+    },
   } as unknown as MetadataStore;
   const releaseReads = (): void => {
     holding = false;
     held.splice(0).forEach((release) => release());
   };
-  return { store, releaseReads };
+  return { store, releaseReads, holdReads: () => (holding = true) };
 }
 
 describe('CachedMetadataStore', () => {
@@ -60,40 +67,24 @@ describe('CachedMetadataStore', () => {
     expect((await cached.getInode(7)).size).toBe(1 << 20);
   });
 
-  it('should show the access time a read touched from the cached row, and keep no row read across it (fake store)', async () => {
-    // A fake whose reads are held until released, each answering the row as it was when it began.
-    let row = { ...fileRecord(10), atime: { sec: 1, nsec: 0 } };
-    const held: (() => void)[] = [];
-    let holding = false;
-    const read = (): Promise<InodeRecord> => {
-      const seen = { ...row };
-      return holding ? new Promise((resolve) => held.push(() => resolve(seen))) : Promise.resolve(seen);
-    };
-    const store = {
-      events: new MetadataEvents(),
-      getInode: read,
-      touchAccessTime: (inode: InodeRecord): Promise<InodeRecord> => {
-        row = { ...row, atime: { sec: 500, nsec: 7 } };
-        return Promise.resolve({ ...inode, atime: row.atime });
-      },
-    } as unknown as MetadataStore;
+  it('should show the access time a read touched from the cached row, and keep no row read across it (fake overlapping store)', async () => {
+    const { store, releaseReads, holdReads } = overlappingStore();
     const cached = new CachedMetadataStore(store, { ttlMs: 60_000 });
+    releaseReads();
     const before = await cached.getInode(7);
 
-    expect((await cached.touchAccessTime(before)).atime).toEqual({ sec: 500, nsec: 7 });
-    expect((await cached.getInode(7)).atime).toEqual({ sec: 500, nsec: 7 }); // From the cache: one read in all.
-    expect(before.atime).toEqual({ sec: 1, nsec: 0 }); // The caller's record is not changed under it.
+    expect((await cached.touchAccessTime(before)).atime).toEqual({ sec: 1, nsec: 0 });
+    expect((await cached.getInode(7)).atime).toEqual({ sec: 1, nsec: 0 }); // From the cache: one read in all.
+    expect(before.atime).toBeUndefined(); // The caller's record is not changed under it.
     expect(cached.cacheStats()).toMatchObject({ hits: 1, misses: 1 });
 
     cached.invalidateInode(7);
-    row = { ...row, atime: { sec: 1, nsec: 0 } };
-    holding = true;
+    holdReads();
     const readAcross = cached.getInode(7);
     await cached.touchAccessTime(before);
-    held.splice(0).forEach((release) => release());
+    releaseReads();
     expect((await readAcross).atime).toEqual({ sec: 1, nsec: 0 });
-    holding = false;
-    expect((await cached.getInode(7)).atime).toEqual({ sec: 500, nsec: 7 }); // The older read was not kept.
+    expect((await cached.getInode(7)).atime).toEqual({ sec: 2, nsec: 0 }); // The older read was not kept.
   });
 
   it('should serve a row read while nothing changed from the cache afterwards', async () => {
