@@ -68,7 +68,7 @@ function fuseSettings(
  * How long this gateway trusts metadata it has cached. Alone (no Redis), it makes every change itself and updates
  * the cache as it does (its own writes, and what its sync worker and pulls announce on the metadata bus), so the
  * time to live is only a safety net and the entry bound (100,000) limits the memory. It was 60 s: a walk after a
- * long upload (10,000 small files take about 4 minutes to reach Tahoe) found the rows read again during the upload
+ * long upload (10,000 small files take about 5 minutes to reach Tahoe here) found the rows read again during the upload
  * expired, and went to SQL for each (small-file stat at 66% of the pass-through in the benchmark). With other gateways
  * sharing the database, their changes are seen after the same delay the kernel's attribute cache already imposes.
  */
