@@ -82,6 +82,13 @@ export class SqlAttributes {
    * The access-time update of a read (relatime): kept in memory and written later in a batch (lazytime,
    * sql-lazy-atime.ts), so that a read never waits for a write transaction. Only this inode's row is read.
    */
+  /** relatime's update of a record the caller holds: the time waits in memory (LazyAtimes), with no read of the row. */
+  touchKnownAccessTime(inode: InodeRecord): InodeRecord {
+    const atime = this.kit.clock.now();
+    this.kit.atimes.defer(inode.ino, atime);
+    return { ...inode, atime };
+  }
+
   private async touchAccessTime(ino: number, atime: Timespec): Promise<InodeRecord> {
     const row = await this.kit.readSql((sql) => this.kit.inodeOrThrow(sql, ino));
     this.kit.atimes.defer(ino, atime);

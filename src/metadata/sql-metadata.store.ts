@@ -432,11 +432,8 @@ export class SqlMetadataStore extends MetadataStore {
     });
   }
 
-  /** No read: the time waits in memory (LazyAtimes) and every read of the row shows it from now on. */
   override touchAccessTime(inode: InodeRecord): Promise<InodeRecord> {
-    const atime = this.kit.clock.now();
-    this.kit.atimes.defer(inode.ino, atime);
-    return Promise.resolve({ ...inode, atime });
+    return Promise.resolve(this.attributes.touchKnownAccessTime(inode));
   }
 
   override async persistAccessTime(ino: number): Promise<void> {

@@ -3,7 +3,7 @@ import { FsError } from '../common/errors/fs-error';
 import { type InodeModel } from './entities';
 import type { MetadataClock } from './metadata-txn.util';
 import type { InodeType, Timespec } from './metadata.types';
-import type { SqlConnection, SqlParam } from './sql-driver';
+import type { SqlConnection } from './sql-driver';
 
 /** What the parts of SqlMetadataStore share: constants, row helpers and the shape of one transaction. */
 
@@ -47,8 +47,8 @@ export interface Tx {
   afterCommit: (() => void)[];
   /** The pending access time each locked row was loaded with (LazyAtimes.written). */
   seenAtimes: Map<number, Timespec>;
-  /** Each locked row's columns as the database held them (`inodeParams` order): the write-back sends only changes. */
-  lockedParams: Map<number, SqlParam[]>;
+  /** Each locked row's values as read (`INODE_COLUMNS` order): the write-back sends only the columns that moved. */
+  lockedValues: Map<number, readonly unknown[]>;
 }
 
 export interface RawEntry {

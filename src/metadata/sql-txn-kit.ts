@@ -120,7 +120,7 @@ export class SqlTxnKit {
             changed: new Map(),
             afterCommit: [],
             seenAtimes: new Map(),
-            lockedParams: new Map(),
+            lockedValues: new Map(),
           };
           await this.driver.begin(sql);
           active = true;
@@ -186,12 +186,12 @@ export class SqlTxnKit {
     const rows = [...tx.changed.values()].sort((a, b) => a.ino - b.ino);
     for (const row of rows) {
       const params = inodeParams(row);
-      const before = tx.lockedParams.get(row.ino);
-      if (before === undefined) {
+      const read = tx.lockedValues.get(row.ino);
+      if (read === undefined) {
         await tx.sql.run(UPDATE_INODE_SQL, [...params, row.ino]);
         continue;
       }
-      const changed = changedColumns(before, params);
+      const changed = changedColumns(inodeParams(inodeFromValues(read)), params);
       if (changed.length > 0) {
         await tx.sql.run(updateInodeSql(changed), [...changed.map((column) => params[column]), row.ino]);
       }
@@ -231,8 +231,9 @@ export class SqlTxnKit {
     const locked = new Map<number, InodeModel>();
     for (const values of rows) {
       const row = inodeFromValues(values);
-      // Before the pending access time is laid over it: that time is a change the write-back must carry.
-      tx.lockedParams.set(row.ino, inodeParams(row));
+      // As the database holds it, without the pending access time laid over it below: that time is a change the
+      // write-back must carry. Compared only for the rows the transaction changes (flush).
+      tx.lockedValues.set(row.ino, values);
       const atime = this.atimes.overlay(row);
       if (atime !== undefined) {
         tx.seenAtimes.set(row.ino, atime);
