@@ -115,10 +115,12 @@ function targetPlans(
   tahoeUrl: string,
   peers: PeerTools,
 ): TargetPlan[] {
-  const nodeFlags = (process.env.RIVERFS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+  const words = (value: string | undefined): string[] => (value ?? '').split(/\s+/).filter((word) => word !== '');
+  const nodeFlags = words(process.env.RIVERFS_BENCH_NODE_FLAGS);
+  const mountArgs = words(process.env.RIVERFS_BENCH_MOUNT_ARGS);
   const riverfs =
     (name: string, mode: 'writeback' | 'writethrough', mysql: boolean, fuseApi?: 'lowlevel' | 'highlevel') => () =>
-      riverfsTarget(work, { name, tahoeUrl, mode, mysql, nodeFlags, fuseApi });
+      riverfsTarget(work, { name, tahoeUrl, mode, mysql, nodeFlags, mountArgs, fuseApi });
   const plans: TargetPlan[] = [
     { name: 'local', make: () => localTarget(work) },
     { name: 'passthrough', make: () => passthroughTarget(work, 'lowlevel') },

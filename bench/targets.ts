@@ -234,6 +234,8 @@ export interface RiverFsTargetOptions {
   mysql: boolean;
   /** Extra node flags for the RiverFS process, e.g. --cpu-prof (RIVERFS_BENCH_NODE_FLAGS). */
   nodeFlags: string[];
+  /** Extra `riverfs mount` options, e.g. `--upload-concurrency 8` to compare settings (RIVERFS_BENCH_MOUNT_ARGS). */
+  mountArgs: string[];
   /** --fuse-api; the default's when absent. */
   fuseApi?: 'lowlevel' | 'highlevel';
 }
@@ -258,6 +260,7 @@ export async function riverfsTarget(work: string, options: RiverFsTargetOptions)
     '--listen',
     '127.0.0.1:0',
     ...(options.fuseApi === undefined ? [] : ['--fuse-api', options.fuseApi]),
+    ...options.mountArgs,
   ];
   let dropDatabase: (() => Promise<void>) | undefined;
   if (options.mysql) {

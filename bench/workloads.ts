@@ -2,6 +2,7 @@
  * The workloads, each for a mounted target (ordinary calls and tools on the mount point) and, where it has a
  * meaning, for the raw web API (the same data moved with direct calls). Each returns the figures of one repetition.
  */
+import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -151,13 +152,26 @@ async function inTahoe(
 async function makeCold(target: MountedTarget, context: WorkloadContext): Promise<void> {
   await drained(target, context);
   await target.admin?.evictAll();
+  await dropCachesOrFail(context);
+}
+
+async function dropCachesOrFail(context: WorkloadContext): Promise<void> {
   if (!(await context.dropCaches())) {
     throw new Error('cannot drop the page cache (needs root): cold figures would be warm');
   }
 }
 
+/**
+ * The web-API target moves as much data as RiverFS wherever the two are compared on their way to Tahoe (issue 15
+ * wants RiverFS at 90% of it): a rate over 256 MiB or 500 files against one over 1 GiB or 10,000 says little.
+ * The other slow targets (sshfs, write-through) keep the smaller sizes.
+ */
+function sizedAsRiverFs(target: Target): boolean {
+  return !target.slow || target.kind === 'api';
+}
+
 function seqMiB(target: Target, settings: BenchSettings): number {
-  return target.slow ? settings.slowSeqMiB : settings.seqMiB;
+  return sizedAsRiverFs(target) ? settings.seqMiB : settings.slowSeqMiB;
 }
 
 /** Writes `mib` MiB of content unique to this run and target into `file` with dd (random source made untimed first). */
@@ -201,6 +215,9 @@ const sequential: Workload = {
       const write = await seconds(() => apiUploadLinked(target, 'sequential.bin', mib * MiB));
       const cap = (await target.client.getChild(target.rootCap, 'sequential.bin')).roUri!;
       const warm = await seconds(() => consume(target.client, cap));
+      // Cold as for the mounts: their cold figures drop the page cache, which Tahoe's nodes read shares (and their
+      // own code) through too; measured here without the drop, first bytes came 55 ms after the request, not 65-120.
+      await dropCachesOrFail(context);
       const cold = await seconds(() => consume(target.client, cap));
       await target.client.unlink(target.rootCap, 'sequential.bin');
       Object.assign(figures, {
@@ -283,6 +300,7 @@ const firstByte: Workload = {
     const bytes = context.settings.ttfbFileMiB * MiB;
     if (target.kind === 'api') {
       const cap = await apiUploadLinked(target, 'ttfb.bin', bytes);
+      await dropCachesOrFail(context);
       const time = await seconds(() => target.client.readRange(cap, 0, RANDOM_BLOCK));
       await target.client.unlink(target.rootCap, 'ttfb.bin');
       figures['ttfb.coldMs'] = time * 1000;
@@ -308,11 +326,16 @@ const firstByte: Workload = {
 
 const SMALL_SIZE = 4096;
 
-async function apiSmallFiles(target: ApiTarget, files: number, dirs: number): Promise<Figures> {
+/**
+ * Creates `files` files in `dirs` directories as RiverFS is asked to; stat, read and unlink then time the first
+ * `sampled` of them (each is a call to the grid: 10,000 unlinks one at a time per dirnode take ten minutes).
+ */
+async function apiSmallFiles(target: ApiTarget, files: number, dirs: number, sampled: number): Promise<Figures> {
   const { client } = target;
   const dirNames = Array.from({ length: dirs }, (_, d) => `d${d}`);
   const fileName = (i: number): string => `f${i}`;
-  const filesOf = (d: number): number[] => Array.from({ length: files }, (_, i) => i).filter((i) => i % dirs === d);
+  const filesOf = (d: number, count = files): number[] =>
+    Array.from({ length: count }, (_, i) => i).filter((i) => i % dirs === d);
   const root = await client.mkdirChild(target.rootCap, 'small');
   const dircaps: string[] = [];
   const caps: string[] = [];
@@ -341,15 +364,16 @@ async function apiSmallFiles(target: ApiTarget, files: number, dirs: number): Pr
       ),
     );
   });
+  const sample = Math.min(sampled, files);
   const stat = await seconds(() =>
-    Promise.all(Array.from({ length: files }, (_, i) => client.getChild(dircaps[i % dirs], fileName(i)))),
+    Promise.all(Array.from({ length: sample }, (_, i) => client.getChild(dircaps[i % dirs], fileName(i)))),
   );
-  const read = await seconds(() => Promise.all(caps.map((cap) => client.readAll(cap))));
+  const read = await seconds(() => Promise.all(caps.slice(0, sample).map((cap) => client.readAll(cap))));
   // Unlinks of one dirnode must not overlap (each rewrites it): one at a time per directory, directories in parallel.
   const unlink = await seconds(() =>
     Promise.all(
       dirNames.map(async (_, d) => {
-        for (const i of filesOf(d)) {
+        for (const i of filesOf(d, sample)) {
           await client.unlink(dircaps[d], fileName(i));
         }
       }),
@@ -359,9 +383,9 @@ async function apiSmallFiles(target: ApiTarget, files: number, dirs: number): Pr
   return {
     'small.createPerS': files / create,
     'small.inTahoePerS': files / create,
-    'small.statPerS': files / stat,
-    'small.readPerS': files / read,
-    'small.unlinkPerS': files / unlink,
+    'small.statPerS': sample / stat,
+    'small.readPerS': sample / read,
+    'small.unlinkPerS': sample / unlink,
   };
 }
 
@@ -370,10 +394,10 @@ const smallFiles: Workload = {
   applies: () => true,
   async run(target, context, figures) {
     const { settings } = context;
-    const files = target.slow ? settings.slowSmallFiles : settings.smallFiles;
-    const dirs = target.slow ? settings.slowSmallDirs : settings.smallDirs;
+    const files = sizedAsRiverFs(target) ? settings.smallFiles : settings.slowSmallFiles;
+    const dirs = sizedAsRiverFs(target) ? settings.smallDirs : settings.slowSmallDirs;
     if (target.kind === 'api') {
-      Object.assign(figures, await apiSmallFiles(target, files, dirs));
+      Object.assign(figures, await apiSmallFiles(target, files, dirs, settings.slowSmallFiles));
       return;
     }
     const root = path.join(target.dir, 'small');
@@ -394,16 +418,32 @@ const smallFiles: Workload = {
   },
 };
 
-/** Uploads a local directory tree as a Tahoe one: files in parallel (bounded by the client), one publish per directory. */
-async function apiUploadTree(client: TahoeClient, local: string): Promise<string> {
+/**
+ * Uploads a local directory tree as a Tahoe one: files in parallel (bounded by the client), one publish per directory.
+ * Files with the same bytes are uploaded once and linked under each name, as RiverFS does: two uploads of one
+ * content at once meet on Tahoe's convergent storage index and fail with UNHAPPY_UPLOAD (a real tree has such files,
+ * empty `__init__.py` and the like; the run of 2026-12-07T16:38 lost this target's tree figures to it).
+ */
+async function apiUploadTree(
+  client: TahoeClient,
+  local: string,
+  uploads: Map<string, Promise<string>> = new Map(),
+): Promise<string> {
   const entries = await fs.promises.readdir(local, { withFileTypes: true });
   const children = await Promise.all(
     entries.map(async (entry): Promise<[string, ChildSpec]> => {
       const full = path.join(local, entry.name);
       if (entry.isDirectory()) {
-        return [entry.name, { type: 'directory', rwUri: await apiUploadTree(client, full) }];
+        return [entry.name, { type: 'directory', rwUri: await apiUploadTree(client, full, uploads) }];
       }
-      return [entry.name, { type: 'file', roUri: await client.upload({ path: full }) }];
+      const bytes = await fs.promises.readFile(full);
+      const digest = crypto.createHash('sha256').update(bytes).digest('hex');
+      let cap = uploads.get(digest);
+      if (cap === undefined) {
+        cap = client.upload(bytes);
+        uploads.set(digest, cap);
+      }
+      return [entry.name, { type: 'file', roUri: await cap }];
     }),
   );
   const dircap = await client.mkdir();
@@ -425,7 +465,7 @@ const realTree: Workload = {
   name: 'real tree',
   applies: () => true,
   async run(target, context, figures) {
-    const base = target.slow ? context.slowTree : context.tree;
+    const base = sizedAsRiverFs(target) ? context.tree : context.slowTree;
     // Every target that uploads the tree gets a copy of its own (bench/unique-data.ts); the others the tarball as is.
     const uploads = target.kind === 'api' || target.admin !== undefined || target.tahoe !== undefined;
     const copy = uploads ? await uniqueTreeCopy(base.extracted, context.scratch, target.name) : undefined;
