@@ -21,6 +21,7 @@ function recordingRemote(remoteBytes: Buffer): { reader: RemoteBlockReader; fetc
       return Promise.resolve(block.length > 0 ? Buffer.from(block) : undefined);
     },
     read: () => Promise.reject(new Error('not used here')),
+    release: () => undefined,
   };
   return { reader, fetched };
 }

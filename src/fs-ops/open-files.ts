@@ -67,6 +67,8 @@ export interface RemoteBlockReader {
    * where the bytes may go; the answer may be a view of it.
    */
   read(fh: number, ino: number, position: number, length: number, fileSize: number, into?: Buffer): Promise<Buffer>;
+  /** Handle `fh` of `ino` was closed: what its reads kept going (a read position, a streaming GET) can stop. */
+  release(fh: number, ino: number): void;
 }
 
 export interface OpenFilesOptions {
@@ -306,6 +308,7 @@ export class OpenFiles {
     this.handles.delete(fh);
     const inode = handle.inode;
     inode.openHandles--;
+    this.options.remoteBlocks?.release(fh, inode.ino);
     try {
       await this.persist(inode);
       if (handle.writable) {

@@ -148,6 +148,11 @@ export class BlockStream {
     if (wanted > available || (block === undefined && position < this.endByte)) {
       return undefined;
     }
+    if (block !== undefined && position + length <= blockStart + block.length && wanted === position + length) {
+      // A view, not a copy: the block is never written again where its bytes have arrived. At 1 GiB a cold read
+      // allocated, zeroed and copied a second GiB here, and the garbage collector cleaned up after it.
+      return block.subarray(position - blockStart, position - blockStart + length);
+    }
     const result = Buffer.alloc(length); // Zero-filled: bytes past the stream's end are a hole.
     if (block !== undefined && wanted > position) {
       block.copy(result, 0, position - blockStart, wanted - blockStart);

@@ -143,6 +143,34 @@ describe('RemoteBlocks with a real TahoeClient and BlockCache', () => {
     ]);
   });
 
+  it('should give a stream up when the last handle reading from it is closed, freeing its slot at once', async () => {
+    const content = randomBytes(64 * BLOCK);
+    // One open-ended stream at a time, idling out only after a minute: only the release can free it in this test.
+    const remote = await uploaded(content, { readAheadBlocks: 2, maxStreams: 1, streamIdleMs: 60_000 });
+    const streamsOf = (ino: number): number => remote.openStreams().filter((stream) => stream.ino === ino).length;
+    for (const fh of [1, 3]) {
+      const got = await remote.read(fh, INO, 0, 32 * 1024, content.length);
+      expect(got.equals(content.subarray(0, 32 * 1024))).toBe(true);
+    }
+    expect(streamsOf(INO)).toBe(1);
+    remote.release(1, INO);
+    expect(streamsOf(INO)).toBe(1); // Handle 3 still reads from it.
+    remote.release(3, INO);
+    await pollUntil(() => Promise.resolve(streamsOf(INO) === 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      describeTimeout: () => 'the stream of the closed handles is still open',
+    });
+    // Another file read sequentially from its start gets the slot: one GET to its end, not one per block.
+    const other = INO + 1;
+    const got = await remote.read(5, other, 0, 32 * 1024, content.length);
+    expect(got.equals(content.subarray(0, 32 * 1024))).toBe(true);
+    expect(events.filter((event) => event.kind === 'stream-opened')).toEqual([
+      expect.objectContaining({ ino: INO, openEnded: true }),
+      expect.objectContaining({ ino: other, openEnded: true }),
+    ]);
+  });
+
   it('should read a truncated-away range as zeros rather than bytes of the old cap', async () => {
     const content = randomBytes(4 * BLOCK);
     const remote = await uploaded(content);
