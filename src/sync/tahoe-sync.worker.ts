@@ -48,7 +48,10 @@ export interface TahoeSyncWorkerOptions {
    */
   publishSpacingFactor: number;
   maxPublishSpacingMs: number;
-  /** The longest a directory's background publish waits for uploads of files it names (see PublishHolds). */
+  /**
+   * How long in a row a directory's background publish waits for uploads of files it names; longer when the held
+   * directories' publishes would otherwise keep the publish slots busy more than a tenth of the time (see PublishHolds).
+   */
   maxPublishHoldMs: number;
   /** How long one background publish spends unlinking before it leaves the rest for a later run (see PublishOptions). */
   unlinkBudgetMs: number;
@@ -106,6 +109,8 @@ export interface UpstreamPush {
   inode: SyncInode | null;
   /** An explicit flush (writethrough, fsync, the admin API), not the background queue. */
   explicit: boolean;
+  /** When the push began (Date.now()): what a publish cost is told to PublishHolds. */
+  startedAt: number;
 }
 
 export type UpstreamOutcome =
@@ -209,7 +214,7 @@ export class TahoeSyncWorker extends SyncControl {
   ) {
     super();
     this.tasks = new SyncQueue({ maxDelayMs: options.maxCoalesceDelayMs });
-    this.publishHolds = new PublishHolds(options.maxPublishHoldMs);
+    this.publishHolds = new PublishHolds(options.maxPublishHoldMs, options.publishConcurrency);
     this.explicit = new ExplicitPushes({
       journal: deps.journal,
       push: (kind, ino, explicit) => this.push(kind, ino, explicit),
@@ -692,9 +697,10 @@ export class TahoeSyncWorker extends SyncControl {
    * upload of a file that is still being written is postponed.
    */
   async beforePushUpstream(kind: SyncTaskKind, ino: number, explicit: boolean): Promise<UpstreamPush | null> {
+    const startedAt = Date.now();
     const inode = await this.deps.journal.getSyncInode(ino);
     if (kind === 'publish') {
-      return { kind, ino, inode, explicit };
+      return { kind, ino, inode, explicit, startedAt };
     }
     if (inode === null || inode.nlink === 0 || inode.type !== 'file') {
       return null;
@@ -706,7 +712,7 @@ export class TahoeSyncWorker extends SyncControl {
     if (inode.dataDirty || inode.writeCap === null) {
       await this.deps.journal.markSyncing(ino, inode.changeSeq);
     }
-    return { kind, ino, inode, explicit };
+    return { kind, ino, inode, explicit, startedAt };
   }
 
   /** Hook: the push itself. An upload streams the file to Tahoe and records its cap; a publish reconciles a dirnode. */
@@ -753,7 +759,7 @@ export class TahoeSyncWorker extends SyncControl {
     const result = ended.outcome;
     if (push.kind === 'publish') {
       if (result.status === 'pushed' && result.publish) {
-        this.publishHolds.published(push.ino, result.publish.waiting);
+        this.publishHolds.published(push.ino, result.publish.waiting, Date.now() - push.startedAt);
       } else {
         this.publishHolds.forget(push.ino);
       }
