@@ -187,10 +187,16 @@ async function main(): Promise<number> {
   const results: Results = {};
   /** Per RiverFS target and workload, the FUSE calls it served (count, seconds in RiverFS), summed over repetitions. */
   const fuseOps: Record<string, Record<string, Record<string, { calls: number; seconds: number }>>> = {};
-  /** Per RiverFS target and workload: its longest event-loop delay and its resident memory at the end. */
+  /**
+   * Per RiverFS target and workload: its longest event-loop delay, its resident memory at the end, and the Tahoe
+   * requests it made (by operation, summed over repetitions: how many publishes a bulk copy cost).
+   */
   const mountProcess: Record<
     string,
-    Record<string, { eventLoopLagMaxSeconds?: number; residentMiBAtEnd?: number }>
+    Record<
+      string,
+      { eventLoopLagMaxSeconds?: number; residentMiBAtEnd?: number; tahoeRequests?: Record<string, number> }
+    >
   > = {};
   const errors: Record<string, Record<string, string>> = {};
   /** Targets that cannot run on this machine (a peer not installable): reported, not errors. */
@@ -293,6 +299,13 @@ async function main(): Promise<number> {
                   seen.eventLoopLagMaxSeconds ?? 0,
                   opsAfter.eventLoopLagMaxSeconds,
                 );
+              }
+              const requests = (seen.tahoeRequests ??= {});
+              for (const [op, count] of Object.entries(opsAfter.tahoeRequests)) {
+                const made = count - (opsBefore.tahoeRequests[op] ?? 0);
+                if (made > 0) {
+                  requests[op] = (requests[op] ?? 0) + made;
+                }
               }
               if (opsAfter.residentBytes !== undefined) {
                 seen.residentMiBAtEnd = Math.round(opsAfter.residentBytes / 2 ** 20);

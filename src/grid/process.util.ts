@@ -100,10 +100,17 @@ export function isPortFree(port: number): Promise<boolean> {
 /** Polls `probe` until it returns a value other than undefined, or fails with `describeTimeout()` at the deadline. */
 export async function pollUntil<T>(
   probe: () => Promise<T | undefined> | T | undefined,
-  options: { timeoutMs: number; intervalMs?: number; describeTimeout: () => string },
+  options: {
+    timeoutMs: number;
+    /** Between probes; a function of the time waited so far to probe less often the longer it takes. */
+    intervalMs?: number | ((waitedMs: number) => number);
+    describeTimeout: () => string;
+  },
 ): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs;
-  const interval = options.intervalMs ?? 200;
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  const intervalOption = options.intervalMs ?? 200;
+  const intervalOf = typeof intervalOption === 'number' ? () => intervalOption : intervalOption;
   for (;;) {
     const value = await probe();
     if (value !== undefined) {
@@ -112,7 +119,7 @@ export async function pollUntil<T>(
     if (Date.now() >= deadline) {
       throw new Error(options.describeTimeout());
     }
-    await new Promise((resolve) => setTimeout(resolve, interval));
+    await new Promise((resolve) => setTimeout(resolve, intervalOf(Date.now() - started)));
   }
 }
 
