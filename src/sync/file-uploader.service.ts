@@ -1,4 +1,4 @@
-import { type Hash, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { BlockCache, BlockFetcher } from '../cache/block-cache';
@@ -124,8 +124,7 @@ export class FileUploader {
     signal: AbortSignal | undefined,
     superseded: AbortController,
   ): Promise<ContentUpload | undefined> {
-    const hash = createHash('sha256');
-    const body = Readable.from(content.stream(hash), {
+    const body = Readable.from(content.stream(), {
       objectMode: false,
       // One block waits in the stream for the socket; the reader keeps the next ones coming.
       highWaterMark: this.cache.blockSize,
@@ -135,7 +134,8 @@ export class FileUploader {
         length: content.size,
         signal: signal ? AbortSignal.any([signal, superseded.signal]) : superseded.signal,
       });
-      return { cap, digest: hash.digest('hex') };
+      let digest: Promise<string | undefined> | undefined;
+      return { cap, digest: () => (digest ??= content.digestIfUnchanged()) };
     } catch (error) {
       if (superseded.signal.aborted && !signal?.aborted) {
         return undefined;
@@ -188,12 +188,24 @@ class UploadContent {
     return hash.digest('hex');
   }
 
-  /** The blocks to send, each added to `hash` as it goes out. */
-  async *stream(hash: Hash): AsyncGenerator<Buffer> {
-    for await (const block of this.blocks(UPLOAD_READ_AHEAD_BLOCKS)) {
-      hash.update(block);
-      yield block;
+  /** The digest of the content as it is at this upload's generation; undefined once the file changed. */
+  async digestIfUnchanged(): Promise<string | undefined> {
+    if (this.cache.writeGeneration(this.ino) !== this.generation) {
+      return undefined;
     }
+    try {
+      return await this.digest();
+    } catch (error) {
+      if (error instanceof FileChangedDuringUpload) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  /** The blocks to send. */
+  stream(): AsyncGenerator<Buffer> {
+    return this.blocks(UPLOAD_READ_AHEAD_BLOCKS);
   }
 
   private async *blocks(readAhead = 1): AsyncGenerator<Buffer> {

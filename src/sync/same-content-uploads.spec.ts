@@ -29,9 +29,9 @@ describe('SameContentUploads (no Tahoe)', () => {
     const digest = jest.fn(() => Promise.resolve('d1'));
     const one = uploads.run('k', digest, first.run);
     const two = uploads.run('k', digest, second.run);
-    first.finish({ cap: 'URI:CHK:one', digest: 'd1' });
-    await expect(one).resolves.toEqual({ cap: 'URI:CHK:one', digest: 'd1', shared: false });
-    await expect(two).resolves.toEqual({ cap: 'URI:CHK:one', digest: 'd1', shared: true });
+    first.finish({ cap: 'URI:CHK:one', digest: () => Promise.resolve('d1') });
+    await expect(one).resolves.toEqual({ cap: 'URI:CHK:one', shared: false });
+    await expect(two).resolves.toEqual({ cap: 'URI:CHK:one', shared: true });
     expect(second.calls()).toBe(0);
     expect(uploads.running).toBe(0);
   });
@@ -44,10 +44,10 @@ describe('SameContentUploads (no Tahoe)', () => {
     const two = uploads.run('k', () => Promise.resolve('d2'), second.run);
     await Promise.resolve();
     expect(second.calls()).toBe(0);
-    first.finish({ cap: 'URI:CHK:one', digest: 'd1' });
+    first.finish({ cap: 'URI:CHK:one', digest: () => Promise.resolve('d1') });
     await one;
-    second.finish({ cap: 'URI:CHK:two', digest: 'd2' });
-    await expect(two).resolves.toEqual({ cap: 'URI:CHK:two', digest: 'd2', shared: false });
+    second.finish({ cap: 'URI:CHK:two', digest: () => Promise.resolve('d2') });
+    await expect(two).resolves.toEqual({ cap: 'URI:CHK:two', shared: false });
     expect(second.calls()).toBe(1);
   });
 
@@ -59,8 +59,23 @@ describe('SameContentUploads (no Tahoe)', () => {
     const two = uploads.run('k', () => Promise.resolve('d1'), next.run);
     failing.finish(new Error('UNAVAILABLE'));
     await expect(one).rejects.toThrow('UNAVAILABLE');
-    next.finish({ cap: 'URI:CHK:next', digest: 'd1' });
+    next.finish({ cap: 'URI:CHK:next', digest: () => Promise.resolve('d1') });
     await expect(two).resolves.toMatchObject({ cap: 'URI:CHK:next', shared: false });
+  });
+
+  it('should upload its own when the running upload’s content changed before a twin compared it', async () => {
+    const uploads = new SameContentUploads();
+    const first = pendingUpload();
+    const second = pendingUpload();
+    const theirs = jest.fn(() => Promise.resolve(undefined)); // Written since: its digest can no longer be had.
+    const one = uploads.run('k', () => Promise.resolve('d1'), first.run);
+    const two = uploads.run('k', () => Promise.resolve('d1'), second.run);
+    first.finish({ cap: 'URI:CHK:one', digest: theirs });
+    await one;
+    second.finish({ cap: 'URI:CHK:two', digest: () => Promise.resolve('d1') });
+    await expect(two).resolves.toEqual({ cap: 'URI:CHK:two', shared: false });
+    expect(theirs).toHaveBeenCalledTimes(1);
+    expect(second.calls()).toBe(1);
   });
 
   it('should not wait for uploads with another key', async () => {
@@ -68,7 +83,7 @@ describe('SameContentUploads (no Tahoe)', () => {
     const first = pendingUpload();
     const other = pendingUpload();
     void uploads.run('k1', () => Promise.resolve('d1'), first.run);
-    other.finish({ cap: 'URI:CHK:other', digest: 'd2' });
+    other.finish({ cap: 'URI:CHK:other', digest: () => Promise.resolve('d2') });
     await expect(uploads.run('k2', () => Promise.resolve('d2'), other.run)).resolves.toMatchObject({ shared: false });
     first.finish(undefined);
   });

@@ -1,11 +1,16 @@
-/** What an upload of some content produced: its cap and the SHA-256 (hex) of every byte it sent. */
+/** What an upload of some content produced: its cap, and the SHA-256 of what it sent when a twin asks. */
 export interface ContentUpload {
   cap: string;
-  digest: string;
+  /**
+   * The SHA-256 (hex) of every byte the upload sent, computed only when an upload with the same key waited for this
+   * one (hashing every byte on the way out took 1.2 s of the event loop per GiB, for a comparison that is rare);
+   * undefined when the content changed since, so that nothing can take the cap for it.
+   */
+  digest: () => Promise<string | undefined>;
 }
 
 /** How `SameContentUploads.run` ended: our own upload, or the cap of an identical upload that ran at the same time. */
-export type SharedUpload = (ContentUpload & { shared: boolean }) | undefined;
+export type SharedUpload = { cap: string; shared: boolean } | undefined;
 
 /**
  * Makes content that is being uploaded already wait for that upload instead of starting a second PUT of the same
@@ -52,8 +57,9 @@ export class SameContentUploads {
         if (ours === undefined) {
           return undefined;
         }
-        if (ours === other.digest) {
-          return { ...other, shared: true };
+        const theirs = await other.digest().catch(() => undefined);
+        if (theirs !== undefined && ours === theirs) {
+          return { cap: other.cap, shared: true };
         }
         if (this.inFlight.get(key) === running) {
           break;
@@ -65,7 +71,7 @@ export class SameContentUploads {
     this.inFlight.set(key, mine);
     try {
       const result = await mine;
-      return result === undefined ? undefined : { ...result, shared: false };
+      return result === undefined ? undefined : { cap: result.cap, shared: false };
     } finally {
       if (this.inFlight.get(key) === mine) {
         this.inFlight.delete(key);
