@@ -421,8 +421,8 @@ const smallFiles: Workload = {
 /**
  * Uploads a local directory tree as a Tahoe one: files in parallel (bounded by the client), one publish per directory.
  * Files with the same bytes are uploaded once and linked under each name, as RiverFS does: two uploads of one
- * content at once meet on Tahoe's convergent storage index and fail with UNHAPPY_UPLOAD (a node_modules tree has such
- * files, repeated licences and type stubs; the run of 2026-12-07T16:38 lost this target's tree figures to it).
+ * content at once meet on Tahoe's convergent storage index and fail with UNHAPPY_UPLOAD (the tree has 84 copies of
+ * one compiled interface module in @nestjs/core alone; the run of 2026-12-07T16:38 lost its tree figures to it).
  */
 async function apiUploadTree(
   client: TahoeClient,
