@@ -135,14 +135,17 @@ export class RemoteBlocks {
     if (end <= position) {
       return Buffer.alloc(0);
     }
-    const sequential = this.track(`${ino}:${fh}`, position, end);
+    const reader = `${ino}:${fh}`;
+    const sequential = this.track(reader, position, end);
     const blockSize = this.deps.cache.blockSize;
     const pieces: Buffer[] = [];
     for (let at = position; at < end;) {
       const index = Math.floor(at / blockSize);
       const take = Math.min((index + 1) * blockSize, end) - at;
       const openEnded = this.options.readAheadBlocks > 0 && (sequential || index === 0);
-      pieces.push(await this.readPiece(fh, ino, index, at, take, fileSize, openEnded, into?.subarray(at - position)));
+      pieces.push(
+        await this.readPiece(reader, ino, index, at, take, fileSize, openEnded, into?.subarray(at - position)),
+      );
       at += take;
     }
     if (sequential) {
@@ -237,7 +240,7 @@ export class RemoteBlocks {
 
   /** One block's part of a read. */
   private async readPiece(
-    fh: number,
+    reader: string,
     ino: number,
     index: number,
     position: number,
@@ -251,7 +254,7 @@ export class RemoteBlocks {
       let stream = [...(this.streams.get(ino) ?? [])].find((candidate) => candidate.covers(index));
       stream ??= await this.openStream(ino, index, openEnded);
       if (stream !== undefined) {
-        this.streamReaders.get(stream)?.add(`${ino}:${fh}`);
+        this.streamReaders.get(stream)?.add(reader);
         const bytes = await stream.bytes(position, length);
         if (bytes !== undefined && cache.writeGeneration(ino) === stream.generation) {
           this.onEvent?.({ kind: 'served', ino, index, from: 'stream', streamReceived: stream.receivedBytes });
