@@ -35,8 +35,11 @@ function* seededChunks(seed: number, total: number, chunkSize: number): Generato
 
 // Each chunk read from disk or the socket is a new Buffer, and V8 frees such external memory only after tens of MiB
 // of it have piled up; collecting before each sample makes the RSS show what is retained, not what awaits the GC.
+// The samples take a young-generation collection only (about 1 ms; it frees dropped chunks): a full one costs
+// ~430 ms in a Jest worker whose heap has grown to 400 MB over earlier suites, and every 50 ms that made this suite
+// take 380 s in CI instead of 5 s. The baseline and the final figure take a full one.
 v8.setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+const collectGarbage = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
 
 /** Writes `size` seeded bytes to `file` in 1 MiB chunks (never whole in memory); returns their SHA-256. */
 function writeSeededFile(file: string, seed: number, size: number): string {
@@ -59,7 +62,7 @@ function rssWatcher(): { stop: () => number } {
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
   const timer = setInterval(() => {
-    collectGarbage();
+    collectGarbage({ type: 'minor' });
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 50);
   return {
