@@ -6,6 +6,7 @@ import type { MetadataStats } from '../metadata/metadata.types';
 import type { TransactionEvent } from '../metadata/sql-metadata.store';
 import type { StateHealth } from '../state/state-store';
 import type { TahoeRequestEvent, TahoeRequestObserver } from '../tahoe/tahoe.types';
+import { FuseOpMetrics } from './fuse-op-metrics';
 
 /** What the sync worker reports at scrape time (`riverfs_sync_queue_depth{kind}` and the oldest dirty age). */
 export interface SyncQueueStats {
@@ -54,8 +55,10 @@ function statusLabel(value: string): string {
 export class RiverFsMetrics {
   readonly registry = new Registry();
 
-  private readonly fuseOps: Counter<'op' | 'result'>;
-  private readonly fuseOpDuration: Histogram<'op'>;
+  private readonly fuseOps = new FuseOpMetrics(
+    [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+    label,
+  );
   private readonly tahoeRequests: Counter<'op' | 'status'>;
   private readonly tahoeRequestDuration: Histogram<'op'>;
   private readonly tahoeBytes: Counter<'direction'>;
@@ -88,19 +91,7 @@ export class RiverFsMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.fuseOps = new Counter({
-      name: 'riverfs_fuse_ops_total',
-      help: 'FUSE operations answered, by operation and result (ok or the errno name)',
-      labelNames: ['op', 'result'],
-      registers,
-    });
-    this.fuseOpDuration = new Histogram({
-      name: 'riverfs_fuse_op_duration_seconds',
-      help: 'Time to answer a FUSE operation',
-      labelNames: ['op'],
-      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
-      registers,
-    });
+    this.fuseOps.register(this.registry);
 
     const cacheBytes: Gauge<'state'> = new Gauge({
       name: 'riverfs_cache_bytes',
@@ -313,8 +304,7 @@ export class RiverFsMetrics {
 
   /** FsOps: one call per answered FUSE operation; `result` is "ok" or the errno name. */
   observeFuseOp(op: string, result: string, seconds: number): void {
-    this.fuseOps.inc({ op: label(op), result: label(result) });
-    this.fuseOpDuration.observe({ op: label(op) }, seconds);
+    this.fuseOps.observe(op, result, seconds);
   }
 
   observeTahoeRequest(event: TahoeRequestEvent): void {
@@ -394,13 +384,14 @@ export class RiverFsMetrics {
       (await metric.get()).values
         .filter((value) => keep(value.labels))
         .reduce((total, value) => total + value.value, 0);
+    const fuse = this.fuseOps.totals();
     return {
       tahoeRequests: await sum(this.tahoeRequests),
       tahoeFailures: await sum(this.tahoeRequests, (labels) => !/^[23]\d\d$/.test(String(labels.status))),
       tahoeBytesSent: await sum(this.tahoeBytes, (labels) => labels.direction === 'sent'),
       tahoeBytesReceived: await sum(this.tahoeBytes, (labels) => labels.direction === 'received'),
-      fuseOps: await sum(this.fuseOps),
-      fuseErrors: await sum(this.fuseOps, (labels) => labels.result !== 'ok'),
+      fuseOps: fuse.ops,
+      fuseErrors: fuse.errors,
       syncFailures: await sum(this.syncFailures),
     };
   }
