@@ -185,6 +185,8 @@ export class TahoeSyncWorker extends SyncControl {
   private readonly abort = new AbortController();
   private scanTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
+  /** When the armed pumpTimer fires (undefined: none armed). */
+  private pumpTimerAt: number | undefined;
   private scanning: Promise<void> | undefined;
   private scanCursor = 0;
   /** When the last scan that reached the journal's end began (see SyncQueuePage.scannedAt). */
@@ -404,6 +406,7 @@ export class TahoeSyncWorker extends SyncControl {
     this.stopHearingCommits();
     clearInterval(this.scanTimer);
     clearTimeout(this.pumpTimer);
+    this.pumpTimerAt = undefined;
     this.deps.puller?.stop();
     this.abort.abort(new Error('the sync worker is stopping'));
     await Promise.allSettled([...this.inFlight]);
@@ -417,7 +420,13 @@ export class TahoeSyncWorker extends SyncControl {
     if (this.stopped) {
       return;
     }
-    this.tasks.schedule('upload', ino, Date.now() + (this.draining ? 0 : this.options.coalesceDelayMs), 'debounce');
+    const dueAt = Date.now() + (this.draining ? 0 : this.options.coalesceDelayMs);
+    this.tasks.schedule('upload', ino, dueAt, 'debounce');
+    // A pump already armed to run by then will see the task: a pump per close (and its timer re-armed) cost a
+    // small-file create loop 20 µs per file (CPU profile, 10,000 files).
+    if (this.pumpTimerAt !== undefined && this.pumpTimerAt <= dueAt) {
+      return;
+    }
     this.pump();
   }
 
@@ -605,8 +614,14 @@ export class TahoeSyncWorker extends SyncControl {
       .map((at) => (at <= now && recheckAt !== Infinity ? recheckAt : at))
       .reduce((min, at) => Math.min(min, at), Infinity);
     clearTimeout(this.pumpTimer);
+    this.pumpTimerAt = undefined;
     if (next !== Infinity) {
-      this.pumpTimer = setTimeout(() => this.pump(), Math.max(10, next - Date.now()));
+      const delay = Math.max(10, next - Date.now());
+      this.pumpTimerAt = Date.now() + delay;
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimerAt = undefined;
+        this.pump();
+      }, delay);
       this.pumpTimer.unref();
     }
   }
