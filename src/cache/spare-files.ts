@@ -30,7 +30,7 @@ function createEmpty(file: string): Promise<void> {
         fs.closeSync(fd);
         resolve();
       } catch (closeError) {
-        reject(closeError);
+        reject(closeError instanceof Error ? closeError : new Error(String(closeError)));
       }
     });
   });
