@@ -50,7 +50,10 @@ export class FuseOpMetrics {
     totals.count += 1;
   }
 
-  /** Registers both metrics in `registry` under their names. */
+  /**
+   * Registers both metrics in `registry` under their names. The registry's type admits only prom-client's own classes,
+   * but it reads a metric through `name` and `get()` alone, which these have.
+   */
   register(registry: Registry): void {
     registry.registerMetric(this.metric('riverfs_fuse_ops_total', () => this.countValues()) as never);
     registry.registerMetric(this.metric('riverfs_fuse_op_duration_seconds', () => this.durationValues()) as never);
