@@ -18,16 +18,22 @@ interface OpTotals {
   count: number;
 }
 
+/** Distinct raw values whose label is remembered; past that many (values not from code), it is computed each time. */
+const MAX_REMEMBERED_LABELS = 1000;
+
 /**
  * `riverfs_fuse_ops_total{op,result}` and `riverfs_fuse_op_duration_seconds{op}`, counted in plain numbers on the
  * FUSE path and turned into series only when scraped. Through prom-client's Counter and Histogram each answered
  * request hashed and validated its labels twice, about 4 µs: 3.5% of the event loop's busy time in a small-file
  * create loop, which makes six requests per file (CPU profile, 10,000 files).
  *
- * Label values come from code (operation and errno names); `label` folds anything else into "other" when scraped.
+ * Label values come from code (operation and errno names); `label` folds anything else into "other", once per
+ * distinct value.
  */
 export class FuseOpMetrics {
+  /** Totals by operation label. */
   private readonly ops = new Map<string, OpTotals>();
+  private readonly labels = new Map<string, string>();
 
   constructor(
     private readonly bounds: readonly number[],
@@ -35,12 +41,14 @@ export class FuseOpMetrics {
   ) {}
 
   observe(op: string, result: string, seconds: number): void {
-    let totals = this.ops.get(op);
+    const opLabel = this.labelOf(op);
+    let totals = this.ops.get(opLabel);
     if (totals === undefined) {
       totals = { results: new Map(), buckets: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
-      this.ops.set(op, totals);
+      this.ops.set(opLabel, totals);
     }
-    totals.results.set(result, (totals.results.get(result) ?? 0) + 1);
+    const resultLabel = this.labelOf(result);
+    totals.results.set(resultLabel, (totals.results.get(resultLabel) ?? 0) + 1);
     let bucket = 0;
     while (bucket < this.bounds.length && seconds > this.bounds[bucket]) {
       bucket += 1;
@@ -55,8 +63,20 @@ export class FuseOpMetrics {
    * but it reads a metric through `name` and `get()` alone, which these have.
    */
   register(registry: Registry): void {
-    registry.registerMetric(this.metric('riverfs_fuse_ops_total', () => this.countValues()) as never);
-    registry.registerMetric(this.metric('riverfs_fuse_op_duration_seconds', () => this.durationValues()) as never);
+    const metrics = [
+      metric(
+        'riverfs_fuse_ops_total',
+        'FUSE operations answered, by operation and result (ok or the errno name)',
+        'counter',
+        () => this.countValues(),
+      ),
+      metric('riverfs_fuse_op_duration_seconds', 'Time to answer a FUSE operation', 'histogram', () =>
+        this.durationValues(),
+      ),
+    ];
+    for (const each of metrics) {
+      registry.registerMetric(each as never);
+    }
   }
 
   /** Answers of every operation, by result; the dashboard's totals. */
@@ -72,56 +92,21 @@ export class FuseOpMetrics {
     return { ops, errors };
   }
 
-  private metric(name: string, values: () => MetricValues['values']): { name: string; get(): Promise<MetricValues> } {
-    const counter = name === 'riverfs_fuse_ops_total';
-    const metric = {
-      name,
-      help: counter
-        ? 'FUSE operations answered, by operation and result (ok or the errno name)'
-        : 'Time to answer a FUSE operation',
-      type: counter ? ('counter' as const) : ('histogram' as const),
-      aggregator: 'sum' as const,
-    };
-    return {
-      name,
-      get: () => Promise.resolve({ ...metric, values: values() }),
-    };
-  }
-
-  /** The totals by label: operations whose names fold into one label are added up. */
-  private byLabel(): Map<string, OpTotals> {
-    const merged = new Map<string, OpTotals>();
-    for (const [op, totals] of this.ops) {
-      const name = this.label(op);
-      const into = merged.get(name);
-      if (into === undefined) {
-        merged.set(name, {
-          results: new Map(totals.results),
-          buckets: Float64Array.from(totals.buckets),
-          sum: totals.sum,
-          count: totals.count,
-        });
-        continue;
+  private labelOf(value: string): string {
+    let label = this.labels.get(value);
+    if (label === undefined) {
+      label = this.label(value);
+      if (this.labels.size < MAX_REMEMBERED_LABELS) {
+        this.labels.set(value, label);
       }
-      for (const [result, count] of totals.results) {
-        into.results.set(result, (into.results.get(result) ?? 0) + count);
-      }
-      totals.buckets.forEach((count, index) => (into.buckets[index] += count));
-      into.sum += totals.sum;
-      into.count += totals.count;
     }
-    return merged;
+    return label;
   }
 
   private countValues(): MetricValues['values'] {
     const values: MetricValues['values'] = [];
-    for (const [op, totals] of this.byLabel()) {
-      const results = new Map<string, number>();
+    for (const [op, totals] of this.ops) {
       for (const [result, count] of totals.results) {
-        const name = this.label(result);
-        results.set(name, (results.get(name) ?? 0) + count);
-      }
-      for (const [result, count] of results) {
         values.push({ value: count, labels: { op, result } });
       }
     }
@@ -131,7 +116,7 @@ export class FuseOpMetrics {
   private durationValues(): MetricValues['values'] {
     const name = 'riverfs_fuse_op_duration_seconds';
     const values: MetricValues['values'] = [];
-    for (const [op, totals] of this.byLabel()) {
+    for (const [op, totals] of this.ops) {
       let cumulative = 0;
       this.bounds.forEach((bound, index) => {
         cumulative += totals.buckets[index];
@@ -143,4 +128,13 @@ export class FuseOpMetrics {
     }
     return values;
   }
+}
+
+function metric(
+  name: string,
+  help: string,
+  type: MetricValues['type'],
+  values: () => MetricValues['values'],
+): { name: string; get(): Promise<MetricValues> } {
+  return { name, get: () => Promise.resolve({ name, help, type, aggregator: 'sum', values: values() }) };
 }
